@@ -1,0 +1,70 @@
+//! Labels every object of a run carries, so that cleanup is one label-selected delete.
+
+use crate::RunId;
+use std::collections::BTreeMap;
+
+pub const APP_NAME: &str = "app.kubernetes.io/name";
+pub const APP_INSTANCE: &str = "app.kubernetes.io/instance";
+pub const APP_COMPONENT: &str = "app.kubernetes.io/component";
+pub const APP_PART_OF: &str = "app.kubernetes.io/part-of";
+pub const APP_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const RUN_ID: &str = "sidescan.io/run-id";
+pub const TARGET: &str = "sidescan.io/target";
+
+pub const PART_OF: &str = "sidescan";
+pub const MANAGED_BY: &str = "sidescan";
+
+/// Which piece of a run an object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    ScanPod,
+    Profile,
+    Thresholds,
+    Orchestrator,
+    Scanner,
+}
+
+impl Component {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Component::ScanPod => "scan-pod",
+            Component::Profile => "profile",
+            Component::Thresholds => "thresholds",
+            Component::Orchestrator => "orchestrator",
+            Component::Scanner => "scanner",
+        }
+    }
+}
+
+/// The labels of one object of a run (BTreeMap: stable order in rendered YAML).
+pub fn run_labels(target: &str, run_id: &RunId, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (APP_NAME.to_string(), "sidescan".to_string()),
+        (APP_INSTANCE.to_string(), format!("{target}-{run_id}")),
+        (APP_COMPONENT.to_string(), component.as_str().to_string()),
+        (APP_PART_OF.to_string(), PART_OF.to_string()),
+        (APP_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+        (RUN_ID.to_string(), run_id.to_string()),
+        (TARGET.to_string(), target.to_string()),
+    ])
+}
+
+/// The selector that matches every object of one run.
+pub fn run_selector(run_id: &RunId) -> String {
+    format!("{APP_PART_OF}={PART_OF},{RUN_ID}={run_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selector_matches_the_labels() {
+        let id = RunId::parse("abc123").unwrap();
+        let labels = run_labels("nginx", &id, Component::ScanPod);
+        for pair in run_selector(&id).split(',') {
+            let (k, v) = pair.split_once('=').unwrap();
+            assert_eq!(labels.get(k).map(String::as_str), Some(v), "{k}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Where a run's results live in the object store:
+//! `<prefix>/<namespace>/<target>/<UTC timestamp>-<run id>/<file>`.
+
+use crate::{CoreError, RunId, names};
+use jiff::Timestamp;
+
+/// The files of one run, written once and never overwritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResultFile {
+    Hdf,
+    Metadata,
+    Evaluation,
+    Summary,
+    Junit,
+}
+
+impl ResultFile {
+    pub const ALL: [ResultFile; 5] = [
+        ResultFile::Hdf,
+        ResultFile::Metadata,
+        ResultFile::Evaluation,
+        ResultFile::Summary,
+        ResultFile::Junit,
+    ];
+
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            ResultFile::Hdf => "hdf.json",
+            ResultFile::Metadata => "metadata.json",
+            ResultFile::Evaluation => "evaluation.json",
+            ResultFile::Summary => "summary.md",
+            ResultFile::Junit => "junit.xml",
+        }
+    }
+
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            ResultFile::Hdf | ResultFile::Metadata | ResultFile::Evaluation => "application/json",
+            ResultFile::Summary => "text/markdown",
+            ResultFile::Junit => "application/xml",
+        }
+    }
+}
+
+/// The folder of one run in the object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLocation {
+    pub prefix: String,
+    pub namespace: String,
+    pub target: String,
+    pub started: Timestamp,
+    pub run_id: RunId,
+}
+
+impl RunLocation {
+    /// Checks the parts that become path segments, so no key can escape its folder.
+    pub fn new(
+        prefix: &str,
+        namespace: &str,
+        target: &str,
+        started: Timestamp,
+        run_id: RunId,
+    ) -> Result<RunLocation, CoreError> {
+        names::check_dns_label("namespace", namespace)?;
+        names::check_dns_subdomain("target", target)?;
+        let prefix = prefix.trim_matches('/');
+        if prefix.split('/').any(|seg| seg == ".." || seg == ".") {
+            return Err(CoreError::InvalidName {
+                field: "prefix".into(),
+                value: prefix.into(),
+                kind: "object key prefix",
+                reason: "'.' and '..' segments are not allowed".into(),
+            });
+        }
+        Ok(RunLocation {
+            prefix: prefix.to_string(),
+            namespace: namespace.to_string(),
+            target: target.to_string(),
+            started,
+            run_id,
+        })
+    }
+
+    /// `20261126T152045Z`: sorts by time, has no characters that need escaping in keys.
+    pub fn timestamp_segment(&self) -> String {
+        self.started.strftime("%Y%m%dT%H%M%SZ").to_string()
+    }
+
+    /// The run's folder, without a trailing slash.
+    pub fn folder(&self) -> String {
+        let leaf = format!(
+            "{}/{}/{}-{}",
+            self.namespace,
+            self.target,
+            self.timestamp_segment(),
+            self.run_id
+        );
+        if self.prefix.is_empty() {
+            leaf
+        } else {
+            format!("{}/{leaf}", self.prefix)
+        }
+    }
+
+    pub fn key(&self, file: ResultFile) -> String {
+        format!("{}/{}", self.folder(), file.file_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(prefix: &str) -> RunLocation {
+        RunLocation::new(
+            prefix,
+            "default",
+            "nginx",
+            "2026-11-26T15:20:45Z".parse().unwrap(),
+            RunId::parse("abc123").unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_follow_the_design_layout() {
+        assert_eq!(
+            location("scans/").key(ResultFile::Hdf),
+            "scans/default/nginx/20261126T152045Z-abc123/hdf.json"
+        );
+        assert_eq!(
+            location("").key(ResultFile::Junit),
+            "default/nginx/20261126T152045Z-abc123/junit.xml"
+        );
+    }
+
+    #[test]
+    fn rejects_escaping_parts() {
+        let ts: Timestamp = "2026-11-26T15:20:45Z".parse().unwrap();
+        let id = RunId::parse("abc123").unwrap();
+        assert!(RunLocation::new("a/../b", "default", "nginx", ts, id.clone()).is_err());
+        assert!(RunLocation::new("", "default", "../x", ts, id.clone()).is_err());
+        assert!(RunLocation::new("", "Default", "x", ts, id).is_err());
+    }
+}

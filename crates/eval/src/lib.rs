@@ -1,0 +1,1 @@
+//! sidescan-eval (to be written)

@@ -1,0 +1,1 @@
+//! sidescan-gen (to be written)

@@ -1,0 +1,1 @@
+//! sidescan-runner (to be written)

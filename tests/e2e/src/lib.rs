@@ -1,0 +1,1 @@
+//! end-to-end tests against the local cluster (to be written)
