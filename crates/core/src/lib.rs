@@ -12,6 +12,7 @@ pub mod layout;
 pub mod names;
 pub mod phase;
 pub mod run_id;
+pub mod spec;
 
 pub use error::CoreError;
 pub use exit::ExitStatus;

@@ -1,0 +1,813 @@
+//! The scan spec: what to scan, with which profile and thresholds, and how the scan pod, its RBAC
+//! and its orchestration Job look. Pure serde types: unknown keys are errors everywhere
+//! (`deny_unknown_fields`), so a misspelled key fails instead of being silently ignored.
+//!
+//! `sidescan-gen` renders manifests from it; `sidescan-runner orchestrate` reads the same type
+//! from the spec ConfigMap the generator writes (key [`SPEC_CONFIGMAP_KEY`]).
+
+use crate::{CoreError, RunId, names};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// A spec that breaks a rule serde cannot express. Display: `<field>: <what is wrong>`.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error(transparent)]
+    Name(#[from] CoreError),
+    #[error("{field}: {reason}{}", value_note(.value))]
+    Rule {
+        field: String,
+        value: String,
+        reason: String,
+    },
+}
+
+fn value_note(value: &str) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        format!(" (got {value:?})")
+    }
+}
+
+/// Where the scanner sidecar sees the profile ConfigMap (the directory tree is restored there).
+pub const PROFILE_MOUNT_PATH: &str = "/etc/sidescan/profile";
+/// Where the scanner sidecar sees the thresholds ConfigMap.
+pub const THRESHOLDS_MOUNT_PATH: &str = "/etc/sidescan/thresholds";
+/// The key (and file name) of the threshold file in the thresholds ConfigMap.
+pub const THRESHOLDS_KEY: &str = "threshold.yml";
+/// Where the orchestration Job sees the spec ConfigMap.
+pub const SPEC_MOUNT_PATH: &str = "/etc/sidescan/spec";
+/// The key (and file name) of the resolved spec in the spec ConfigMap.
+pub const SPEC_CONFIGMAP_KEY: &str = "scan-spec.yaml";
+
+/// The whole scan spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanSpec {
+    /// Namespace of every namespaced object.
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Run id for the scan pod's labels; derived from the spec's content when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
+    pub target: Target,
+    #[serde(default)]
+    pub scanner: Scanner,
+    #[serde(default)]
+    pub images: Images,
+    #[serde(default)]
+    pub security: Security,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+    #[serde(default)]
+    pub results: Results,
+    #[serde(default)]
+    pub scheduling: Scheduling,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub orchestrator: Orchestrator,
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+/// The container to scan. Its image, command and args are used as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Target {
+    /// Workload name: names the scan pod and ConfigMaps, and the `sidescan.io/target` label.
+    pub name: String,
+    /// The target container's name inside the scan pod.
+    #[serde(default = "default_target_container")]
+    pub container: String,
+    pub image: String,
+    /// Overrides the image's entrypoint only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Overrides the image's arguments only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default = "Resources::target_default")]
+    pub resources: Resources,
+}
+
+fn default_target_container() -> String {
+    "target".into()
+}
+
+/// The scanner sidecar (`sidescan-runner agent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scanner {
+    #[serde(default = "default_scanner_container")]
+    pub container: String,
+    #[serde(default = "default_scanner_image")]
+    pub image: String,
+    #[serde(default)]
+    pub backend: ScanBackend,
+    /// The shared `emptyDir` the agent writes results to.
+    #[serde(default = "default_results_dir")]
+    pub results_dir: String,
+    /// Size limit of the results `emptyDir`.
+    #[serde(default = "default_results_size_limit")]
+    pub results_size_limit: String,
+    #[serde(default = "Resources::scanner_default")]
+    pub resources: Resources,
+}
+
+fn default_scanner_container() -> String {
+    "sidescan-scanner".into()
+}
+fn default_scanner_image() -> String {
+    concat!("sidescan-scanner:", env!("CARGO_PKG_VERSION")).into()
+}
+fn default_results_dir() -> String {
+    "/var/run/sidescan/results".into()
+}
+fn default_results_size_limit() -> String {
+    "256Mi".into()
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner {
+            container: default_scanner_container(),
+            image: default_scanner_image(),
+            backend: ScanBackend::default(),
+            results_dir: default_results_dir(),
+            results_size_limit: default_results_size_limit(),
+            resources: Resources::scanner_default(),
+        }
+    }
+}
+
+/// How the agent scans: CINC Auditor with the profile, or the native baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanBackend {
+    #[default]
+    Cinc,
+    Builtin,
+}
+
+impl ScanBackend {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ScanBackend::Cinc => "cinc",
+            ScanBackend::Builtin => "builtin",
+        }
+    }
+}
+
+/// CPU and memory quantities, as Kubernetes writes them ("100m", "128Mi").
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
+}
+
+impl Resources {
+    fn of(requests: [(&str, &str); 2], memory_limit: &str) -> Resources {
+        Resources {
+            requests: requests
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            limits: BTreeMap::from([("memory".to_string(), memory_limit.to_string())]),
+        }
+    }
+    pub fn target_default() -> Resources {
+        Resources::of([("cpu", "50m"), ("memory", "64Mi")], "512Mi")
+    }
+    pub fn scanner_default() -> Resources {
+        Resources::of([("cpu", "100m"), ("memory", "128Mi")], "512Mi")
+    }
+    pub fn orchestrator_default() -> Resources {
+        Resources::of([("cpu", "50m"), ("memory", "64Mi")], "256Mi")
+    }
+}
+
+/// Images: a registry prefix applied to every image, pull policy and pull secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Images {
+    /// Prepended as `<registry>/<image>` to every image (target, scanner, runner) when not empty.
+    #[serde(default)]
+    pub registry: String,
+    #[serde(default)]
+    pub pull_policy: PullPolicy,
+    /// Names of existing `kubernetes.io/dockerconfigjson` Secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pull_secrets: Vec<String>,
+}
+
+impl Default for Images {
+    fn default() -> Self {
+        Images {
+            registry: String::new(),
+            pull_policy: PullPolicy::default(),
+            pull_secrets: Vec::new(),
+        }
+    }
+}
+
+impl Images {
+    /// `image` with the registry prefix, if any.
+    pub fn reference(&self, image: &str) -> String {
+        let registry = self.registry.trim_end_matches('/');
+        if registry.is_empty() {
+            image.to_string()
+        } else {
+            format!("{registry}/{image}")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PullPolicy {
+    Always,
+    #[default]
+    IfNotPresent,
+    Never,
+}
+
+impl PullPolicy {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "Always",
+            PullPolicy::IfNotPresent => "IfNotPresent",
+            PullPolicy::Never => "Never",
+        }
+    }
+}
+
+/// The scanner's security context.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Security {
+    #[serde(default)]
+    pub mode: SecurityMode,
+    /// The target's UID: required for `same-uid`; for `ptrace` the scanner's UID (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_group: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityMode {
+    /// Same UID as the target, every capability dropped (Pod Security "restricted").
+    #[default]
+    SameUid,
+    /// Only `SYS_PTRACE` kept, to read another UID's `/proc/<pid>/root` (Pod Security "privileged").
+    Ptrace,
+}
+
+impl SecurityMode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecurityMode::SameUid => "same-uid",
+            SecurityMode::Ptrace => "ptrace",
+        }
+    }
+}
+
+/// Where the profile comes from: exactly one of `dir`, `url`, `configMap`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Profile {
+    /// A local profile directory, rendered into a ConfigMap that keeps its tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// An object-store URL the agent fetches (for profiles above the ConfigMap size limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// An existing ConfigMap with encoded keys (see [`profile_key`]) and the tree to restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ProfileConfigMap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileConfigMap {
+    pub name: String,
+    /// Relative paths of the profile's files; keys are [`profile_key`] of each.
+    pub files: Vec<String>,
+}
+
+/// Where the threshold file comes from: exactly one of `file`, `configMap`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Thresholds {
+    /// A local SAF threshold file, rendered into a ConfigMap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// An existing ConfigMap holding the threshold file under [`THRESHOLDS_KEY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<String>,
+}
+
+/// Where results go.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Results {
+    /// `s3://bucket/prefix`, `file:///dir`, ...; absent: results stay on the pod's volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_url: Option<String>,
+    /// S3 endpoint for S3-compatible servers (`AWS_ENDPOINT_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Allow plain-HTTP endpoints (`AWS_ALLOW_HTTP`), for a store on loopback.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Store credentials, read from a Secret (never inline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<CredentialsSecret>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CredentialsSecret {
+    pub name: String,
+    #[serde(default = "default_access_key_id_key")]
+    pub access_key_id_key: String,
+    #[serde(default = "default_secret_access_key_key")]
+    pub secret_access_key_key: String,
+}
+
+fn default_access_key_id_key() -> String {
+    "AWS_ACCESS_KEY_ID".into()
+}
+fn default_secret_access_key_key() -> String {
+    "AWS_SECRET_ACCESS_KEY".into()
+}
+
+/// Where the scan pod may run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scheduling {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// A Kubernetes `Affinity` object, checked field by field against the API schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Toleration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<TolerationOperator>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<TaintEffect>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toleration_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TolerationOperator {
+    Exists,
+    Equal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+/// Cluster quirks: host networking and an explicit API server address for in-cluster clients
+/// (a loopback development cluster has no pod network and no Service network).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Cluster {
+    #[serde(default)]
+    pub host_network: bool,
+    /// Sets `KUBERNETES_SERVICE_HOST`/`_PORT` in the scanner and orchestrator containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<ApiServer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiServer {
+    pub host: String,
+    pub port: u16,
+}
+
+/// The orchestration Job (`sidescan-runner orchestrate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Orchestrator {
+    #[serde(default = "default_runner_image")]
+    pub image: String,
+    #[serde(default = "default_active_deadline")]
+    pub active_deadline_seconds: i64,
+    #[serde(default)]
+    pub backoff_limit: i32,
+    #[serde(default = "default_ttl_after_finished")]
+    pub ttl_seconds_after_finished: i32,
+    #[serde(default = "Resources::orchestrator_default")]
+    pub resources: Resources,
+}
+
+fn default_runner_image() -> String {
+    concat!("sidescan-runner:", env!("CARGO_PKG_VERSION")).into()
+}
+fn default_active_deadline() -> i64 {
+    1800
+}
+fn default_ttl_after_finished() -> i32 {
+    86400
+}
+
+impl Default for Orchestrator {
+    fn default() -> Self {
+        Orchestrator {
+            image: default_runner_image(),
+            active_deadline_seconds: default_active_deadline(),
+            backoff_limit: 0,
+            ttl_seconds_after_finished: default_ttl_after_finished(),
+            resources: Resources::orchestrator_default(),
+        }
+    }
+}
+
+/// The CronJob's schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Schedule {
+    #[serde(default = "default_cron")]
+    pub cron: String,
+    /// IANA time zone name (Kubernetes 1.25+); absent: the controller's local time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default = "default_history")]
+    pub successful_jobs_history_limit: i32,
+    #[serde(default = "default_history")]
+    pub failed_jobs_history_limit: i32,
+    #[serde(default = "default_starting_deadline")]
+    pub starting_deadline_seconds: i64,
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+fn default_cron() -> String {
+    "0 3 * * *".into()
+}
+fn default_history() -> i32 {
+    3
+}
+fn default_starting_deadline() -> i64 {
+    600
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            cron: default_cron(),
+            time_zone: None,
+            successful_jobs_history_limit: default_history(),
+            failed_jobs_history_limit: default_history(),
+            starting_deadline_seconds: default_starting_deadline(),
+            suspend: false,
+        }
+    }
+}
+
+/// The scan pod's name: one scan per target and namespace at a time, so the scanner's Role can
+/// name it in `resourceNames`.
+pub fn scan_pod_name(target: &str) -> String {
+    let name = format!("sidescan-scan-{target}");
+    let cut = name.len().min(names::DNS_LABEL_MAX);
+    name[..cut].trim_end_matches('-').to_string()
+}
+
+/// A name derived from the target for the run's other objects (`sidescan-<target>-<kind>`).
+pub fn object_name(target: &str, kind: &str) -> String {
+    let base = format!("sidescan-{target}");
+    names::label_with_suffix(&base, kind)
+}
+
+/// The ConfigMap key of a profile file: `/` becomes `__` (keys may not hold `/`); the volume's
+/// `items` restore the tree. `None` when the path cannot be encoded reversibly.
+pub fn profile_key(path: &str) -> Option<String> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/');
+    if path.is_empty()
+        || !path.chars().all(valid_char)
+        || path.contains("__")
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s.ends_with('_') || s.starts_with('_'))
+    {
+        return None;
+    }
+    let key = path.replace('/', "__");
+    (key.len() <= names::DNS_SUBDOMAIN_MAX).then_some(key)
+}
+
+/// The relative path a [`profile_key`] stands for.
+pub fn profile_path(key: &str) -> String {
+    key.replace("__", "/")
+}
+
+impl ScanSpec {
+    /// Checks names and the rules serde cannot express, naming the field at fault.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        names::check_dns_label("namespace", &self.namespace)?;
+        names::check_dns_label("target.name", &self.target.name)?;
+        names::check_dns_label("target.container", &self.target.container)?;
+        names::check_dns_label("scanner.container", &self.scanner.container)?;
+        if self.target.container == self.scanner.container {
+            return Err(rule(
+                "scanner.container",
+                &self.scanner.container,
+                "it must differ from target.container",
+            ));
+        }
+        non_empty("target.image", &self.target.image)?;
+        non_empty("scanner.image", &self.scanner.image)?;
+        non_empty("orchestrator.image", &self.orchestrator.image)?;
+        for (i, secret) in self.images.pull_secrets.iter().enumerate() {
+            names::check_dns_subdomain(&format!("images.pullSecrets[{i}]"), secret)?;
+        }
+        if !self.scanner.results_dir.starts_with('/') {
+            return Err(rule(
+                "scanner.resultsDir",
+                &self.scanner.results_dir,
+                "it must be an absolute path",
+            ));
+        }
+        for (field, value) in [
+            ("security.runAsUser", self.security.run_as_user),
+            ("security.runAsGroup", self.security.run_as_group),
+        ] {
+            if let Some(id) = value
+                && !(0..=i64::from(u32::MAX)).contains(&id)
+            {
+                return Err(rule(
+                    field,
+                    &id.to_string(),
+                    "it must be between 0 and 4294967295",
+                ));
+            }
+        }
+        match (self.security.mode, self.security.run_as_user) {
+            (SecurityMode::SameUid, None) => {
+                return Err(rule(
+                    "security.runAsUser",
+                    "",
+                    "missing required value: mode same-uid needs the target's UID",
+                ));
+            }
+            (SecurityMode::SameUid, Some(0)) => {
+                return Err(rule(
+                    "security.runAsUser",
+                    "0",
+                    "mode same-uid runs as non-root: use mode ptrace for a root target",
+                ));
+            }
+            _ => {}
+        }
+        match &self.profile {
+            None if self.scanner.backend == ScanBackend::Cinc => {
+                return Err(rule(
+                    "profile",
+                    "",
+                    "missing required value: backend cinc needs profile.dir, profile.url or profile.configMap",
+                ));
+            }
+            None => {}
+            Some(profile) => {
+                let set = [
+                    profile.dir.is_some(),
+                    profile.url.is_some(),
+                    profile.config_map.is_some(),
+                ];
+                if set.iter().filter(|s| **s).count() != 1 {
+                    return Err(rule(
+                        "profile",
+                        "",
+                        "set exactly one of profile.dir, profile.url, profile.configMap",
+                    ));
+                }
+                if let Some(cm) = &profile.config_map {
+                    names::check_dns_subdomain("profile.configMap.name", &cm.name)?;
+                    for (i, file) in cm.files.iter().enumerate() {
+                        if profile_key(file).is_none() {
+                            return Err(rule(
+                                &format!("profile.configMap.files[{i}]"),
+                                file,
+                                "not a relative path of letters, digits, '-', '.', '_' and '/'",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(thresholds) = &self.thresholds {
+            match (&thresholds.file, &thresholds.config_map) {
+                (Some(_), None) => {}
+                (None, Some(name)) => names::check_dns_subdomain("thresholds.configMap", name)?,
+                _ => {
+                    return Err(rule(
+                        "thresholds",
+                        "",
+                        "set exactly one of thresholds.file, thresholds.configMap",
+                    ));
+                }
+            }
+        }
+        if let Some(secret) = &self.results.credentials_secret {
+            names::check_dns_subdomain("results.credentialsSecret.name", &secret.name)?;
+            if self.results.store_url.is_none() {
+                return Err(rule(
+                    "results.storeUrl",
+                    "",
+                    "missing required value: credentials are set but no store URL",
+                ));
+            }
+        }
+        if let Some(api) = &self.cluster.api_server {
+            non_empty("cluster.apiServer.host", &api.host)?;
+        }
+        for (field, value) in [
+            (
+                "orchestrator.activeDeadlineSeconds",
+                self.orchestrator.active_deadline_seconds,
+            ),
+            (
+                "orchestrator.backoffLimit",
+                i64::from(self.orchestrator.backoff_limit),
+            ),
+            (
+                "orchestrator.ttlSecondsAfterFinished",
+                i64::from(self.orchestrator.ttl_seconds_after_finished),
+            ),
+            (
+                "schedule.successfulJobsHistoryLimit",
+                i64::from(self.schedule.successful_jobs_history_limit),
+            ),
+            (
+                "schedule.failedJobsHistoryLimit",
+                i64::from(self.schedule.failed_jobs_history_limit),
+            ),
+            (
+                "schedule.startingDeadlineSeconds",
+                self.schedule.starting_deadline_seconds,
+            ),
+        ] {
+            if value < 0 {
+                return Err(rule(field, &value.to_string(), "it must not be negative"));
+            }
+        }
+        if self.orchestrator.active_deadline_seconds == 0 {
+            return Err(rule(
+                "orchestrator.activeDeadlineSeconds",
+                "0",
+                "it must be positive",
+            ));
+        }
+        if self.schedule.cron.split_whitespace().count() != 5
+            && !self.schedule.cron.starts_with('@')
+        {
+            return Err(rule(
+                "schedule.cron",
+                &self.schedule.cron,
+                "expected five fields (minute hour day-of-month month day-of-week) or @hourly etc.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn rule(field: &str, value: &str, reason: &str) -> SpecError {
+    SpecError::Rule {
+        field: field.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn non_empty(field: &str, value: &str) -> Result<(), SpecError> {
+    if value.trim().is_empty() {
+        Err(rule(field, value, "missing required value"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> ScanSpec {
+        serde_json::from_value(serde_json::json!({
+            "target": {"name": "nginx", "image": "nginx:1.27"},
+            "security": {"runAsUser": 101},
+            "profile": {"url": "s3://profiles/baseline.tar.gz"},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn minimal_spec_validates_with_defaults() {
+        let spec = minimal();
+        spec.validate().unwrap();
+        assert_eq!(spec.namespace, "default");
+        assert_eq!(spec.target.container, "target");
+        assert_eq!(spec.security.mode, SecurityMode::SameUid);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = serde_json::from_value::<ScanSpec>(serde_json::json!({
+            "target": {"name": "nginx", "image": "nginx", "imag": "x"},
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `imag`"), "{err}");
+    }
+
+    #[test]
+    fn rules_name_the_field() {
+        let mut spec = minimal();
+        spec.security.run_as_user = None;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.starts_with("security.runAsUser:"), "{err}");
+
+        let mut spec = minimal();
+        spec.scanner.container = "target".into();
+        assert!(
+            spec.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("scanner.container")
+        );
+
+        let mut spec = minimal();
+        spec.target.name = "Nginx".into();
+        assert!(
+            spec.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("target.name")
+        );
+
+        let mut spec = minimal();
+        spec.profile.as_mut().unwrap().dir = Some("p".into());
+        assert!(
+            spec.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("profile:")
+        );
+    }
+
+    #[test]
+    fn profile_keys_round_trip_and_refuse_ambiguous_paths() {
+        assert_eq!(
+            profile_key("controls/ssh_config.rb").as_deref(),
+            Some("controls__ssh_config.rb")
+        );
+        assert_eq!(
+            profile_path("controls__ssh_config.rb"),
+            "controls/ssh_config.rb"
+        );
+        assert_eq!(profile_key("a__b"), None);
+        assert_eq!(profile_key("a_/b"), None);
+        assert_eq!(profile_key("a b"), None);
+        assert_eq!(profile_key("/abs"), None);
+    }
+
+    #[test]
+    fn derived_names_are_labels() {
+        let long = "a".repeat(63);
+        names::check_dns_label("x", &scan_pod_name(&long)).unwrap();
+        names::check_dns_label("x", &object_name(&long, "profile")).unwrap();
+        assert_eq!(object_name("nginx", "profile"), "sidescan-nginx-profile");
+        assert_eq!(scan_pod_name("nginx"), "sidescan-scan-nginx");
+    }
+}
