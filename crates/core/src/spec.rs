@@ -201,7 +201,7 @@ impl Resources {
 }
 
 /// Images: a registry prefix applied to every image, pull policy and pull secrets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Images {
     /// Prepended as `<registry>/<image>` to every image (target, scanner, runner) when not empty.
@@ -212,16 +212,6 @@ pub struct Images {
     /// Names of existing `kubernetes.io/dockerconfigjson` Secrets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pull_secrets: Vec<String>,
-}
-
-impl Default for Images {
-    fn default() -> Self {
-        Images {
-            registry: String::new(),
-            pull_policy: PullPolicy::default(),
-            pull_secrets: Vec::new(),
-        }
-    }
 }
 
 impl Images {
