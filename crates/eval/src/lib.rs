@@ -1,1 +1,25 @@
-//! sidescan-eval (to be written)
+//! sidescan-eval: SAF-compatible evaluation of HDF results (InSpec / CINC Auditor exec JSON).
+//!
+//! Pure functions from bytes and text to data: [`hdf::parse`] links overlay profiles and computes
+//! each control's status and severity; [`summary::summarize`] counts them and computes compliance;
+//! [`threshold::parse_threshold`] reads SAF threshold files; [`validate::validate`] checks a
+//! summary against thresholds; [`generate::generate`] writes SAF's `generate threshold` YAML;
+//! [`report`] renders text, Markdown and JUnit. No I/O here: the binary reads files, stdin and
+//! object-store URLs.
+//!
+//! Where the SAF CLI is knowingly wrong, this crate does the right thing by default
+//! ([`hdf::Semantics`]); docs/saf-compatibility.md lists every difference.
+
+pub mod error;
+pub mod generate;
+pub mod hdf;
+pub mod report;
+pub mod summary;
+pub mod threshold;
+pub mod validate;
+
+pub use error::EvalError;
+pub use hdf::{Hdf, Semantics, Status};
+pub use summary::Summary;
+pub use threshold::Threshold;
+pub use validate::Validation;

@@ -1,0 +1,235 @@
+//! `sidescan-eval`: validate HDF results against SAF thresholds, generate thresholds, summarize.
+//!
+//! Exit codes: 0 pass, 1 thresholds not met, 2 bad input or usage, 3 storage unreachable.
+//! Every error is one line on stderr naming the file, key or object at fault.
+
+mod input;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sidescan_core::ExitStatus;
+use sidescan_eval::generate::{GenerateOptions, generate};
+use sidescan_eval::{hdf, report, summary, threshold, validate};
+
+use crate::input::{Failure, read_input};
+
+#[derive(Parser)]
+#[command(
+    name = "sidescan-eval",
+    version,
+    about = "SAF-compatible evaluation of HDF (InSpec / CINC Auditor) results",
+    long_about = "SAF-compatible evaluation of HDF (InSpec / CINC Auditor) results.\n\n\
+        Inputs are a path, `-` for stdin, or an object-store URL (file://, s3://bucket/key; \
+        credentials and endpoint from the usual AWS_* variables, e.g. AWS_ENDPOINT_URL, \
+        AWS_ALLOW_HTTP).\n\nExit codes: 0 pass, 1 thresholds not met, 2 bad input or usage, \
+        3 storage unreachable."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check results against a threshold file (like `saf validate threshold`).
+    Validate {
+        /// HDF results: path, `-` (stdin) or URL (file://, s3://bucket/key).
+        #[arg(long, short = 'i')]
+        input: String,
+        /// Threshold file (YAML or JSON, nested or flattened): path, `-` or URL.
+        #[arg(
+            long,
+            short = 'T',
+            required_unless_present = "inline",
+            conflicts_with = "inline"
+        )]
+        threshold: Option<String>,
+        /// Inline thresholds: "{compliance.min: 80}, {failed.critical.max: 0}".
+        #[arg(long, short = 'I')]
+        inline: Option<String>,
+        #[arg(long, value_enum, default_value_t = VerdictFormat::Text)]
+        format: VerdictFormat,
+        /// Unknown threshold keys are errors (exit 2) instead of warnings.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Write thresholds the results just meet (like `saf generate threshold`).
+    Generate {
+        #[arg(long, short = 'i')]
+        input: String,
+        /// Counts must match exactly (min and max).
+        #[arg(long, short = 'e')]
+        exact: bool,
+        /// Also list the control ids expected per status and severity.
+        #[arg(long, short = 'c')]
+        control_ids: bool,
+        /// Write here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Counts per status and severity, compliance and failed controls.
+    Summary {
+        #[arg(long, short = 'i')]
+        input: String,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+        format: SummaryFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VerdictFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SummaryFormat {
+    Text,
+    Json,
+    Markdown,
+    Junit,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitStatus::BadInput
+            } else {
+                ExitStatus::Passed
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(failure) => {
+            eprintln!("sidescan-eval: {}", failure.message);
+            failure.status.into()
+        }
+    }
+}
+
+fn bad(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        status: ExitStatus::BadInput,
+        message: e.to_string(),
+    }
+}
+
+fn load_hdf(input: &str) -> Result<hdf::Hdf, Failure> {
+    let bytes = read_input(input)?;
+    hdf::parse_named(&bytes, input).map_err(bad)
+}
+
+fn run(cli: Cli) -> Result<ExitStatus, Failure> {
+    match cli.command {
+        Command::Validate {
+            input,
+            threshold,
+            inline,
+            format,
+            strict,
+        } => {
+            // Thresholds first: a broken threshold file is reported without reading results.
+            let thresholds = match (&threshold, &inline) {
+                (Some(path), _) => {
+                    let bytes = read_input(path)?;
+                    let text = String::from_utf8(bytes)
+                        .map_err(|_| bad(format!("{path}: not UTF-8 text")))?;
+                    threshold::parse_threshold(&text, path).map_err(bad)?
+                }
+                (None, Some(text)) => threshold::parse_inline(text).map_err(bad)?,
+                (None, None) => return Err(bad("give --threshold FILE or --inline STR")),
+            };
+            if strict && let Some(key) = thresholds.unknown_keys.first() {
+                return Err(bad(format!(
+                    "{}: {key}: unknown threshold key (--strict){}",
+                    thresholds.origin,
+                    match thresholds.unknown_keys.len() {
+                        1 => String::new(),
+                        n => format!(", and {} more", n - 1),
+                    }
+                )));
+            }
+            let hdf = load_hdf(&input)?;
+            let summary = summary::summarize(&hdf);
+            let verdict = validate::validate(&summary, &thresholds);
+            match format {
+                VerdictFormat::Text => {
+                    let (out, err) = report::validation_text(&verdict);
+                    print!("{out}");
+                    eprint!("{err}");
+                    for key in &verdict.unknown_keys {
+                        eprintln!(
+                            "warning: {}: {key}: unknown threshold key, not checked",
+                            thresholds.origin
+                        );
+                    }
+                }
+                VerdictFormat::Json => {
+                    let doc = serde_json::json!({
+                        "input": input,
+                        "thresholds": thresholds.origin,
+                        "passed": verdict.passed,
+                        "compliance": verdict.compliance,
+                        "checked": verdict.checked,
+                        "violations": verdict.violations,
+                        "unknown_keys": verdict.unknown_keys,
+                        "summary": summary,
+                    });
+                    write_stdout(&format!("{doc:#}\n"))?;
+                }
+            }
+            Ok(if verdict.passed() {
+                ExitStatus::Passed
+            } else {
+                ExitStatus::ThresholdsNotMet
+            })
+        }
+        Command::Generate {
+            input,
+            exact,
+            control_ids,
+            output,
+        } => {
+            let hdf = load_hdf(&input)?;
+            let yaml = generate(
+                &summary::summarize(&hdf),
+                GenerateOptions { exact, control_ids },
+            );
+            match output {
+                Some(path) => std::fs::write(&path, yaml)
+                    .map_err(|e| bad(format!("{}: cannot write: {e}", path.display())))?,
+                None => write_stdout(&yaml)?,
+            }
+            Ok(ExitStatus::Passed)
+        }
+        Command::Summary { input, format } => {
+            let hdf = load_hdf(&input)?;
+            let s = summary::summarize(&hdf);
+            let text = match format {
+                SummaryFormat::Text => report::summary_text(&s),
+                SummaryFormat::Json => format!("{:#}\n", serde_json::to_value(&s).map_err(bad)?),
+                SummaryFormat::Markdown => report::summary_markdown(&s),
+                SummaryFormat::Junit => report::junit(&hdf),
+            };
+            write_stdout(&text)?;
+            Ok(ExitStatus::Passed)
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is not an error worth a message.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(bad(format!("stdout: {e}"))),
+    }
+}
