@@ -1,1 +1,268 @@
-//! sidescan-gen (to be written)
+//! sidescan-gen: renders the manifests of the sidecar workflow (scan pod, RBAC, profile and
+//! thresholds ConfigMaps, orchestration Job and CronJob) from the Handlebars templates in
+//! `templates/`.
+//!
+//! The pipeline: [`values`] (YAML + `--set` -> [`ScanSpec`]), [`inputs`] (the only file reads:
+//! profile directory, threshold file), [`context::build`] (pure: spec + inputs + Kubernetes
+//! version -> render data), [`Generator::render`] (templates -> YAML documents).
+
+pub mod context;
+pub mod error;
+pub mod inputs;
+pub mod kube_version;
+pub mod render;
+pub mod strict;
+pub mod thresholds;
+pub mod values;
+pub mod yaml;
+
+pub use context::RenderContext;
+pub use error::GenError;
+pub use inputs::Inputs;
+pub use kube_version::KubeVersion;
+pub use sidescan_core::spec::ScanSpec;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// The documented default spec `sidescan-gen values` prints.
+pub const DEFAULT_VALUES: &str = include_str!("../../../templates/values.yaml");
+
+/// What to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Rbac,
+    Profile,
+    Thresholds,
+    ScanPod,
+    Job,
+    CronJob,
+}
+
+impl Kind {
+    /// Every kind, in the order `render all` writes them (what is referenced comes first).
+    pub const ALL: [Kind; 6] = [
+        Kind::Rbac,
+        Kind::Profile,
+        Kind::Thresholds,
+        Kind::ScanPod,
+        Kind::Job,
+        Kind::CronJob,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Rbac => "rbac",
+            Kind::Profile => "profile",
+            Kind::Thresholds => "thresholds",
+            Kind::ScanPod => "scan-pod",
+            Kind::Job => "job",
+            Kind::CronJob => "cronjob",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// The documents of one kind (`job` holds the spec ConfigMap and the Job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub kind: Kind,
+    pub documents: Vec<String>,
+}
+
+/// Templates compiled once; render as many specs as needed.
+pub struct Generator {
+    registry: Handlebars<'static>,
+}
+
+#[derive(Serialize)]
+struct ConfigMapData<'a> {
+    namespace: &'a str,
+    #[serde(flatten)]
+    config_map: &'a context::ConfigMapContext,
+}
+
+#[derive(Serialize)]
+struct JobData<'a> {
+    #[serde(flatten)]
+    ctx: &'a RenderContext,
+    job_spec_2: String,
+    job_spec_6: String,
+}
+
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.trim_end_matches('\n')
+        .split('\n')
+        .map(|line| {
+            if line.is_empty() {
+                String::new()
+            } else {
+                format!("{pad}{line}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Generator {
+    pub fn new() -> Result<Generator, GenError> {
+        Ok(Generator {
+            registry: render::registry()?,
+        })
+    }
+
+    fn template(&self, name: &str, data: &impl Serialize) -> Result<Vec<String>, GenError> {
+        let text = self
+            .registry
+            .render(name, data)
+            .map_err(|e| GenError::Render {
+                template: name.into(),
+                message: e.to_string(),
+            })?;
+        Ok(split_documents(&text))
+    }
+
+    fn config_map(
+        &self,
+        ctx: &RenderContext,
+        cm: &context::ConfigMapContext,
+    ) -> Result<Vec<String>, GenError> {
+        self.template(
+            "configmap",
+            &ConfigMapData {
+                namespace: &ctx.namespace,
+                config_map: cm,
+            },
+        )
+    }
+
+    /// Renders one kind. `explicit` is false for `render all`, where a kind with nothing to render
+    /// (no profile directory, no threshold file) is skipped instead of being an error.
+    pub fn render(
+        &self,
+        kind: Kind,
+        ctx: &RenderContext,
+        explicit: bool,
+    ) -> Result<Option<Rendered>, GenError> {
+        let documents = match kind {
+            Kind::Rbac => self.template("rbac", ctx)?,
+            Kind::ScanPod => self.template("scan-pod", ctx)?,
+            Kind::Job | Kind::CronJob => {
+                let spec = self
+                    .registry
+                    .render("job-spec", ctx)
+                    .map_err(|e| GenError::Render {
+                        template: "job-spec".into(),
+                        message: e.to_string(),
+                    })?;
+                let data = JobData {
+                    ctx,
+                    job_spec_2: indent(&spec, 2),
+                    job_spec_6: indent(&spec, 6),
+                };
+                let mut docs = self.config_map(ctx, &ctx.spec_config_map)?;
+                let name = if kind == Kind::Job { "job" } else { "cronjob" };
+                docs.extend(self.template(name, &data)?);
+                docs
+            }
+            Kind::Profile => match &ctx.profile {
+                Some(cm) => self.config_map(ctx, cm)?,
+                None if explicit => {
+                    return Err(GenError::Nothing {
+                        what: "profile.dir".into(),
+                        reason: "not set: only a profile directory is rendered into a ConfigMap"
+                            .into(),
+                    });
+                }
+                None => return Ok(None),
+            },
+            Kind::Thresholds => match &ctx.thresholds {
+                Some(cm) => self.config_map(ctx, cm)?,
+                None if explicit => {
+                    return Err(GenError::Nothing {
+                        what: "thresholds.file".into(),
+                        reason: "not set: only a threshold file is rendered into a ConfigMap"
+                            .into(),
+                    });
+                }
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Rendered { kind, documents }))
+    }
+
+    /// Renders the requested kinds (`None`: all of them).
+    pub fn render_kinds(
+        &self,
+        kind: Option<Kind>,
+        ctx: &RenderContext,
+    ) -> Result<Vec<Rendered>, GenError> {
+        let (kinds, explicit): (&[Kind], bool) = match &kind {
+            Some(k) => (std::slice::from_ref(k), true),
+            None => (&Kind::ALL, false),
+        };
+        let mut out = Vec::new();
+        for kind in kinds {
+            if let Some(rendered) = self.render(*kind, ctx, explicit)? {
+                out.push(rendered);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn split_documents(text: &str) -> Vec<String> {
+    text.split("\n---\n")
+        .map(|doc| {
+            let doc = doc.trim_matches('\n');
+            format!("{doc}\n")
+        })
+        .filter(|doc| doc.trim() != "")
+        .collect()
+}
+
+/// One multi-document YAML stream; a document shared by two kinds (the spec ConfigMap of the Job
+/// and the CronJob) is written once.
+pub fn to_stream(rendered: &[Rendered]) -> String {
+    let mut seen = HashSet::new();
+    let mut out = String::new();
+    for doc in rendered.iter().flat_map(|r| &r.documents) {
+        if seen.insert(doc.as_str()) {
+            out.push_str("---\n");
+            out.push_str(doc);
+        }
+    }
+    out
+}
+
+/// One file per kind (`<kind>.yaml`), for `--output-dir`.
+pub fn to_files(rendered: &[Rendered]) -> BTreeMap<String, String> {
+    rendered
+        .iter()
+        .map(|r| {
+            (
+                format!("{}.yaml", r.kind.as_str()),
+                to_stream(std::slice::from_ref(r)),
+            )
+        })
+        .collect()
+}
+
+/// The whole path from spec to documents: reads the spec's files relative to `base_dir`.
+pub fn generate(
+    generator: &Generator,
+    spec: &ScanSpec,
+    base_dir: &Path,
+    kube: KubeVersion,
+    kind: Option<Kind>,
+) -> Result<Vec<Rendered>, GenError> {
+    let inputs = inputs::load_inputs(spec, base_dir)?;
+    let ctx = context::build(spec, &inputs, kube)?;
+    generator.render_kinds(kind, &ctx)
+}
