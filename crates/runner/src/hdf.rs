@@ -1,0 +1,131 @@
+//! The HDF (InSpec exec JSON) the builtin backend writes: the fields the MITRE SAF CLI's schema
+//! requires, in a stable order.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub platform: Platform,
+    pub profiles: Vec<Profile>,
+    pub statistics: Statistics,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Platform {
+    pub name: String,
+    pub release: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Statistics {
+    /// Seconds.
+    pub duration: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub version: String,
+    pub title: String,
+    pub summary: String,
+    pub maintainer: String,
+    pub license: String,
+    pub sha256: String,
+    pub supports: Vec<serde_json::Value>,
+    pub attributes: Vec<serde_json::Value>,
+    pub groups: Vec<Group>,
+    pub status: String,
+    pub controls: Vec<Control>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: String,
+    pub title: String,
+    pub controls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Control {
+    pub id: String,
+    pub title: String,
+    pub desc: String,
+    pub descriptions: Vec<Description>,
+    pub impact: f64,
+    pub refs: Vec<serde_json::Value>,
+    pub tags: Tags,
+    pub code: String,
+    pub source_location: SourceLocation,
+    pub results: Vec<ControlResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Description {
+    pub label: String,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tags {
+    pub nist: Vec<String>,
+    pub severity: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceLocation {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlResult {
+    pub status: Status,
+    pub code_desc: String,
+    pub run_time: f64,
+    pub start_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_message: Option<String>,
+}
+
+/// The InSpec severity name for an impact (InSpec's own mapping).
+pub fn severity(impact: f64) -> &'static str {
+    match impact {
+        i if i >= 0.9 => "critical",
+        i if i >= 0.7 => "high",
+        i if i >= 0.4 => "medium",
+        i if i >= 0.1 => "low",
+        _ => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_follow_inspec() {
+        assert_eq!(severity(1.0), "critical");
+        assert_eq!(severity(0.7), "high");
+        assert_eq!(severity(0.5), "medium");
+        assert_eq!(severity(0.3), "low");
+        assert_eq!(severity(0.0), "none");
+    }
+}

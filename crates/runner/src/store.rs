@@ -1,0 +1,363 @@
+//! Uploading a run's files to the object store: put-if-absent (never overwrite), checksum
+//! verified by reading the object back, retried with exponential backoff.
+//!
+//! `s3://bucket/prefix` URLs take credentials and endpoint from the standard `AWS_*` environment
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+//! `AWS_ALLOW_HTTP`); `file:///path` URLs write to a local directory. Secrets are never logged:
+//! only the URL the user gave (which carries none) appears in messages.
+
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    Attribute, Attributes, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
+    PutPayload, RetryConfig,
+};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {url:?}: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("object {key}: {source}")]
+    Io {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error(
+        "object {key} already exists with different content (sha256 {existing}, ours {ours}); \
+         results are never overwritten"
+    )]
+    Conflict {
+        key: String,
+        existing: String,
+        ours: String,
+    },
+    #[error("object {key} read back with sha256 {got}, expected {expected}")]
+    Corrupted {
+        key: String,
+        expected: String,
+        got: String,
+    },
+}
+
+/// An opened store and the key prefix its URL named.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub url: String,
+    pub inner: Arc<dyn ObjectStore>,
+    pub prefix: String,
+    /// Content types are stored where the backend supports object attributes (not `file://`).
+    pub attributes: bool,
+}
+
+/// How hard to try before giving up on an object.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause after failed attempt `n` (1-based): doubling from `first_delay`, capped.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// Opens `url` (`s3://bucket/prefix` or `file:///dir`).
+pub fn open(url: &str) -> Result<Store, StoreError> {
+    let bad = |reason: String| StoreError::BadUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    match parsed.scheme() {
+        "s3" | "s3a" => {
+            let bucket = parsed.host_str().unwrap_or_default();
+            if bucket.is_empty() {
+                return Err(bad("no bucket name (expected s3://bucket/prefix)".into()));
+            }
+            // Our own retry loop backs off between attempts; the client's own retries would
+            // multiply the wait when the store is down.
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_url(format!("s3://{bucket}"))
+                .with_retry(RetryConfig {
+                    max_retries: 0,
+                    ..RetryConfig::default()
+                })
+                .with_client_options(
+                    ClientOptions::new()
+                        .with_connect_timeout(Duration::from_secs(5))
+                        .with_timeout(Duration::from_secs(60)),
+                )
+                .build()
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(Store {
+                url: url.to_string(),
+                inner: Arc::new(s3),
+                prefix: parsed.path().trim_matches('/').to_string(),
+                attributes: true,
+            })
+        }
+        "file" => {
+            let dir = parsed
+                .to_file_path()
+                .map_err(|_| bad("not a local path".into()))?;
+            std::fs::create_dir_all(&dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+            let local = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(Store {
+                url: url.to_string(),
+                inner: Arc::new(local),
+                prefix: String::new(),
+                attributes: false,
+            })
+        }
+        other => Err(bad(format!(
+            "scheme {other:?} is not supported (use s3:// or file://)"
+        ))),
+    }
+}
+
+/// A stored, verified object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub key: String,
+    pub sha256: String,
+    pub size: usize,
+    /// False when an identical object was already there (an earlier attempt's response was lost).
+    pub created: bool,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Store {
+    /// The full key of `relative` under the URL's prefix.
+    pub fn full_key(&self, relative: &str) -> String {
+        if self.prefix.is_empty() {
+            relative.to_string()
+        } else {
+            format!("{}/{relative}", self.prefix)
+        }
+    }
+
+    /// Stores `bytes` at `key` unless it exists, then reads it back and compares the sha256.
+    /// An existing object with the same content counts as stored; with other content it is a
+    /// conflict. Transient failures are retried per `policy`.
+    pub async fn put_verified(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        content_type: &str,
+        policy: RetryPolicy,
+    ) -> Result<Receipt, StoreError> {
+        let ours = sha256_hex(bytes);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_put(key, bytes, content_type, &ours).await {
+                Ok(receipt) => return Ok(receipt),
+                Err(e @ (StoreError::Conflict { .. } | StoreError::BadUrl { .. })) => {
+                    return Err(e);
+                }
+                Err(e) if attempt >= policy.attempts.max(1) => return Err(e),
+                Err(e) => {
+                    let delay = policy.delay(attempt);
+                    tracing::warn!(
+                        key,
+                        attempt,
+                        retry_in_ms = delay.as_millis() as u64,
+                        error = %e,
+                        "upload attempt failed"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn try_put(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        content_type: &str,
+        ours: &str,
+    ) -> Result<Receipt, StoreError> {
+        let path = ObjectPath::from(key);
+        let io = |source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        };
+        // Checked first as well as by the conditional put: some S3-compatible servers ignore
+        // If-None-Match, and an object must never be overwritten.
+        match self.inner.head(&path).await {
+            Ok(_) => return self.existing(key, ours, bytes.len()).await,
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(io(e)),
+        }
+        let mut attributes = Attributes::new();
+        if self.attributes {
+            attributes.insert(Attribute::ContentType, content_type.to_string().into());
+        }
+        let options = PutOptions {
+            mode: PutMode::Create,
+            attributes,
+            ..PutOptions::default()
+        };
+        match self
+            .inner
+            .put_opts(&path, PutPayload::from(bytes.to_vec()), options)
+            .await
+        {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                return self.existing(key, ours, bytes.len()).await;
+            }
+            Err(e) => return Err(io(e)),
+        }
+        let got = self.read_sha256(key).await?;
+        if got != ours {
+            return Err(StoreError::Corrupted {
+                key: key.to_string(),
+                expected: ours.to_string(),
+                got,
+            });
+        }
+        Ok(Receipt {
+            key: key.to_string(),
+            sha256: got,
+            size: bytes.len(),
+            created: true,
+        })
+    }
+
+    async fn existing(&self, key: &str, ours: &str, size: usize) -> Result<Receipt, StoreError> {
+        let existing = self.read_sha256(key).await?;
+        if existing == ours {
+            Ok(Receipt {
+                key: key.to_string(),
+                sha256: existing,
+                size,
+                created: false,
+            })
+        } else {
+            Err(StoreError::Conflict {
+                key: key.to_string(),
+                existing,
+                ours: ours.to_string(),
+            })
+        }
+    }
+
+    async fn read_sha256(&self, key: &str) -> Result<String, StoreError> {
+        let io = |source| StoreError::Io {
+            key: key.to_string(),
+            source,
+        };
+        let data = self
+            .inner
+            .get(&ObjectPath::from(key))
+            .await
+            .map_err(io)?
+            .bytes()
+            .await
+            .map_err(io)?;
+        Ok(sha256_hex(&data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 3,
+            first_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1), Duration::from_millis(200));
+        assert_eq!(p.delay(2), Duration::from_millis(400));
+        assert_eq!(p.delay(3), Duration::from_millis(800));
+        assert_eq!(p.delay(10), Duration::from_secs(5));
+        assert_eq!(p.delay(u32::MAX), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_urls_are_named() {
+        let err = open("ftp://x/y").unwrap_err().to_string();
+        assert!(
+            err.contains("ftp://x/y") && err.contains("not supported"),
+            "{err}"
+        );
+        assert!(
+            open("s3:///prefix")
+                .unwrap_err()
+                .to_string()
+                .contains("bucket")
+        );
+        assert!(open("not a url").is_err());
+    }
+
+    #[test]
+    fn s3_prefix_comes_from_the_url_path() {
+        let store = open("s3://bucket/scans/prod/").unwrap();
+        assert_eq!(store.prefix, "scans/prod");
+        assert_eq!(store.full_key("a/b.json"), "scans/prod/a/b.json");
+    }
+
+    #[tokio::test]
+    async fn file_store_puts_once_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let store = open(url.as_str()).unwrap();
+        let first = store
+            .put_verified("ns/t/run/hdf.json", b"{}", "application/json", quick())
+            .await
+            .unwrap();
+        assert!(first.created);
+        assert_eq!(first.sha256, sha256_hex(b"{}"));
+        assert_eq!(
+            std::fs::read(dir.path().join("ns/t/run/hdf.json")).unwrap(),
+            b"{}"
+        );
+        // Same content again: accepted, not rewritten.
+        let again = store
+            .put_verified("ns/t/run/hdf.json", b"{}", "application/json", quick())
+            .await
+            .unwrap();
+        assert!(!again.created);
+        // Other content: refused, the original stays.
+        let err = store
+            .put_verified("ns/t/run/hdf.json", b"[]", "application/json", quick())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
+        assert_eq!(
+            std::fs::read(dir.path().join("ns/t/run/hdf.json")).unwrap(),
+            b"{}"
+        );
+    }
+}
