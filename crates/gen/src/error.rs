@@ -32,6 +32,8 @@ pub enum GenError {
     },
     #[error("thresholds.file {path}: {reason}")]
     Thresholds { path: PathBuf, reason: String },
+    #[error("{0}")]
+    ThresholdFile(String),
     #[error("{what}: {reason}")]
     Nothing { what: String, reason: String },
     #[error("template {template}: {message}")]

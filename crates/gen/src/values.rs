@@ -41,7 +41,7 @@ fn kind(value: &Value) -> &'static str {
 }
 
 /// Applies one `key.path=value` override. The value is read as a YAML scalar (`true`, `1000`,
-/// `[a, b]`), unless `as_string` is set (`--set-string`).
+/// `[a, b]`), unless `as_string` is set (`--set-string`); `key=null` removes the key.
 pub fn apply_set(root: &mut Value, arg: &str, as_string: bool) -> Result<(), GenError> {
     let bad = |reason: String| GenError::Set {
         arg: arg.to_string(),
@@ -75,7 +75,12 @@ pub fn apply_set(root: &mut Value, arg: &str, as_string: bool) -> Result<(), Gen
         node = match node {
             Value::Object(map) => {
                 if last {
-                    map.insert(segment.to_string(), value);
+                    // `key=null` removes the key (its default applies), as in Helm.
+                    if value.is_null() {
+                        map.remove(*segment);
+                    } else {
+                        map.insert(segment.to_string(), value);
+                    }
                     return Ok(());
                 }
                 let child = map.entry(segment.to_string()).or_insert_with(fresh);
@@ -157,6 +162,8 @@ mod tests {
         apply_set(&mut root, "cluster.hostNetwork=true", false).unwrap();
         apply_set(&mut root, "scheduling.tolerations.0.key=gpu", false).unwrap();
         apply_set(&mut root, "target.env.ZIP=01234", true).unwrap();
+        apply_set(&mut root, "cluster.gone=1", false).unwrap();
+        apply_set(&mut root, "cluster.gone=null", false).unwrap();
         assert_eq!(
             root,
             json!({
@@ -186,7 +193,10 @@ mod tests {
         let err = spec_from_value(json!({"target": {"name": "a", "image": "x", "imge": 1}}))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("target.imge: unknown field `imge`"), "{err}");
+        assert!(
+            err.starts_with("target.imge: unknown field `imge`"),
+            "{err}"
+        );
         let err = spec_from_value(json!({"target": {"name": "a", "image": "x"}, "bogus": 1}))
             .unwrap_err()
             .to_string();

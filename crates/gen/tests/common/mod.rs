@@ -1,0 +1,92 @@
+//! Shared test helpers: render specs through the library, parse the YAML stream, and check every
+//! document strictly against its Kubernetes type.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use sidescan_gen::{Generator, Kind, KubeVersion, Rendered, ScanSpec, strict, values};
+use std::path::{Path, PathBuf};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn example_spec(name: &str) -> PathBuf {
+    repo_root()
+        .join("examples/specs")
+        .join(format!("{name}.yaml"))
+}
+
+/// The `# kube-version: X.Y` line at the top of an example spec.
+pub fn example_kube_version(path: &Path) -> KubeVersion {
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# kube-version: "))
+        .unwrap_or_else(|| panic!("{} has no kube-version line", path.display()));
+    KubeVersion::parse(line.trim()).unwrap()
+}
+
+/// Loads a spec file and applies `--set` style overrides.
+pub fn load(path: &Path, sets: &[&str]) -> ScanSpec {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut tree = values::parse_values(&text, &path.display().to_string()).unwrap();
+    for set in sets {
+        values::apply_set(&mut tree, set, false).unwrap();
+    }
+    values::spec_from_value(tree).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn render(path: &Path, sets: &[&str], kube: KubeVersion) -> Vec<Rendered> {
+    let spec = load(path, sets);
+    let generator = Generator::new().unwrap();
+    sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None)
+        .unwrap_or_else(|e| panic!("{} {sets:?} {kube}: {e}", path.display()))
+}
+
+pub fn stream(path: &Path, sets: &[&str], kube: KubeVersion) -> String {
+    sidescan_gen::to_stream(&render(path, sets, kube))
+}
+
+/// Parses a multi-document YAML stream into JSON values.
+pub fn documents(stream: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(stream).unwrap_or_else(|e| panic!("{e}\n{stream}"))
+}
+
+/// Checks one document against the `k8s-openapi` type its apiVersion and kind name; fails on any
+/// field the type does not know.
+pub fn check_strictly(doc: &Value) {
+    use k8s_openapi::api::{batch, core, rbac};
+    let api = doc["apiVersion"].as_str().unwrap_or_default();
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let result = match (api, kind) {
+        ("v1", "Pod") => strict::check::<core::v1::Pod>(doc),
+        ("v1", "ConfigMap") => strict::check::<core::v1::ConfigMap>(doc),
+        ("v1", "ServiceAccount") => strict::check::<core::v1::ServiceAccount>(doc),
+        ("rbac.authorization.k8s.io/v1", "Role") => strict::check::<rbac::v1::Role>(doc),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
+            strict::check::<rbac::v1::RoleBinding>(doc)
+        }
+        ("batch/v1", "Job") => strict::check::<batch::v1::Job>(doc),
+        ("batch/v1", "CronJob") => strict::check::<batch::v1::CronJob>(doc),
+        // batch/v1beta1 CronJob (before 1.21) has the same fields as batch/v1 minus timeZone,
+        // which is never rendered for those releases; k8s-openapi only ships current types.
+        ("batch/v1beta1", "CronJob") => {
+            assert!(doc["spec"].get("timeZone").is_none(), "timeZone in v1beta1");
+            let mut as_v1 = doc.clone();
+            as_v1["apiVersion"] = Value::String("batch/v1".into());
+            strict::check::<batch::v1::CronJob>(&as_v1)
+        }
+        other => panic!("unexpected document type {other:?}"),
+    };
+    if let Err(path) = result {
+        panic!("{api} {kind}: {path}\n{doc:#}");
+    }
+}
+
+pub fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter().filter(|d| d["kind"] == kind).collect()
+}
+
+pub fn kinds(rendered: &[Rendered]) -> Vec<Kind> {
+    rendered.iter().map(|r| r.kind).collect()
+}

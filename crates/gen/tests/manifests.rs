@@ -1,0 +1,447 @@
+//! Every rendered document parses into its Kubernetes type with no unknown field, for every
+//! template and every option that changes the output; and the documents say what they must.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use sidescan_gen::{KubeVersion, ScanSpec};
+use std::collections::BTreeSet;
+
+const KUBE_VERSIONS: [u32; 10] = [18, 19, 20, 21, 22, 23, 24, 25, 27, 33];
+const SPECS: [&str; 3] = [
+    "distroless-same-uid",
+    "dev-cluster",
+    "scheduled-remote-profile",
+];
+
+fn kube(minor: u32) -> KubeVersion {
+    KubeVersion::parse(&format!("1.{minor}")).unwrap()
+}
+
+/// Overrides that change the output, combined with every spec and release.
+fn variants(spec: &str, minor: u32) -> Vec<Vec<&'static str>> {
+    let mut out: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["security.mode=ptrace"],
+        vec![
+            "security.mode=ptrace",
+            "security.runAsUser=1000",
+            "security.runAsGroup=1000",
+        ],
+        vec!["scanner.backend=builtin"],
+        vec![
+            "cluster.hostNetwork=true",
+            "cluster.apiServer.host=127.0.0.1",
+            "cluster.apiServer.port=6443",
+        ],
+        vec![
+            "images.pullSecrets.0=regcred",
+            "scheduling.nodeSelector.disk=ssd",
+        ],
+        vec!["scheduling.tolerations.0.operator=Exists"],
+        vec!["target.command.0=/bin/app", "target.args.0=--serve"],
+    ];
+    if spec != "scheduled-remote-profile" {
+        out.push(vec![
+            "profile.dir=null",
+            "profile.url=s3://profiles/p.tar.gz",
+        ]);
+        out.push(vec![
+            "profile.dir=null",
+            "profile.configMap.name=existing",
+            "profile.configMap.files.0=inspec.yml",
+            "profile.configMap.files.1=controls/a.rb",
+        ]);
+        out.push(vec!["thresholds=null"]);
+        out.push(vec!["results=null"]);
+    }
+    if spec == "scheduled-remote-profile" && minor < 25 {
+        for v in &mut out {
+            v.push("schedule.timeZone=null");
+        }
+    }
+    out
+}
+
+fn all_cases() -> Vec<(String, Vec<&'static str>, u32)> {
+    let mut cases = Vec::new();
+    for spec in SPECS {
+        for minor in KUBE_VERSIONS {
+            for sets in variants(spec, minor) {
+                cases.push((spec.to_string(), sets, minor));
+            }
+        }
+    }
+    cases
+}
+
+#[test]
+fn every_document_of_every_combination_is_strictly_valid() {
+    let mut checked = 0;
+    for (spec, sets, minor) in all_cases() {
+        let text = stream(&example_spec(&spec), &sets, kube(minor));
+        let docs = documents(&text);
+        assert!(
+            docs.len() >= 9,
+            "{spec} {sets:?}: only {} documents",
+            docs.len()
+        );
+        for doc in &docs {
+            check_strictly(doc);
+            checked += 1;
+        }
+    }
+    assert!(checked > 2000, "{checked}");
+}
+
+#[test]
+fn the_strict_check_catches_a_misspelled_field() {
+    let text = stream(&example_spec("dev-cluster"), &[], kube(33));
+    let mut docs = documents(&text);
+    let pod = docs.iter_mut().find(|d| d["kind"] == "Pod").unwrap();
+    pod["spec"]["containers"][1]["securityContext"]["runAsNonroot"] = json!(true);
+    let err = sidescan_gen::strict::check::<k8s_openapi::api::core::v1::Pod>(pod).unwrap_err();
+    assert!(err.contains("runAsNonroot"), "{err}");
+}
+
+fn scan_pod(spec: &str, sets: &[&str], minor: u32) -> Value {
+    let docs = documents(&stream(&example_spec(spec), sets, kube(minor)));
+    find(&docs, "Pod")[0].clone()
+}
+
+fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    pod["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+#[test]
+fn same_uid_mode_is_restricted() {
+    let pod = scan_pod("distroless-same-uid", &[], 33);
+    let sc = &container(&pod, "sidescan-scanner")["securityContext"];
+    assert_eq!(sc["runAsUser"], 65532);
+    assert_eq!(sc["runAsGroup"], 65532);
+    assert_eq!(sc["runAsNonRoot"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["privileged"], false);
+    assert_eq!(sc["capabilities"], json!({"drop": ["ALL"]}));
+    assert_eq!(sc["seccompProfile"], json!({"type": "RuntimeDefault"}));
+    assert_eq!(pod["spec"]["shareProcessNamespace"], true);
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+}
+
+#[test]
+fn ptrace_mode_keeps_only_sys_ptrace_and_is_never_privileged() {
+    for (spec, minor) in [("dev-cluster", 20), ("distroless-same-uid", 33)] {
+        let pod = scan_pod(
+            spec,
+            &["security.mode=ptrace", "security.runAsUser=null"],
+            minor,
+        );
+        let sc = &container(&pod, "sidescan-scanner")["securityContext"];
+        assert_eq!(
+            sc["capabilities"],
+            json!({"drop": ["ALL"], "add": ["SYS_PTRACE"]})
+        );
+        assert_eq!(sc["privileged"], false);
+        assert_eq!(sc["runAsUser"], 0);
+        assert_eq!(sc["runAsNonRoot"], false);
+        assert_eq!(sc["allowPrivilegeEscalation"], false);
+    }
+}
+
+#[test]
+fn the_target_container_is_untouched_unless_the_spec_says_so() {
+    let pod = scan_pod("distroless-same-uid", &[], 33);
+    let target = container(&pod, "checkout");
+    let keys: BTreeSet<&str> = target
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["name", "image", "imagePullPolicy", "resources"]),
+        "{target:#}"
+    );
+    let pod = scan_pod("scheduled-remote-profile", &[], 27);
+    let target = container(&pod, "app");
+    assert_eq!(target["command"], json!(["/usr/local/bin/ledger"]));
+    assert_eq!(
+        target["args"],
+        json!(["serve", "--config", "/etc/ledger/config.yaml"])
+    );
+    assert_eq!(
+        target["image"],
+        "registry.example.com/mirror/payments/ledger:5.2.0"
+    );
+    assert!(target.get("securityContext").is_none());
+}
+
+#[test]
+fn the_scanner_gets_run_details_and_downward_api() {
+    let pod = scan_pod("dev-cluster", &[], 20);
+    let scanner = container(&pod, "sidescan-scanner");
+    let args: Vec<&str> = scanner["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let run_id = pod["metadata"]["labels"]["sidescan.io/run-id"]
+        .as_str()
+        .unwrap();
+    let pairs: Vec<(&str, &str)> = args[1..].chunks(2).map(|c| (c[0], c[1])).collect();
+    assert_eq!(args[0], "agent");
+    assert!(pairs.contains(&("--target-container", "target")));
+    assert!(pairs.contains(&("--run-id", run_id)));
+    assert!(pairs.contains(&("--results-dir", "/var/run/sidescan/results")));
+    assert!(pairs.contains(&("--store-url", "s3://sidescan-test/scans")));
+    let env = scanner["env"].as_array().unwrap();
+    let field = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["valueFrom"]["fieldRef"]["fieldPath"].clone())
+    };
+    assert_eq!(field("SIDESCAN_POD_NAME"), Some(json!("metadata.name")));
+    assert_eq!(
+        field("SIDESCAN_POD_NAMESPACE"),
+        Some(json!("metadata.namespace"))
+    );
+    let value = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(value("KUBERNETES_SERVICE_HOST"), Some(json!("127.0.0.1")));
+    assert_eq!(value("KUBERNETES_SERVICE_PORT"), Some(json!("6443")));
+    assert_eq!(pod["spec"]["hostNetwork"], true);
+    // Without the cluster overrides, neither is set.
+    let pod = scan_pod("distroless-same-uid", &[], 33);
+    let text = pod.to_string();
+    assert!(!text.contains("KUBERNETES_SERVICE_HOST") && !text.contains("hostNetwork"));
+}
+
+#[test]
+fn the_profile_tree_is_restored_by_volume_items() {
+    let docs = documents(&stream(&example_spec("dev-cluster"), &[], kube(20)));
+    let cm = find(&docs, "ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["name"] == "sidescan-glibc-profile")
+        .unwrap();
+    let pod = find(&docs, "Pod")[0];
+    let volume = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "profile")
+        .unwrap();
+    let items = volume["configMap"]["items"].as_array().unwrap();
+    let paths: BTreeSet<&str> = items.iter().map(|i| i["path"].as_str().unwrap()).collect();
+    let expected: BTreeSet<&str> = [
+        "inspec.yml",
+        "controls/accounts.rb",
+        "controls/os.rb",
+        "libraries/os_release.rb",
+        "files/banner.txt",
+    ]
+    .into();
+    assert_eq!(paths, expected);
+    let root = repo_root().join("examples/profiles/baseline");
+    for item in items {
+        let key = item["key"].as_str().unwrap();
+        let path = item["path"].as_str().unwrap();
+        assert!(!key.contains('/'));
+        let on_disk = std::fs::read_to_string(root.join(path)).unwrap();
+        assert_eq!(cm["data"][key], on_disk, "{path}");
+    }
+    let mount = container(pod, "sidescan-scanner")["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "profile")
+        .unwrap()
+        .clone();
+    assert_eq!(mount["readOnly"], true);
+}
+
+#[test]
+fn rbac_is_exactly_what_the_workflow_needs() {
+    let docs = documents(&stream(&example_spec("distroless-same-uid"), &[], kube(33)));
+    let roles = find(&docs, "Role");
+    assert_eq!(roles.len(), 2);
+    let orchestrator = roles
+        .iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-checkout-orchestrator")
+        .unwrap();
+    assert_eq!(
+        orchestrator["rules"],
+        json!([
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "delete"]},
+        ])
+    );
+    let scanner = roles
+        .iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-checkout-scanner")
+        .unwrap();
+    assert_eq!(
+        scanner["rules"],
+        json!([{"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get"]}])
+    );
+    let text = serde_json::to_string(&docs).unwrap();
+    assert!(
+        !text.contains("pods/exec") && !text.contains("\"secrets\"") && !text.contains("\"*\"")
+    );
+    let pod = find(&docs, "Pod")[0];
+    assert_eq!(
+        pod["spec"]["serviceAccountName"],
+        "sidescan-checkout-scanner"
+    );
+    assert_eq!(pod["metadata"]["name"], "sidescan-scan-checkout");
+}
+
+#[test]
+fn version_dependent_fields_follow_the_release() {
+    for minor in KUBE_VERSIONS {
+        let docs = documents(&stream(
+            &example_spec("distroless-same-uid"),
+            &[],
+            kube(minor),
+        ));
+        let cron = find(&docs, "CronJob")[0];
+        let job = find(&docs, "Job")[0];
+        assert_eq!(
+            cron["apiVersion"],
+            if minor >= 21 {
+                "batch/v1"
+            } else {
+                "batch/v1beta1"
+            }
+        );
+        assert_eq!(
+            job["spec"].get("ttlSecondsAfterFinished").is_some(),
+            minor >= 21,
+            "1.{minor}"
+        );
+        assert_eq!(
+            cron["spec"]["jobTemplate"]["spec"]
+                .get("ttlSecondsAfterFinished")
+                .is_some(),
+            minor >= 21
+        );
+        let pod = find(&docs, "Pod")[0];
+        let sc = &container(pod, "sidescan-scanner")["securityContext"];
+        assert_eq!(sc.get("seccompProfile").is_some(), minor >= 19, "1.{minor}");
+        let annotation = &pod["metadata"]["annotations"]["container.seccomp.security.alpha.kubernetes.io/sidescan-scanner"];
+        assert_eq!(annotation == "runtime/default", minor < 19, "1.{minor}");
+        // Bound tokens only for the scanner from 1.22; the legacy automount before.
+        assert_eq!(pod["spec"]["automountServiceAccountToken"], minor < 22);
+    }
+    let docs = documents(&stream(
+        &example_spec("scheduled-remote-profile"),
+        &[],
+        kube(27),
+    ));
+    assert_eq!(
+        find(&docs, "CronJob")[0]["spec"]["timeZone"],
+        "Europe/Berlin"
+    );
+    let spec = load(&example_spec("scheduled-remote-profile"), &[]);
+    let generator = sidescan_gen::Generator::new().unwrap();
+    let err = sidescan_gen::generate(&generator, &spec, &repo_root(), kube(24), None).unwrap_err();
+    assert!(err.to_string().starts_with("schedule.timeZone:"), "{err}");
+}
+
+#[test]
+fn jobs_take_credentials_from_a_secret_and_the_spec_from_a_configmap() {
+    let docs = documents(&stream(&example_spec("distroless-same-uid"), &[], kube(33)));
+    for job in find(&docs, "Job") {
+        let pod = &job["spec"]["template"]["spec"];
+        let c = &pod["containers"][0];
+        assert_eq!(c["args"][0], "orchestrate");
+        for env in c["env"].as_array().unwrap() {
+            if env["name"].as_str().unwrap().starts_with("AWS_SECRET")
+                || env["name"] == "AWS_ACCESS_KEY_ID"
+            {
+                assert_eq!(env["valueFrom"]["secretKeyRef"]["name"], "sidescan-store");
+                assert!(env.get("value").is_none());
+            }
+        }
+        assert_eq!(job["spec"]["activeDeadlineSeconds"], 1800);
+        assert_eq!(job["spec"]["backoffLimit"], 0);
+    }
+    let cron = find(&docs, "CronJob")[0];
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    assert_eq!(
+        cron["spec"]["jobTemplate"]["spec"],
+        find(&docs, "Job")[0]["spec"]
+    );
+    // The spec ConfigMap holds a spec the orchestrator can read back, local files resolved.
+    let cm = find(&docs, "ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["name"] == "sidescan-checkout-spec")
+        .unwrap();
+    let resolved: ScanSpec =
+        serde_saphyr::from_str(cm["data"]["scan-spec.yaml"].as_str().unwrap()).unwrap();
+    resolved.validate().unwrap();
+    let profile = resolved.profile.unwrap();
+    assert!(profile.dir.is_none());
+    assert_eq!(
+        profile.config_map.unwrap().name,
+        "sidescan-checkout-profile"
+    );
+    assert_eq!(
+        resolved.thresholds.unwrap().config_map.as_deref(),
+        Some("sidescan-checkout-thresholds")
+    );
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for (spec, sets, minor) in all_cases().into_iter().step_by(7) {
+        let a = stream(&example_spec(&spec), &sets, kube(minor));
+        let b = stream(&example_spec(&spec), &sets, kube(minor));
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn user_strings_cannot_change_the_structure() {
+    let nasty = "x\"\n- injected: true\n#: {a}\n";
+    let mut tree = serde_json::json!({
+        "target": {"name": "t", "image": "img", "env": {"A": nasty}, "args": [nasty]},
+        "security": {"runAsUser": 1000},
+        "profile": {"url": nasty},
+        "scheduling": {"nodeSelector": {"k: v": nasty}},
+    });
+    sidescan_gen::values::apply_set(&mut tree, "results.storeUrl=s3://b/p", false).unwrap();
+    let spec = sidescan_gen::values::spec_from_value(tree).unwrap();
+    let generator = sidescan_gen::Generator::new().unwrap();
+    let rendered = sidescan_gen::generate(&generator, &spec, &repo_root(), kube(33), None).unwrap();
+    let docs = documents(&sidescan_gen::to_stream(&rendered));
+    for doc in &docs {
+        check_strictly(doc);
+    }
+    let pod = find(&docs, "Pod")[0];
+    let target = container(pod, "target");
+    assert_eq!(target["env"][0]["value"], nasty);
+    assert_eq!(target["args"][0], nasty);
+    assert_eq!(pod["spec"]["nodeSelector"]["k: v"], nasty);
+}
+
+#[test]
+fn strict_mode_rejects_a_missing_value() {
+    let registry = sidescan_gen::render::registry().unwrap();
+    let err = registry
+        .render_template("a: {{missing.value}}", &json!({}))
+        .unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
