@@ -5,11 +5,14 @@
 //! Kubernetes API, child processes and the object store are touched at the edges.
 
 pub mod access;
+pub mod agent;
 pub mod builtin;
 pub mod cgroup;
+pub mod cinc;
 pub mod counts;
 pub mod hdf;
 pub mod identify;
+pub mod pod;
 pub mod procfs;
 pub mod results;
 pub mod store;
