@@ -21,3 +21,11 @@ fmt:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Evaluator: differential test against the real SAF CLI (installs @mitre/saf 1.5.3 on first use).
+eval-saf:
+    SIDESCAN_SAF_BIN="$(scripts/install-saf)" cargo test -p sidescan-eval --test saf_differential -- --ignored --nocapture
+
+# Evaluator: validate/generate side by side with the SAF CLI (needs hyperfine).
+eval-bench:
+    scripts/bench-eval

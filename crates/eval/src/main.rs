@@ -135,6 +135,9 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             format,
             strict,
         } => {
+            if input == "-" && threshold.as_deref() == Some("-") {
+                return Err(bad("--input and --threshold cannot both be - (stdin)"));
+            }
             // Thresholds first: a broken threshold file is reported without reading results.
             let thresholds = match (&threshold, &inline) {
                 (Some(path), _) => {

@@ -116,9 +116,15 @@ fn parse_document(text: &str, origin: &str) -> Result<Value, EvalError> {
     {
         return Ok(v);
     }
-    serde_saphyr::from_str::<Value>(text).map_err(|e| EvalError::ThresholdSyntax {
-        origin: origin.to_string(),
-        detail: e.to_string().lines().next().unwrap_or_default().to_string(),
+    serde_saphyr::from_str::<Value>(text).map_err(|e| {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or_default();
+        // Drop the parser's advice to its own API ("set DuplicateKeyPolicy in Options ...").
+        let detail = first.split(", set ").next().unwrap_or(first);
+        EvalError::ThresholdSyntax {
+            origin: origin.to_string(),
+            detail: detail.trim_start_matches("error: ").to_string(),
+        }
     })
 }
 
@@ -323,6 +329,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("compliance.min: expected a number"), "{err}");
+    }
+
+    #[test]
+    fn a_key_set_twice_is_an_error() {
+        let err = parse_threshold("failed.total.max: 2\nfailed:\n  total:\n    max: 3\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "t: failed.total.max: set more than once");
+        let err = parse_threshold("failed:\n  total: 1\nfailed:\n  total: 2\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("duplicate mapping key: failed"), "{err}");
+        assert!(!err.contains("DuplicateKeyPolicy"), "{err}");
     }
 
     #[test]

@@ -157,6 +157,10 @@ fn bad_threshold_files_are_one_line_exit_2() {
 fn usage_errors_exit_2() {
     let out = run(&["validate", "--input", &hdf("statuses.json")]);
     assert_eq!(out.status.code(), Some(2));
+    assert_bad(
+        &run(&["validate", "--input", "-", "--threshold", "-"]),
+        "cannot both be - (stdin)",
+    );
     let out = run(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["--help"]);

@@ -345,6 +345,8 @@ fn saf_bin() -> PathBuf {
 /// SAF's verdict: `PASS` or `FAIL <first Error: line>`; anything else is reported as is.
 fn run_saf(bin: &Path, hdf: &Path, case: &Case, file: &Path) -> String {
     let mut cmd = Command::new(bin);
+    // No background npm registry query for a newer SAF version on every call.
+    cmd.env("SAF_SKIP_NEW_VERSION_CHECK", "true");
     cmd.args(["validate", "threshold", "-i"]).arg(hdf);
     if case.form == Form::Inline {
         cmd.arg("-I").arg(render(case));
