@@ -29,7 +29,10 @@ pub struct RenderContext {
     pub kube: KubeGates,
     pub pod: PodContext,
     pub rbac: RbacContext,
+    // Rendered on their own (configmap template): kept out of the shared template data.
+    #[serde(skip)]
     pub profile: Option<ConfigMapContext>,
+    #[serde(skip)]
     pub thresholds: Option<ConfigMapContext>,
     pub spec_config_map: ConfigMapContext,
     pub job: JobContext,

@@ -23,7 +23,6 @@ pub use kube_version::KubeVersion;
 pub use sidescan_core::spec::ScanSpec;
 
 use handlebars::Handlebars;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -80,21 +79,6 @@ pub struct Generator {
     registry: Handlebars<'static>,
 }
 
-#[derive(Serialize)]
-struct ConfigMapData<'a> {
-    namespace: &'a str,
-    #[serde(flatten)]
-    config_map: &'a context::ConfigMapContext,
-}
-
-#[derive(Serialize)]
-struct JobData<'a> {
-    #[serde(flatten)]
-    ctx: &'a RenderContext,
-    job_spec_2: String,
-    job_spec_6: String,
-}
-
 fn indent(text: &str, by: usize) -> String {
     let pad = " ".repeat(by);
     text.trim_end_matches('\n')
@@ -110,6 +94,12 @@ fn indent(text: &str, by: usize) -> String {
         .join("\n")
 }
 
+/// Render data converted for handlebars once per spec, not once per template.
+struct Prepared<'a> {
+    ctx: &'a RenderContext,
+    main: handlebars::Context,
+}
+
 impl Generator {
     pub fn new() -> Result<Generator, GenError> {
         Ok(Generator {
@@ -117,15 +107,13 @@ impl Generator {
         })
     }
 
-    fn template(&self, name: &str, data: &impl Serialize) -> Result<Vec<String>, GenError> {
-        let text = self
-            .registry
-            .render(name, data)
+    fn text(&self, name: &str, data: &handlebars::Context) -> Result<String, GenError> {
+        self.registry
+            .render_with_context(name, data)
             .map_err(|e| GenError::Render {
                 template: name.into(),
                 message: e.to_string(),
-            })?;
-        Ok(split_documents(&text))
+            })
     }
 
     fn config_map(
@@ -133,42 +121,48 @@ impl Generator {
         ctx: &RenderContext,
         cm: &context::ConfigMapContext,
     ) -> Result<Vec<String>, GenError> {
-        self.template(
-            "configmap",
-            &ConfigMapData {
-                namespace: &ctx.namespace,
-                config_map: cm,
-            },
-        )
+        let mut data = serde_json::to_value(cm).map_err(|e| GenError::Render {
+            template: "configmap".into(),
+            message: e.to_string(),
+        })?;
+        data["namespace"] = serde_json::Value::String(ctx.namespace.clone());
+        Ok(split_documents(
+            &self.text("configmap", &handlebars::Context::from(data))?,
+        ))
+    }
+
+    fn prepare<'a>(&self, ctx: &'a RenderContext, jobs: bool) -> Result<Prepared<'a>, GenError> {
+        let value = serde_json::to_value(ctx).map_err(|e| GenError::Render {
+            template: "context".into(),
+            message: e.to_string(),
+        })?;
+        let mut main = handlebars::Context::from(value);
+        if jobs {
+            // The Job's spec, rendered once, indented into the Job and the CronJob.
+            let spec = self.text("job-spec", &main)?;
+            let data = main.data_mut();
+            data["job_spec_2"] = serde_json::Value::String(indent(&spec, 2));
+            data["job_spec_6"] = serde_json::Value::String(indent(&spec, 6));
+        }
+        Ok(Prepared { ctx, main })
     }
 
     /// Renders one kind. `explicit` is false for `render all`, where a kind with nothing to render
     /// (no profile directory, no threshold file) is skipped instead of being an error.
-    pub fn render(
+    fn render(
         &self,
         kind: Kind,
-        ctx: &RenderContext,
+        prepared: &Prepared<'_>,
         explicit: bool,
     ) -> Result<Option<Rendered>, GenError> {
+        let ctx = prepared.ctx;
         let documents = match kind {
-            Kind::Rbac => self.template("rbac", ctx)?,
-            Kind::ScanPod => self.template("scan-pod", ctx)?,
+            Kind::Rbac => split_documents(&self.text("rbac", &prepared.main)?),
+            Kind::ScanPod => split_documents(&self.text("scan-pod", &prepared.main)?),
             Kind::Job | Kind::CronJob => {
-                let spec = self
-                    .registry
-                    .render("job-spec", ctx)
-                    .map_err(|e| GenError::Render {
-                        template: "job-spec".into(),
-                        message: e.to_string(),
-                    })?;
-                let data = JobData {
-                    ctx,
-                    job_spec_2: indent(&spec, 2),
-                    job_spec_6: indent(&spec, 6),
-                };
                 let mut docs = self.config_map(ctx, &ctx.spec_config_map)?;
                 let name = if kind == Kind::Job { "job" } else { "cronjob" };
-                docs.extend(self.template(name, &data)?);
+                docs.extend(split_documents(&self.text(name, &prepared.main)?));
                 docs
             }
             Kind::Profile => match &ctx.profile {
@@ -197,7 +191,8 @@ impl Generator {
         Ok(Some(Rendered { kind, documents }))
     }
 
-    /// Renders the requested kinds (`None`: all of them).
+    /// Renders the requested kinds (`None`: all of them). A kind with nothing to render (no
+    /// profile directory, no threshold file) is an error when asked for alone, skipped in `all`.
     pub fn render_kinds(
         &self,
         kind: Option<Kind>,
@@ -207,9 +202,11 @@ impl Generator {
             Some(k) => (std::slice::from_ref(k), true),
             None => (&Kind::ALL, false),
         };
+        let jobs = kinds.iter().any(|k| matches!(k, Kind::Job | Kind::CronJob));
+        let prepared = self.prepare(ctx, jobs)?;
         let mut out = Vec::new();
         for kind in kinds {
-            if let Some(rendered) = self.render(*kind, ctx, explicit)? {
+            if let Some(rendered) = self.render(*kind, &prepared, explicit)? {
                 out.push(rendered);
             }
         }
