@@ -29,3 +29,15 @@ eval-saf:
 # Evaluator: validate/generate side by side with the SAF CLI (needs hyperfine).
 eval-bench:
     scripts/bench-eval
+
+# Generator: render manifests/examples/ from examples/specs/ (a test checks they match).
+examples:
+    scripts/render-examples
+
+# Generator: rewrite the golden files after an intended output change (review the diff).
+gen-golden:
+    SIDESCAN_UPDATE_GOLDEN=1 cargo test -p sidescan-gen --test golden
+
+# Generator: render 1,000 specs, every document (criterion).
+gen-bench:
+    cargo bench -p sidescan-gen --bench render
