@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use sidescan_core::RunId;
 use sidescan_core::labels::{self, Component};
 use sidescan_core::spec::{
-    self, PROFILE_MOUNT_PATH, ProfileConfigMap, SPEC_CONFIGMAP_KEY, SPEC_MOUNT_PATH, ScanSpec,
-    SecurityMode, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH,
+    self, PROFILE_MOUNT_PATH, ProfileConfigMap, SPEC_CONFIGMAP_KEY, SPEC_MOUNT_PATH, ScanBackend,
+    ScanSpec, SecurityMode, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH,
 };
 use std::collections::BTreeMap;
 
@@ -372,29 +372,29 @@ pub fn build(
         items: vec![json!({"key": THRESHOLDS_KEY, "path": THRESHOLDS_KEY})],
     });
 
-    // The scanner sidecar: `sidescan-runner agent`.
+    // The scanner sidecar: `sidescan-runner agent` (its flags: crates/runner/src/main.rs).
     let mut agent_args = vec![
         "agent".to_string(),
+        "--backend".into(),
+        spec.scanner.backend.as_str().into(),
         "--target-container".into(),
         spec.target.container.clone(),
+        "--scanner-container".into(),
+        spec.scanner.container.clone(),
+        "--target-name".into(),
+        spec.target.name.clone(),
         "--run-id".into(),
         run_id.to_string(),
         "--results-dir".into(),
         spec.scanner.results_dir.clone(),
-        "--backend".into(),
-        spec.scanner.backend.as_str().into(),
     ];
-    if let Some(profile) = profile_arg {
+    if spec.scanner.backend == ScanBackend::Cinc
+        && let Some(profile) = profile_arg
+    {
         agent_args.extend(["--profile".into(), profile]);
     }
-    if thresholds_name.is_some() {
-        agent_args.extend([
-            "--thresholds".into(),
-            format!("{THRESHOLDS_MOUNT_PATH}/{THRESHOLDS_KEY}"),
-        ]);
-    }
     if let Some(url) = &spec.results.store_url {
-        agent_args.extend(["--store-url".into(), url.clone()]);
+        agent_args.extend(["--store".into(), url.clone()]);
     }
     let security = match spec.security.mode {
         SecurityMode::SameUid => SecurityContext {
@@ -479,7 +479,7 @@ pub fn build(
         format!("{SPEC_MOUNT_PATH}/{SPEC_CONFIGMAP_KEY}"),
     ];
     if let Some(url) = &spec.results.store_url {
-        orchestrate_args.extend(["--store-url".into(), url.clone()]);
+        orchestrate_args.extend(["--store".into(), url.clone()]);
     }
     let job_labels = stable_labels(spec, &run_id, Component::Orchestrator);
     let job_name = spec::object_name(target, "scan");

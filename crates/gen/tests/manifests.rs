@@ -200,20 +200,19 @@ fn the_scanner_gets_run_details_and_downward_api() {
     let pairs: Vec<(&str, &str)> = args[1..].chunks(2).map(|c| (c[0], c[1])).collect();
     assert_eq!(args[0], "agent");
     assert!(pairs.contains(&("--target-container", "target")));
+    assert!(pairs.contains(&("--target-name", "glibc")));
+    assert!(pairs.contains(&("--backend", "builtin")));
     assert!(pairs.contains(&("--run-id", run_id)));
     assert!(pairs.contains(&("--results-dir", "/var/run/sidescan/results")));
-    assert!(pairs.contains(&("--store-url", "s3://sidescan-test/scans")));
+    assert!(pairs.contains(&("--store", "s3://sidescan-test/scans")));
     let env = scanner["env"].as_array().unwrap();
     let field = |name: &str| {
         env.iter()
             .find(|e| e["name"] == name)
             .map(|e| e["valueFrom"]["fieldRef"]["fieldPath"].clone())
     };
-    assert_eq!(field("SIDESCAN_POD_NAME"), Some(json!("metadata.name")));
-    assert_eq!(
-        field("SIDESCAN_POD_NAMESPACE"),
-        Some(json!("metadata.namespace"))
-    );
+    assert_eq!(field("POD_NAME"), Some(json!("metadata.name")));
+    assert_eq!(field("POD_NAMESPACE"), Some(json!("metadata.namespace")));
     let value = |name: &str| {
         env.iter()
             .find(|e| e["name"] == name)
