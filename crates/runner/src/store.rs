@@ -8,8 +8,8 @@
 
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    Attribute, Attributes, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    PutPayload, RetryConfig,
+    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -92,18 +92,14 @@ pub fn open(url: &str) -> Result<Store, StoreError> {
                 return Err(bad("no bucket name (expected s3://bucket/prefix)".into()));
             }
             // Our own retry loop backs off between attempts; the client's own retries would
-            // multiply the wait when the store is down.
+            // multiply the wait when the store is down. Client options (AWS_ALLOW_HTTP, CA
+            // bundle, default timeouts) stay as the environment set them.
             let s3 = object_store::aws::AmazonS3Builder::from_env()
                 .with_url(format!("s3://{bucket}"))
                 .with_retry(RetryConfig {
                     max_retries: 0,
                     ..RetryConfig::default()
                 })
-                .with_client_options(
-                    ClientOptions::new()
-                        .with_connect_timeout(Duration::from_secs(5))
-                        .with_timeout(Duration::from_secs(60)),
-                )
                 .build()
                 .map_err(|e| bad(e.to_string()))?;
             Ok(Store {
