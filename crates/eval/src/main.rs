@@ -95,14 +95,24 @@ enum SummaryFormat {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line, like every other error: clap's message without the usage block.
+            let rendered = e.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:"))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:") && !l.starts_with("For more"))
+                .collect();
+            eprintln!(
+                "sidescan-eval: {} (see sidescan-eval --help)",
+                message.join(" ").trim_start_matches("error: ")
+            );
+            return ExitStatus::BadInput.into();
+        }
         Err(e) => {
-            let code = if e.use_stderr() {
-                ExitStatus::BadInput
-            } else {
-                ExitStatus::Passed
-            };
             let _ = e.print();
-            return code.into();
+            return ExitStatus::Passed.into();
         }
     };
     match run(cli) {

@@ -157,12 +157,16 @@ fn bad_threshold_files_are_one_line_exit_2() {
 fn usage_errors_exit_2() {
     let out = run(&["validate", "--input", &hdf("statuses.json")]);
     assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--threshold"), "{err}");
     assert_bad(
         &run(&["validate", "--input", "-", "--threshold", "-"]),
         "cannot both be - (stdin)",
     );
     let out = run(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr).lines().count(), 1);
     let out = run(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
 }
