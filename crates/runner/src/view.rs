@@ -209,6 +209,8 @@ pub fn library_dirs(loader: &Path, program: &Path) -> Vec<PathBuf> {
 /// How to launch `program` (an ELF, or a script whose `#!` line names an ELF interpreter) from the
 /// scanner's side. A Ruby interpreter also gets its load path as `-I` flags.
 pub fn launch_for(program: &Path) -> Result<Launch, String> {
+    // Absolute symlinks (/usr/bin/ruby -> /etc/alternatives/...) would resolve in the target.
+    let program = &canonical(program)?;
     let head = read_head(program)?;
     let (interpreter, script) = if head.starts_with(b"#!") {
         let line = head[2..].split(|b| *b == b'\n').next().unwrap_or_default();
@@ -219,14 +221,15 @@ pub fn launch_for(program: &Path) -> Result<Launch, String> {
             let name = words.next().ok_or("#!/usr/bin/env without a program")?;
             interp = which(name).ok_or_else(|| format!("{name} (from #!) not found in PATH"))?;
         }
-        (interp, Some(program.to_path_buf()))
+        (canonical(&interp)?, Some(program.to_path_buf()))
     } else {
         (program.to_path_buf(), None)
     };
     let interp_bytes = read_head_full(&interpreter)?;
     let loader = elf_interpreter(&interp_bytes)
         .map_err(|e| format!("{}: {e}", interpreter.display()))?
-        .map(PathBuf::from);
+        .map(|l| canonical(Path::new(&l)))
+        .transpose()?;
     let library_path = loader
         .as_deref()
         .map(|l| library_dirs(l, &interpreter))
@@ -271,6 +274,10 @@ pub fn ruby_load_path(ruby: &Path) -> Result<Vec<PathBuf>, String> {
         .filter(|l| l.starts_with('/'))
         .map(PathBuf::from)
         .collect())
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>, String> {
