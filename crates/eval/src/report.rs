@@ -54,7 +54,7 @@ pub fn summary_text(s: &Summary) -> String {
                 "  {} [{}] {}",
                 c.id,
                 c.severity,
-                c.title.as_deref().unwrap_or("")
+                one_line(c.title.as_deref().unwrap_or(""))
             );
         }
     }
@@ -115,7 +115,12 @@ pub fn summary_markdown(s: &Summary) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    one_line(s).replace('|', "\\|")
+}
+
+/// Titles often carry the profile source's line breaks and indentation.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// JUnit XML: one test case per counted control. Failed -> `<failure>` with the failed results'
@@ -142,7 +147,7 @@ pub fn junit(hdf: &Hdf) -> String {
     );
     for c in &hdf.controls {
         let name = match &c.title {
-            Some(t) => format!("{}: {t}", c.id),
+            Some(t) => format!("{}: {}", c.id, one_line(t)),
             None => c.id.clone(),
         };
         let _ = write!(
@@ -181,7 +186,14 @@ pub fn junit(hdf: &Hdf) -> String {
                 );
             }
             Status::NotReviewed | Status::NotApplicable => {
-                let text = details(&["skipped"]);
+                let mut reasons: Vec<&str> = Vec::new();
+                for r in c.results.iter().filter(|r| r.status == "skipped") {
+                    let reason = r.message.as_deref().unwrap_or(&r.code_desc);
+                    if !reasons.contains(&reason) {
+                        reasons.push(reason);
+                    }
+                }
+                let text = reasons.join("\n");
                 let message = if c.status == Status::NotApplicable {
                     "Not Applicable".to_string()
                 } else if text.is_empty() {
