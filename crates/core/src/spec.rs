@@ -541,6 +541,47 @@ impl ScanSpec {
         non_empty("target.image", &self.target.image)?;
         non_empty("scanner.image", &self.scanner.image)?;
         non_empty("orchestrator.image", &self.orchestrator.image)?;
+        for (field, resources) in [
+            ("target.resources", &self.target.resources),
+            ("scanner.resources", &self.scanner.resources),
+            ("orchestrator.resources", &self.orchestrator.resources),
+        ] {
+            for (kind, map) in [
+                ("requests", &resources.requests),
+                ("limits", &resources.limits),
+            ] {
+                for (name, value) in map {
+                    if !is_quantity(value) {
+                        return Err(rule(
+                            &format!("{field}.{kind}.{name}"),
+                            value,
+                            "not a Kubernetes quantity (e.g. 100m, 128Mi, 1)",
+                        ));
+                    }
+                }
+            }
+        }
+        if !is_quantity(&self.scanner.results_size_limit) {
+            return Err(rule(
+                "scanner.resultsSizeLimit",
+                &self.scanner.results_size_limit,
+                "not a Kubernetes quantity (e.g. 256Mi)",
+            ));
+        }
+        for name in self.target.env.keys() {
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(rule(
+                    &format!("target.env.{name}"),
+                    name,
+                    "environment variable names are letters, digits and '_', not starting with a digit",
+                ));
+            }
+        }
         for (i, secret) in self.images.pull_secrets.iter().enumerate() {
             names::check_dns_subdomain(&format!("images.pullSecrets[{i}]"), secret)?;
         }
@@ -694,6 +735,43 @@ impl ScanSpec {
     }
 }
 
+/// A Kubernetes resource quantity: a decimal number with an optional binary (`Ki`..`Ei`),
+/// decimal (`m`, `k`, `M`..`E`) or exponent (`e3`) suffix.
+pub fn is_quantity(value: &str) -> bool {
+    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+    let digits_end = unsigned
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(digits_end);
+    let number_ok = !number.is_empty()
+        && number != "."
+        && number.matches('.').count() <= 1
+        && number.chars().any(|c| c.is_ascii_digit());
+    let exponent_ok = |s: &str| {
+        let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_digit())
+    };
+    let suffix_ok = matches!(
+        suffix,
+        "" | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+            | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+    ) || suffix.strip_prefix(['e', 'E']).is_some_and(exponent_ok);
+    number_ok && suffix_ok
+}
+
 fn rule(field: &str, value: &str, reason: &str) -> SpecError {
     SpecError::Rule {
         field: field.to_string(),
@@ -773,6 +851,31 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("profile:")
+        );
+    }
+
+    #[test]
+    fn quantities_and_env_names_are_checked() {
+        for good in ["100m", "128Mi", "1", "0.5", "1e3", "2Gi", "+1"] {
+            assert!(is_quantity(good), "{good}");
+        }
+        for bad in ["", "lots", "1 Gi", "Mi", "1.2.3", "1mi", "1e", "."] {
+            assert!(!is_quantity(bad), "{bad}");
+        }
+        let mut spec = minimal();
+        spec.target
+            .resources
+            .limits
+            .insert("memory".into(), "1 GB".into());
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(err.starts_with("target.resources.limits.memory:"), "{err}");
+        let mut spec = minimal();
+        spec.target.env.insert("1BAD".into(), "x".into());
+        assert!(
+            spec.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("target.env.1BAD")
         );
     }
 
