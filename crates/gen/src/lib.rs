@@ -238,6 +238,15 @@ pub fn to_stream(rendered: &[Rendered]) -> String {
     out
 }
 
+/// Parses a rendered stream back into one JSON value per document (for tools and tests that
+/// hand the documents to an API client).
+pub fn documents(stream: &str) -> Result<Vec<serde_json::Value>, GenError> {
+    serde_saphyr::from_multiple::<serde_json::Value>(stream).map_err(|e| GenError::Render {
+        template: "stream".into(),
+        message: error::first_line(&e.to_string()),
+    })
+}
+
 /// One file per kind (`<kind>.yaml`), for `--output-dir`.
 pub fn to_files(rendered: &[Rendered]) -> BTreeMap<String, String> {
     rendered
