@@ -267,6 +267,9 @@ fn inline_numbers_are_not_truncated() {
         Some("Overall compliance minimum was not satisfied")
     );
     assert!(threshold::parse_inline("{compliance.min: abc}").is_err());
+    // SAF keeps the space in " compliance.min" and checks nothing.
+    let spaced = threshold::parse_inline("{ compliance.min: 66 }").unwrap();
+    assert_eq!(spaced.number("compliance.min"), Some(66.0));
 }
 
 #[test]
