@@ -41,3 +41,18 @@ gen-golden:
 # Generator: render 1,000 specs, every document (criterion).
 gen-bench:
     cargo bench -p sidescan-gen --bench render
+
+# End to end: local cluster, S3 server and images up, the e2e tests, teardown (as CI does).
+e2e:
+    scripts/test-all --e2e
+
+# The local services for manual work; then eval the env lines printed; `just dev-down` stops them.
+dev-up:
+    scripts/dev-cluster up
+    scripts/dev-s3 up
+    scripts/build-images
+    @echo 'eval "$(scripts/dev-cluster env)"; eval "$(scripts/dev-s3 env)"'
+
+dev-down:
+    scripts/dev-s3 down
+    scripts/dev-cluster down
