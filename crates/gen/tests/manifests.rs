@@ -293,7 +293,7 @@ fn rbac_is_exactly_what_the_workflow_needs() {
         .unwrap();
     assert_eq!(
         scanner["rules"],
-        json!([{"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get"]}])
+        json!([{"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get", "list", "watch"]}])
     );
     let text = serde_json::to_string(&docs).unwrap();
     assert!(
