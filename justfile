@@ -42,6 +42,25 @@ gen-golden:
 gen-bench:
     cargo bench -p sidescan-gen --bench render
 
+# Runner: host tests as root (targets in their own root, PRoot + Ruby view, cinc-auditor double,
+# S3 server, SAF CLI); installs proot, ruby, busybox-static and musl-tools on first use.
+runner-host:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . scripts/lib/common.sh
+    apt_ensure proot ruby busybox-static musl-tools gcc libc6-dev
+    scripts/dev-s3 up >&2
+    eval "$(scripts/dev-s3 env)"
+    SIDESCAN_SAF_BIN="$(scripts/install-saf)" cargo test -p sidescan-runner -- --include-ignored
+
+# Runner: builtin baseline on a >= 10,000-file Debian tree, and target start -> identified (root).
+runner-bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    . scripts/lib/common.sh
+    apt_ensure busybox-static
+    cargo bench -p sidescan-runner --bench agent
+
 # End to end: local cluster, S3 server and images up, the e2e tests, teardown (as CI does).
 e2e:
     scripts/test-all --e2e

@@ -90,6 +90,12 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         keys_omitted: 0,
         error: None,
     };
+    tracing::info!(
+        run_id = %config.run_id,
+        backend = config.backend.as_str(),
+        capabilities = ?own_capabilities(&config.proc).unwrap_or_default(),
+        "agent starting"
+    );
     let status = match run_phases(&config, started, &mut timings, &mut summary).await {
         Ok(()) => ExitStatus::Passed,
         Err(failure) => {
@@ -99,7 +105,21 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         }
     };
     write_termination_message(&config.termination_log, &summary);
+    tracing::info!(
+        exit_code = status.code(),
+        peak_rss_kib = peak_rss_kib(&config.proc),
+        "agent finished"
+    );
     status
+}
+
+/// The agent's peak resident memory (`VmHWM` of `/proc/self/status`), for logs and benchmarks.
+fn peak_rss_kib(proc: &Path) -> Option<u64> {
+    let status = std::fs::read_to_string(proc.join("self/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn write_termination_message(path: &Path, summary: &TerminationSummary) {
@@ -153,7 +173,7 @@ async fn run_phases(
         ),
         Targeting::Fixed(_) => None,
     };
-    let (target, access, pod_status) = loop {
+    let (target, pod_status) = loop {
         let pod_status = std::cell::RefCell::new(None::<TargetStatus>);
         let found = identify::wait_for_target(
             &config.proc,
@@ -191,8 +211,16 @@ async fn run_phases(
         let v = Instant::now();
         match access::verify(&config.proc, found.pid) {
             Ok(access) => {
-                phase_done(timings, Phase::Verify, v, "target root readable");
-                break (found, access, pod_status.into_inner());
+                phase_done(
+                    timings,
+                    Phase::Verify,
+                    v,
+                    &format!(
+                        "target root readable ({} entries in /)",
+                        access.root_entries
+                    ),
+                );
+                break (found, pod_status.into_inner());
             }
             Err(AccessProblem::Exited { pid }) if Instant::now() < deadline => {
                 tracing::warn!(pid, "target exited before verification; identifying again");
@@ -201,7 +229,6 @@ async fn run_phases(
             Err(problem) => return Err(fail(ExitStatus::Infrastructure, problem.to_string())),
         }
     };
-    let _ = access;
 
     // Scan.
     let s = Instant::now();

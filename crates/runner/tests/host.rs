@@ -73,6 +73,12 @@ fn build_root(kind: Kind, tag: &str) -> (tempfile::TempDir, String) {
     std::fs::create_dir_all(root.join("tmp")).unwrap();
     write(root, "etc/os-release", &format!("ID={tag}\nVERSION_ID=1\n"));
     write(root, "etc/passwd", "root:x:0:0::/root:/sbin/nologin\n");
+    write(root, "srv/open.txt", "");
+    std::fs::set_permissions(
+        root.join("srv/open.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
     let command = match kind {
         Kind::Static => {
             copy("/bin/busybox", root, "/bin/busybox");
@@ -357,6 +363,13 @@ fn agent_scans_each_root_kind_with_the_builtin_backend() {
         .unwrap();
         assert_eq!(meta["identified_by"], "pattern");
         assert!(meta["timings_ms"]["scan"].is_u64());
+        // The walk went through /proc/<pid>/root: it found the world-writable file.
+        let ww = &hdf["profiles"][0]["controls"][1];
+        assert_eq!(ww["id"], "SIDESCAN-FS-002");
+        assert_eq!(
+            ww["results"][0]["code_desc"], "file /srv/open.txt is not world-writable",
+            "{kind:?}: {ww}"
+        );
         // The shell check sees busybox only in the static root.
         let shells = &hdf["profiles"][0]["controls"][5];
         assert_eq!(shells["id"], "SIDESCAN-SW-001");

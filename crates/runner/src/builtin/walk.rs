@@ -72,7 +72,8 @@ fn in_any(path: &str, dirs: &[&str]) -> bool {
 /// Walks `root` (the target's `/`) without following symlinks, staying on the root's
 /// filesystem and skipping `/proc`, `/sys`, `/dev` and the temp paths' contents.
 pub fn walk(root: &Path) -> std::io::Result<WalkFindings> {
-    let root_dev = std::fs::symlink_metadata(root)?.dev();
+    // `metadata`, not `symlink_metadata`: `/proc/<pid>/root` is itself a (magic) link.
+    let root_dev = std::fs::metadata(root)?.dev();
     let mut findings = WalkFindings::default();
     let mut stack: Vec<String> = vec![String::new()];
     while let Some(dir) = stack.pop() {

@@ -1,0 +1,175 @@
+//! Agent benchmarks (run as root: `cargo bench -p sidescan-runner --bench agent`); prints figures
+//! for docs/benchmarks.md.
+//!
+//! 1. Builtin baseline on a Debian root of at least 10,000 files: a copy of this machine's `/usr`
+//!    (bin, sbin, lib, share subsets) and `/etc` in a temp dir, or `SIDESCAN_BENCH_ROOT` (e.g. a
+//!    debootstrap tree). The agent binary scans a target started in that root; wall time of the
+//!    scan phase and the agent's peak RSS (VmHWM) come from its log.
+//! 2. Time from target start (spawn of `unshare ... --root`) to target identified by
+//!    `wait_for_target` (pattern selector), over 20 starts.
+
+use sidescan_runner::identify::{Selector, wait_for_target};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const NEEDS: &str = "needs root, unshare, busybox-static";
+
+fn copy_tree(from: &Path, to: &Path) {
+    let dest = to.join(from.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp {}", from.display());
+}
+
+fn count_files(root: &Path) -> u64 {
+    let out = Command::new("find")
+        .arg(root)
+        .args(["-xdev", "-type", "f"])
+        .output()
+        .unwrap();
+    out.stdout.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+fn tree() -> (Option<tempfile::TempDir>, PathBuf) {
+    if let Ok(root) = std::env::var("SIDESCAN_BENCH_ROOT") {
+        return (None, PathBuf::from(root));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for part in [
+        "/etc",
+        "/usr/bin",
+        "/usr/sbin",
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/share/perl",
+        "/usr/share/doc",
+        "/usr/share/zoneinfo",
+        "/usr/share/locale",
+        "/var/lib/dpkg",
+    ] {
+        if Path::new(part).exists() {
+            copy_tree(Path::new(part), dir.path());
+        }
+    }
+    let root = dir.path().to_path_buf();
+    (Some(dir), root)
+}
+
+fn field(line: &str, key: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    v.get(key)?.as_u64()
+}
+
+fn builtin_on_debian_root() {
+    let (_keep, root) = tree();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    std::fs::create_dir_all(root.join("benchtarget")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("benchtarget/sleep")).expect(NEEDS);
+    let files = count_files(&root);
+    let mut target = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
+        .arg(&root)
+        .args(["/benchtarget/sleep", "600"])
+        .spawn()
+        .expect(NEEDS);
+    let results = tempfile::tempdir().unwrap();
+    let mut scans = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..5 {
+        let out = Command::new(env!("CARGO_BIN_EXE_sidescan-runner"))
+            .args([
+                "agent",
+                "--target-process",
+                "/benchtarget/sleep",
+                "--wait-seconds",
+                "10",
+            ])
+            .arg("--results-dir")
+            .arg(results.path())
+            .arg("--termination-log")
+            .arg(results.path().join("termination-log"))
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "agent failed: {log}");
+        for line in log.lines() {
+            if line.contains("\"phase\":\"scan\"") {
+                scans.push(field(line, "duration_ms").unwrap());
+            }
+            if let Some(kib) = field(line, "peak_rss_kib") {
+                rss.push(kib);
+            }
+        }
+    }
+    let _ = target.kill();
+    let _ = target.wait();
+    scans.sort_unstable();
+    rss.sort_unstable();
+    println!(
+        "builtin baseline: {files} files; scan phase median {} ms (min {}, max {}) over {} runs; \
+         agent peak RSS max {:.1} MiB",
+        scans[scans.len() / 2],
+        scans[0],
+        scans[scans.len() - 1],
+        scans.len(),
+        *rss.last().unwrap() as f64 / 1024.0
+    );
+}
+
+fn start_to_identified() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+    std::fs::create_dir_all(dir.path().join("idbench")).unwrap();
+    std::fs::copy("/bin/busybox", dir.path().join("idbench/sleep")).expect(NEEDS);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut times: Vec<Duration> = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        let mut child = Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
+            .arg(dir.path())
+            .args(["/idbench/sleep", "60"])
+            .spawn()
+            .expect(NEEDS);
+        let found = rt
+            .block_on(wait_for_target(
+                Path::new("/proc"),
+                || Selector::Pattern("/idbench/sleep".into()),
+                start + Duration::from_secs(5),
+            ))
+            .unwrap();
+        times.push(start.elapsed());
+        assert!(found.pid > 0);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    times.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "target start -> identified: median {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} starts",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() * 95 / 100]),
+        ms(times[times.len() - 1]),
+        times.len()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; under `cargo test --all-targets` there is nothing to check.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "agent benchmarks: run with `cargo bench -p sidescan-runner --bench agent` (as root)"
+        );
+        return;
+    }
+    builtin_on_debian_root();
+    start_to_identified();
+}
