@@ -1,0 +1,234 @@
+//! Every document `sidescan-gen` renders is accepted by a real API server: first by a
+//! server-side dry run (nothing is created), then for real; and the generated scan pod runs the
+//! scan on the local cluster: the agent finds the target through its own pod (its Role allows
+//! exactly that), scans it and uploads the results to the local S3 server.
+//!
+//! Needs: `scripts/dev-cluster up`, `scripts/build-images`, `eval "$(scripts/dev-cluster env)"`
+//! (and for the scan, `scripts/dev-s3 up` with `eval "$(scripts/dev-s3 env)"`).
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Client, discovery};
+use serde_json::Value;
+use sidescan_e2e::env::{S3_HINT, required};
+use sidescan_e2e::harness::{wait_for, wait_for_service_account_token, with_temp_ns};
+use sidescan_e2e::pods::terminated;
+use sidescan_gen::{Generator, KubeVersion, values};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn dev_cluster_spec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs/dev-cluster.yaml")
+}
+
+/// The server's release, as `--kube-version` takes it.
+async fn server_version(client: &Client) -> KubeVersion {
+    let info = client.apiserver_version().await.expect("GET /version");
+    let minor = info.minor.trim_end_matches('+');
+    KubeVersion::parse(&format!("{}.{minor}", info.major)).expect("server version")
+}
+
+/// Renders the development cluster's example spec into namespace `ns`, as JSON documents.
+fn render(ns: &str, kube: KubeVersion, sets: &[&str]) -> Vec<Value> {
+    let path = dev_cluster_spec();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut tree = values::parse_values(&text, "dev-cluster.yaml").unwrap();
+    values::apply_set(&mut tree, &format!("namespace={ns}"), false).unwrap();
+    for set in sets {
+        values::apply_set(&mut tree, set, false).unwrap();
+    }
+    let spec = values::spec_from_value(tree).unwrap();
+    let generator = Generator::new().unwrap();
+    let rendered =
+        sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None).unwrap();
+    sidescan_gen::documents(&sidescan_gen::to_stream(&rendered)).unwrap()
+}
+
+async fn api_for(client: &Client, ns: &str, doc: &Value) -> (Api<DynamicObject>, String, String) {
+    let api_version = doc["apiVersion"].as_str().unwrap();
+    let kind = doc["kind"].as_str().unwrap();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    let (resource, _) = discovery::pinned_kind(client, &gvk)
+        .await
+        .unwrap_or_else(|e| panic!("{api_version} {kind} not served: {e}"));
+    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+    (
+        Api::namespaced_with(client.clone(), ns, &resource),
+        format!("{kind}/{name}"),
+        name,
+    )
+}
+
+/// Server-side apply of every document in order: a dry run first (which must create nothing),
+/// then for real. Document by document, because admission checks a pod's ServiceAccount, which
+/// an earlier document creates.
+async fn apply_all(client: &Client, ns: &str, docs: &[Value]) {
+    let real = PatchParams::apply("sidescan-e2e");
+    let mut dry_run = real.clone();
+    dry_run.dry_run = true;
+    for doc in docs {
+        let (api, what, name) = api_for(client, ns, doc).await;
+        api.patch(&name, &dry_run, &Patch::Apply(doc))
+            .await
+            .unwrap_or_else(|e| panic!("dry run of {what} refused: {e}"));
+        assert!(
+            api.get_opt(&name).await.unwrap().is_none(),
+            "{what} exists after a dry run"
+        );
+        api.patch(&name, &real, &Patch::Apply(doc))
+            .await
+            .unwrap_or_else(|e| panic!("apply of {what} refused: {e}"));
+        if doc["kind"] == "ServiceAccount" {
+            // v1.20 admission refuses pods until their ServiceAccount has a token Secret.
+            wait_for_service_account_token(client, ns, &name).await;
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster and images: scripts/dev-cluster up && scripts/build-images && eval \"$(scripts/dev-cluster env)\""]
+async fn every_generated_document_is_accepted_by_the_api_server() {
+    with_temp_ns("gen", |client, ns| async move {
+        let kube = server_version(&client).await;
+        // Suspended, so the CronJob does not start runs while the test looks at it.
+        let docs = render(&ns, kube, &["schedule.suspend=true"]);
+        let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        for kind in [
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ConfigMap",
+            "Pod",
+            "Job",
+            "CronJob",
+        ] {
+            assert!(kinds.contains(&kind), "{kind} not rendered: {kinds:?}");
+        }
+
+        apply_all(&client, &ns, &docs).await;
+        for doc in &docs {
+            let (api, what, name) = api_for(&client, &ns, doc).await;
+            let stored = api
+                .get(&name)
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                stored.metadata.labels,
+                serde_json::from_value(doc["metadata"]["labels"].clone()).unwrap(),
+                "{what}"
+            );
+        }
+        // What the scanner's security rests on survived admission unchanged.
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let pod = pods.get("sidescan-scan-glibc").await.unwrap();
+        let spec = pod.spec.unwrap();
+        assert_eq!(spec.share_process_namespace, Some(true));
+        let scanner = spec
+            .containers
+            .iter()
+            .find(|c| c.name == "sidescan-scanner")
+            .unwrap();
+        let sc = scanner.security_context.clone().unwrap();
+        assert_eq!(sc.privileged, Some(false));
+        let caps = sc.capabilities.unwrap();
+        assert_eq!(caps.add, Some(vec!["SYS_PTRACE".to_string()]));
+        assert_eq!(caps.drop, Some(vec!["ALL".to_string()]));
+    })
+    .await;
+}
+
+/// Renders the development cluster spec for `target` (with `sets`), applies the scan pod and what
+/// it needs, and checks that the scanner stored the run's results.
+async fn scan_with_generated_manifests(target: &'static str, sets: &'static [&'static str]) {
+    let access_key = required("AWS_ACCESS_KEY_ID", S3_HINT);
+    let secret_key = required("AWS_SECRET_ACCESS_KEY", S3_HINT);
+    let bucket = required("SIDESCAN_S3_BUCKET", S3_HINT);
+    with_temp_ns("genscan", move |client, ns| async move {
+        let kube = server_version(&client).await;
+        let store = format!("results.storeUrl=s3://{bucket}/generated");
+        let mut all_sets = vec![store.as_str()];
+        all_sets.extend_from_slice(sets);
+        let docs = render(&ns, kube, &all_sets);
+        // The credentials Secret the spec names (never part of the rendered manifests).
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some("sidescan-s3".into()),
+                ..ObjectMeta::default()
+            },
+            string_data: Some(BTreeMap::from([
+                ("AWS_ACCESS_KEY_ID".to_string(), access_key),
+                ("AWS_SECRET_ACCESS_KEY".to_string(), secret_key),
+            ])),
+            ..Secret::default()
+        };
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let wanted = ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Pod"];
+        let scan: Vec<Value> = docs
+            .into_iter()
+            .filter(|d| wanted.contains(&d["kind"].as_str().unwrap()))
+            .filter(|d| d["metadata"]["name"] != format!("sidescan-{target}-spec").as_str())
+            .collect();
+        apply_all(&client, &ns, &scan).await;
+
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let scanner_ended =
+            |pod: Option<&Pod>| pod.is_some_and(|p| terminated(p, "sidescan-scanner").is_some());
+        let pod_name = format!("sidescan-scan-{target}");
+        let pod = wait_for(&pods, &pod_name, "the scanner ended", scanner_ended).await;
+        let state = terminated(&pod, "sidescan-scanner").unwrap();
+        assert_eq!(
+            state.exit_code,
+            0,
+            "scanner failed: {}",
+            state.message.clone().unwrap_or_default()
+        );
+        // The summary in the termination message names the run and the stored objects.
+        let message = state.message.clone().unwrap_or_default();
+        let summary: Value = serde_json::from_str(&message)
+            .unwrap_or_else(|e| panic!("termination message is not JSON ({e}): {message}"));
+        let run_id = pod.metadata.labels.as_ref().unwrap()["sidescan.io/run-id"].clone();
+        assert_eq!(summary["outcome"], "stored", "{message}");
+        assert_eq!(summary["run_id"], run_id.as_str(), "{message}");
+        let keys: Vec<&str> = summary["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let folder = format!("{ns}/{target}/");
+        assert!(
+            keys.iter().any(|k| k.contains(&folder)
+                && k.ends_with("hdf.json")
+                && k.contains(run_id.as_str())),
+            "no hdf.json under {folder} in {message}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster, images and S3 server: scripts/dev-cluster up && scripts/build-images && scripts/dev-s3 up, then eval both `env` outputs"]
+async fn ptrace_mode_scans_a_root_glibc_target() {
+    scan_with_generated_manifests("glibc", &[]).await;
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster, images and S3 server: scripts/dev-cluster up && scripts/build-images && scripts/dev-s3 up, then eval both `env` outputs"]
+async fn same_uid_mode_scans_a_distroless_target_with_no_capabilities() {
+    scan_with_generated_manifests(
+        "distroless",
+        &[
+            "target.name=distroless",
+            "target.image=sidescan-target-distroless:dev",
+            "security.mode=same-uid",
+            "security.runAsUser=65532",
+            "security.runAsGroup=65532",
+        ],
+    )
+    .await;
+}
