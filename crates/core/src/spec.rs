@@ -488,6 +488,9 @@ impl Default for Schedule {
     }
 }
 
+/// Length of a run id made by [`RunId::from_entropy`].
+pub const GENERATED_RUN_ID_LEN: usize = 12;
+
 /// The scan pod's name: one scan per target and namespace at a time, so the scanner's Role can
 /// name it in `resourceNames`.
 pub fn scan_pod_name(target: &str) -> String {
@@ -529,6 +532,21 @@ impl ScanSpec {
     pub fn validate(&self) -> Result<(), SpecError> {
         names::check_dns_label("namespace", &self.namespace)?;
         names::check_dns_label("target.name", &self.target.name)?;
+        // The run's `app.kubernetes.io/instance` label is `<target>-<run id>`: at most 63 too.
+        let run_id_len = self
+            .run_id
+            .as_ref()
+            .map_or(GENERATED_RUN_ID_LEN, |id| id.as_str().len());
+        let room = names::DNS_LABEL_MAX - 1 - run_id_len;
+        if self.target.name.len() > room {
+            return Err(rule(
+                "target.name",
+                &self.target.name,
+                &format!(
+                    "at most {room} characters, so that the label <target.name>-<run id> fits in 63"
+                ),
+            ));
+        }
         names::check_dns_label("target.container", &self.target.container)?;
         names::check_dns_label("scanner.container", &self.scanner.container)?;
         if self.target.container == self.scanner.container {
@@ -893,6 +911,29 @@ mod tests {
         assert_eq!(profile_key("a_/b"), None);
         assert_eq!(profile_key("a b"), None);
         assert_eq!(profile_key("/abs"), None);
+    }
+
+    #[test]
+    fn target_names_leave_room_for_the_run_id() {
+        let mut spec = minimal();
+        spec.target.name = "a".repeat(50);
+        spec.validate().unwrap();
+        spec.target.name = "a".repeat(51);
+        assert!(
+            spec.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("target.name:")
+        );
+        spec.target.name = "a".repeat(30);
+        spec.run_id = Some(RunId::parse(&"b".repeat(32)).unwrap());
+        spec.validate().unwrap();
+        spec.target.name = "a".repeat(31);
+        assert!(spec.validate().is_err());
+        assert_eq!(
+            RunId::from_entropy([7; 8]).as_str().len(),
+            GENERATED_RUN_ID_LEN
+        );
     }
 
     #[test]

@@ -444,3 +444,31 @@ fn strict_mode_rejects_a_missing_value() {
         .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
 }
+
+#[test]
+fn the_longest_target_name_gives_valid_names_and_labels() {
+    let long = "t".repeat(50);
+    let set = format!("target.name={long}");
+    let docs = documents(&stream(
+        &example_spec("dev-cluster"),
+        &[set.as_str()],
+        kube(33),
+    ));
+    for doc in &docs {
+        check_strictly(doc);
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        sidescan_core::names::check_dns_label("name", name).unwrap();
+        if doc["kind"] == "CronJob" {
+            assert!(
+                name.len() <= 52,
+                "CronJob name {name} too long for its Jobs"
+            );
+        }
+        let labels = doc["metadata"]["labels"].as_object().unwrap();
+        for (key, value) in labels {
+            let value = value.as_str().unwrap();
+            assert!(value.len() <= 63, "{key}={value}");
+            sidescan_core::names::check_dns_label(key, value).unwrap();
+        }
+    }
+}
