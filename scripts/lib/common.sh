@@ -84,14 +84,14 @@ dump_logs() {
     done
 }
 
-# Content hash of files and directories (paths and bytes), for cache keys.
+# Content hash of files and directories (relative paths and bytes), for cache keys.
 hash_inputs() {
     local p
     for p in "$@"; do
         if [ -d "$p" ]; then
             (cd "$p" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
         elif [ -e "$p" ]; then
-            sha256sum "$p"
+            sha256sum <"$p" # content only: the same file hashes alike wherever the checkout is
         else
             printf '%s\n' "$p"
         fi
