@@ -17,8 +17,8 @@ use sidescan_gen::{Generator, KubeVersion, values};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-fn dev_cluster_spec() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs/dev-cluster.yaml")
+fn example_spec(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/specs/{name}.yaml"))
 }
 
 /// The server's release, as `--kube-version` takes it.
@@ -30,9 +30,14 @@ async fn server_version(client: &Client) -> KubeVersion {
 
 /// Renders the development cluster's example spec into namespace `ns`, as JSON documents.
 fn render(ns: &str, kube: KubeVersion, sets: &[&str]) -> Vec<Value> {
-    let path = dev_cluster_spec();
+    render_example("dev-cluster", ns, kube, sets)
+}
+
+/// Renders example spec `name` into namespace `ns`, as JSON documents.
+fn render_example(name: &str, ns: &str, kube: KubeVersion, sets: &[&str]) -> Vec<Value> {
+    let path = example_spec(name);
     let text = std::fs::read_to_string(&path).unwrap();
-    let mut tree = values::parse_values(&text, "dev-cluster.yaml").unwrap();
+    let mut tree = values::parse_values(&text, name).unwrap();
     values::apply_set(&mut tree, &format!("namespace={ns}"), false).unwrap();
     for set in sets {
         values::apply_set(&mut tree, set, false).unwrap();
@@ -207,6 +212,33 @@ async fn scan_with_generated_manifests(target: &'static str, sets: &'static [&'s
                 && k.contains(run_id.as_str())),
             "no hdf.json under {folder} in {message}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster: scripts/dev-cluster up && eval \"$(scripts/dev-cluster env)\""]
+async fn the_other_example_specs_are_accepted_by_the_api_server() {
+    with_temp_ns("genex", |client, ns| async move {
+        let kube = server_version(&client).await;
+        // Never pulled (this cluster has no registry and must not reach one), never scheduled
+        // runs, no time zone before 1.25: the rest of each spec as written.
+        let sets = [
+            "images.pullPolicy=Never",
+            "schedule.suspend=true",
+            "schedule.timeZone=null",
+        ];
+        for name in ["distroless-same-uid", "scheduled-remote-profile"] {
+            let docs = render_example(name, &ns, kube, &sets);
+            apply_all(&client, &ns, &docs).await;
+            for doc in &docs {
+                let (api, what, name) = api_for(&client, &ns, doc).await;
+                assert!(
+                    api.get_opt(&name).await.unwrap().is_some(),
+                    "{what} missing"
+                );
+            }
+        }
     })
     .await;
 }
