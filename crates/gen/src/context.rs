@@ -296,9 +296,18 @@ pub fn build(
 
     if let Some(affinity) = &spec.scheduling.affinity {
         crate::strict::check::<k8s_openapi::api::core::v1::Affinity>(affinity).map_err(
-            |reason| GenError::Unsupported {
-                field: format!("scheduling.affinity{reason}"),
-                reason: "not a field of a Kubernetes Affinity".into(),
+            |found| {
+                // `found` is `<path> (<problem>)` or `: <deserializer message>`.
+                let (path, problem) = match found.split_once(" (") {
+                    Some((path, rest)) => {
+                        (path.to_string(), rest.trim_end_matches(')').to_string())
+                    }
+                    None => (String::new(), found.trim_start_matches(": ").to_string()),
+                };
+                GenError::Unsupported {
+                    field: format!("scheduling.affinity{path}"),
+                    reason: format!("{problem} (checked against the Kubernetes Affinity schema)"),
+                }
             },
         )?;
     }

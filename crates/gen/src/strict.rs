@@ -22,7 +22,7 @@ fn compare(original: &Value, back: &Value, path: String) -> Result<(), String> {
                 match b.get(key) {
                     Some(other) => compare(value, other, child)?,
                     None if value.is_null() => {}
-                    None => return Err(format!("{child} (unknown field, dropped by the schema)")),
+                    None => return Err(format!("{child} (unknown field)")),
                 }
             }
             Ok(())
