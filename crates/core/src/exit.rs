@@ -25,7 +25,11 @@ impl ExitStatus {
 
     /// The worse of two outcomes: infrastructure beats bad input beats a failed threshold.
     pub fn worst(self, other: ExitStatus) -> ExitStatus {
-        if self.code() >= other.code() { self } else { other }
+        if self.code() >= other.code() {
+            self
+        } else {
+            other
+        }
     }
 }
 

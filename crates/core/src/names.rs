@@ -28,7 +28,10 @@ pub fn check_dns_label(field: &str, value: &str) -> Result<(), CoreError> {
             field,
             value,
             KIND,
-            format!("it is {} characters long, at most {DNS_LABEL_MAX} are allowed", value.len()),
+            format!(
+                "it is {} characters long, at most {DNS_LABEL_MAX} are allowed",
+                value.len()
+            ),
         ));
     }
     if let Some(bad) = value
@@ -64,7 +67,10 @@ pub fn check_dns_subdomain(field: &str, value: &str) -> Result<(), CoreError> {
             field,
             value,
             KIND,
-            format!("it is {} characters long, at most {DNS_SUBDOMAIN_MAX} are allowed", value.len()),
+            format!(
+                "it is {} characters long, at most {DNS_SUBDOMAIN_MAX} are allowed",
+                value.len()
+            ),
         ));
     }
     for part in value.split('.') {
@@ -83,7 +89,11 @@ pub fn check_dns_subdomain(field: &str, value: &str) -> Result<(), CoreError> {
 /// Joins a base name and a suffix into a valid label, shortening the base so the suffix survives.
 pub fn label_with_suffix(base: &str, suffix: &str) -> String {
     let room = DNS_LABEL_MAX.saturating_sub(suffix.len() + 1);
-    let trimmed: &str = if base.len() > room { &base[..room] } else { base };
+    let trimmed: &str = if base.len() > room {
+        &base[..room]
+    } else {
+        base
+    };
     let trimmed = trimmed.trim_end_matches('-');
     format!("{trimmed}-{suffix}")
 }
@@ -102,7 +112,10 @@ mod tests {
     #[test]
     fn rejects_bad_labels_naming_the_field() {
         let err = check_dns_label("target.container", "Nginx").unwrap_err();
-        assert!(err.to_string().starts_with("target.container: \"Nginx\""), "{err}");
+        assert!(
+            err.to_string().starts_with("target.container: \"Nginx\""),
+            "{err}"
+        );
         assert!(check_dns_label("x", "-a").is_err());
         assert!(check_dns_label("x", "a-").is_err());
         assert!(check_dns_label("x", "").is_err());
