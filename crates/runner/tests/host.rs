@@ -448,6 +448,9 @@ fn a_target_of_another_uid_is_explained_without_sys_ptrace() {
     )
     .unwrap();
     let term = results.path().join("termination-log");
+    // A copy uid 1000 can execute wherever the checkout lives (e.g. under a 0700 home).
+    let binary = results.path().join("sidescan-runner");
+    std::fs::copy(env!("CARGO_BIN_EXE_sidescan-runner"), &binary).unwrap();
     let out = Command::new("setpriv")
         .args([
             "--reuid",
@@ -458,7 +461,7 @@ fn a_target_of_another_uid_is_explained_without_sys_ptrace() {
             "--inh-caps=-all",
             "--bounding-set=-all",
         ])
-        .arg(env!("CARGO_BIN_EXE_sidescan-runner"))
+        .arg(&binary)
         .args([
             "agent",
             "--target-pid",
