@@ -629,3 +629,79 @@ fn saf_cli_accepts_the_builtin_report() {
     );
     assert!(text.contains("not satisfied"), "{text}");
 }
+
+#[test]
+#[ignore = "needs root, unshare, proot, ruby, busybox-static, musl-tools: apt-get install proot ruby busybox-static musl-tools"]
+fn cinc_view_works_as_the_targets_uid_without_any_capability() {
+    use std::os::unix::fs::PermissionsExt;
+    // The target: a static root, its process running as uid 65532 (chroot --userspec).
+    let (dir, command) = build_root(Kind::Static, "sidescansameuser");
+    let mut target = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "chroot"])
+        .arg("--userspec=65532:65532")
+        .arg(dir.path())
+        .args(command.split(' '))
+        .spawn()
+        .expect(NEEDS);
+    // Everything the scanner user needs, in a world-readable place.
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let binary = work.path().join("sidescan-runner");
+    std::fs::copy(env!("CARGO_BIN_EXE_sidescan-runner"), &binary).unwrap();
+    let auditor = work.path().join("cinc-auditor");
+    std::fs::copy(double(), &auditor).unwrap();
+    let profile = work.path().join("profile");
+    write(&profile, "inspec.yml", "name: demo\n");
+    let fallback = work.path().join("bin");
+    std::fs::create_dir_all(&fallback).unwrap();
+    std::fs::copy("/bin/busybox", fallback.join("busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", fallback.join("cat")).unwrap();
+    let results = work.path().join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::set_permissions(&results, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let term = results.join("termination-log");
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65532", "--regid", "65532", "--clear-groups"])
+        .args(["--inh-caps=-all", "--bounding-set=-all"])
+        .arg(&binary)
+        .args([
+            "agent",
+            "--backend",
+            "cinc",
+            "--target-process",
+            "/sidescansameuser/sleep",
+        ])
+        .args(["--wait-seconds", "10", "--cinc-auditor"])
+        .arg(&auditor)
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--fallback-bin")
+        .arg(&fallback)
+        .arg("--results-dir")
+        .arg(&results)
+        .arg("--termination-log")
+        .arg(&term)
+        .output()
+        .unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("\"capabilities\":\"[]\""),
+        "the agent must run without capabilities: {log}"
+    );
+    let message: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
+    assert_eq!(message["counts"]["failed"], 1, "{message}");
+    let folder = Path::new(message["local_folder"].as_str().unwrap());
+    let hdf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("hdf.json")).unwrap()).unwrap();
+    let desc = hdf["profiles"][0]["controls"][0]["results"][0]["code_desc"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        desc,
+        "file read saw sidescansameuser, spawned cat saw sidescansameuser, files 0"
+    );
+}
