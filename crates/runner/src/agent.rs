@@ -304,6 +304,12 @@ async fn run_phases(
                     fail(status, e.to_string())
                 })?;
             tracing::info!(exit = ?run.exit, "cinc-auditor finished");
+            if let Some(version) = &run.tool_version {
+                versions.insert("cinc-auditor".into(), version.clone());
+            }
+            if let Some((name, version)) = &run.profile_version {
+                versions.insert(format!("profile {name}"), version.clone());
+            }
             let os = builtin::walk::read_in_root(&target_root, "/etc/os-release")
                 .map(|b| builtin::inventory::parse_os_release(&String::from_utf8_lossy(&b)))
                 .unwrap_or_default();

@@ -96,6 +96,40 @@ pub struct CincRun {
     pub report: Vec<u8>,
     pub exit: CincExit,
     pub command: Vec<String>,
+    /// `cinc-auditor --version`, asked on the scanner's side (the target does not matter).
+    pub tool_version: Option<String>,
+    /// `name` and `version` from the profile's `inspec.yml`.
+    pub profile_version: Option<(String, String)>,
+}
+
+/// `name:` and `version:` of a profile's `inspec.yml` (top-level keys only).
+pub fn profile_identity(inspec_yml: &str) -> Option<(String, String)> {
+    let value = |key: &str| {
+        inspec_yml.lines().find_map(|line| {
+            let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+            Some(
+                rest.trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_string(),
+            )
+        })
+    };
+    Some((value("name")?, value("version").unwrap_or_default()))
+}
+
+async fn tool_version(program: &Path) -> Option<String> {
+    let run = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().next()?.trim();
+    (out.status.success() && !line.is_empty()).then(|| line.to_string())
 }
 
 /// Runs a scanner program in the target view and returns its exit status, stdout and stderr.
@@ -185,10 +219,15 @@ pub async fn scan(
             tail(&stderr)
         ))
     })?;
+    let profile_version = std::fs::read_to_string(options.profile.join("inspec.yml"))
+        .ok()
+        .and_then(|text| profile_identity(&text));
     Ok(CincRun {
         report,
         exit,
         command,
+        tool_version: tool_version(&options.cinc_auditor).await,
+        profile_version,
     })
 }
 
@@ -232,6 +271,17 @@ mod tests {
                 "--no-color"
             ]
         );
+    }
+
+    #[test]
+    fn profile_identity_from_inspec_yml() {
+        let yml =
+            "name: linux-baseline\ntitle: x\nversion: \"2.9.0\"\nsupports:\n  - platform: linux\n";
+        assert_eq!(
+            profile_identity(yml),
+            Some(("linux-baseline".into(), "2.9.0".into()))
+        );
+        assert_eq!(profile_identity("title: x\n"), None);
     }
 
     #[tokio::test]

@@ -384,6 +384,7 @@ fn agent_cinc_backend_with_the_double_and_a_missing_profile() {
     let _target = start(Kind::Glibc, "sidescanagentcinc");
     let results = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();
+    write(profile.path(), "inspec.yml", "name: demo\nversion: 1.2.3\n");
     let double = double();
     let base = [
         "--backend",
@@ -400,6 +401,15 @@ fn agent_cinc_backend_with_the_double_and_a_missing_profile() {
     let (code, log, message) = agent(&args, results.path());
     assert_eq!(code, 0, "{log}");
     assert_eq!(message["counts"]["failed"], 1, "{message}");
+    let folder = Path::new(message["local_folder"].as_str().unwrap());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(
+        meta["versions"]["cinc-auditor"], "0.0.0-test-double",
+        "{meta}"
+    );
+    assert_eq!(meta["versions"]["profile demo"], "1.2.3", "{meta}");
+    assert_eq!(meta["backend"], "cinc");
 
     let results = tempfile::tempdir().unwrap();
     let mut args = base.to_vec();
