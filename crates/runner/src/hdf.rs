@@ -104,28 +104,3 @@ pub struct ControlResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_message: Option<String>,
 }
-
-/// The InSpec severity name for an impact (InSpec's own mapping).
-pub fn severity(impact: f64) -> &'static str {
-    match impact {
-        i if i >= 0.9 => "critical",
-        i if i >= 0.7 => "high",
-        i if i >= 0.4 => "medium",
-        i if i >= 0.1 => "low",
-        _ => "none",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn severities_follow_inspec() {
-        assert_eq!(severity(1.0), "critical");
-        assert_eq!(severity(0.7), "high");
-        assert_eq!(severity(0.5), "medium");
-        assert_eq!(severity(0.3), "low");
-        assert_eq!(severity(0.0), "none");
-    }
-}

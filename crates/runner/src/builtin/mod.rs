@@ -10,10 +10,11 @@ pub mod walk;
 
 use crate::hdf::{
     Control, ControlResult, Description, Group, Platform, Profile, Report, SourceLocation,
-    Statistics, Status, Tags, severity,
+    Statistics, Status, Tags,
 };
 use crate::procfs::{CapSet, ProcStatus};
 use sha2::{Digest, Sha256};
+use sidescan_eval::hdf::severity_from_impact;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -295,7 +296,7 @@ fn control(def: ControlDef, found: Vec<Finding>, start_time: &str) -> Control {
         refs: vec![],
         tags: Tags {
             nist: def.nist.iter().map(|s| s.to_string()).collect(),
-            severity: severity(def.impact).into(),
+            severity: severity_from_impact(def.impact).into(),
             extra: BTreeMap::new(),
         },
         code: format!("# builtin check {}: {}", def.id, def.check),
