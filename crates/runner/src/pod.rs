@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 /// What the pod's status says about the target container.
@@ -95,7 +95,9 @@ pub async fn watch_target(
     let (tx, rx) = watch::channel(Err(format!("pod {namespace}/{pod_name} not seen yet")));
     let config = watcher::Config::default().fields(&format!("metadata.name={pod_name}"));
     tokio::spawn(async move {
-        let mut events = std::pin::pin!(watcher(api, config));
+        // Backoff: a refused or failing watch (RBAC, API down) is retried with growing delays
+        // instead of a tight loop of errors.
+        let mut events = std::pin::pin!(watcher(api, config).default_backoff());
         while let Some(event) = events.next().await {
             let update = match event {
                 Ok(watcher::Event::Apply(pod)) | Ok(watcher::Event::InitApply(pod)) => {
