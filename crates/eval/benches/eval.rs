@@ -12,7 +12,7 @@ fn corpus() -> PathBuf {
     std::env::var_os("SIDESCAN_SAF_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/saf")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance/saf")
         })
 }
 

@@ -1,4 +1,4 @@
-//! Conformance with the SAF CLI over the whole corpus in `../shared/conformance/saf`.
+//! Conformance with the SAF CLI over the whole corpus in `tests/conformance/saf` (a copy of the corpus kept with its LICENSE.md).
 //!
 //! Every expected/summary.jsonl row, every expected/validate.jsonl verdict and first message and
 //! every expected/generate/*.yml file is checked twice: with SAF-compatible HDF semantics (must

@@ -8,7 +8,7 @@
 //! 2. Time from target start (spawn of `unshare ... --root`) to target identified by
 //!    `wait_for_target` (pattern selector), over 20 starts.
 
-use sidescan_runner::identify::{Selector, wait_for_target};
+use sidescan_runner::agent::identify::{Selector, wait_for_target};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,9 +3,9 @@
 //! assembled in temp dirs. They need root, unshare, proot, ruby, busybox-static and musl-tools
 //! (`apt-get install proot ruby busybox-static musl-tools`); CI runs them as root.
 
-use sidescan_runner::cinc::{self, CincExit, CincOptions};
-use sidescan_runner::identify::{Selector, wait_for_target};
-use sidescan_runner::view::{self, ViewConfig};
+use sidescan_runner::agent::cinc::{self, CincExit, CincOptions};
+use sidescan_runner::agent::identify::{Selector, wait_for_target};
+use sidescan_runner::agent::view::{self, ViewConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -305,7 +305,7 @@ fn cinc_backend_runs_the_auditor_in_the_view_and_accepts_exit_100() {
         desc,
         "file read saw sidescancinc, spawned cat saw sidescancinc, files 2"
     );
-    let counts = sidescan_runner::counts::control_counts(&run.report).unwrap();
+    let counts = sidescan_runner::agent::counts::control_counts(&run.report).unwrap();
     assert_eq!(counts["failed"], 1);
 }
 

@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 
-/// The SAF conformance corpus: `$SIDESCAN_SAF_CORPUS`, else `<repo root>/../shared/conformance/saf`.
+/// The SAF conformance corpus: `$SIDESCAN_SAF_CORPUS`, else `tests/conformance/saf` in this repository
+/// (a copy of MITRE SAF material under its LICENSE.md, kept beside it).
 /// Panics (fails the test) when it is missing: these tests must never pass vacuously.
 pub fn corpus() -> PathBuf {
     let dir = match std::env::var_os("SIDESCAN_SAF_CORPUS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/saf"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance/saf"),
     };
     assert!(
         dir.join("SPEC.md").is_file() && dir.join("expected/validate.jsonl").is_file(),

@@ -1,0 +1,18 @@
+//! The scanner sidecar's agent (`sidescan-runner agent`): identify the target container's
+//! process, verify its root is readable, scan it (`builtin` or `cinc`), write the results to the
+//! shared volume, upload them, and leave a summary in the termination message.
+
+pub mod access;
+pub mod builtin;
+pub mod cgroup;
+pub mod cinc;
+pub mod counts;
+pub mod hdf;
+pub mod identify;
+pub mod pod;
+pub mod procfs;
+pub mod results;
+pub mod run;
+pub mod view;
+
+pub use run::{AgentConfig, Backend, Targeting, own_capabilities, random_run_id, run};

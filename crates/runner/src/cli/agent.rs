@@ -1,0 +1,219 @@
+//! `sidescan-runner agent`: the scanner sidecar's command line.
+
+use clap::ValueEnum;
+use sidescan_core::RunId;
+use sidescan_runner::agent::cinc::CincOptions;
+use sidescan_runner::agent::identify::Selector;
+use sidescan_runner::agent::{self, AgentConfig, Backend, Targeting};
+use sidescan_runner::store::RetryPolicy;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Builtin,
+    Cinc,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum IdentifyArg {
+    /// Kubernetes API when POD_NAME is set, else --target-process, else the heuristic.
+    Auto,
+    /// The target container's ID from the pod's status, matched against /proc/<pid>/cgroup.
+    Api,
+    /// The one process whose root differs from the scanner's and is not the pause process.
+    Heuristic,
+}
+
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// Scanner backend.
+    #[arg(long, value_enum, default_value = "builtin", env = "SIDESCAN_BACKEND")]
+    backend: BackendArg,
+    /// How to find the target.
+    #[arg(long, value_enum, default_value = "auto", env = "SIDESCAN_IDENTIFY")]
+    identify: IdentifyArg,
+    /// The agent's pod (downward API: metadata.name).
+    #[arg(long, env = "POD_NAME")]
+    pod_name: Option<String>,
+    /// The agent's namespace (downward API: metadata.namespace); also the results' namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pod_namespace: Option<String>,
+    /// The node (downward API: spec.nodeName), recorded in metadata.json.
+    #[arg(long, env = "NODE_NAME")]
+    node_name: Option<String>,
+    /// The target container's name in the pod (default: the only other container).
+    #[arg(long, env = "SIDESCAN_TARGET_CONTAINER")]
+    target_container: Option<String>,
+    /// The scanner's own container name, excluded when guessing the target container.
+    #[arg(
+        long,
+        env = "SIDESCAN_SCANNER_CONTAINER",
+        default_value = "sidescan-scanner"
+    )]
+    scanner_container: String,
+    /// Container ID to match (containerd://..., cri-o://..., docker://... or bare hex),
+    /// instead of asking the API.
+    #[arg(long, env = "SIDESCAN_CONTAINER_ID")]
+    container_id: Option<String>,
+    /// Substring of the target's command line (processes outside the scanner's root only).
+    #[arg(long, env = "SIDESCAN_TARGET_PROCESS")]
+    target_process: Option<String>,
+    /// Explicit target PID.
+    #[arg(long, env = "SIDESCAN_TARGET_PID")]
+    target_pid: Option<u32>,
+    /// Seconds to wait for the target to appear.
+    #[arg(long, default_value_t = 120, env = "SIDESCAN_WAIT_SECONDS")]
+    wait_seconds: u64,
+    /// Name of the target in result keys (default: the target container's name, else "target").
+    #[arg(long, env = "SIDESCAN_TARGET")]
+    target_name: Option<String>,
+    /// Run id (6-32 lower-case letters and digits; default: random).
+    #[arg(long, env = "SIDESCAN_RUN_ID")]
+    run_id: Option<String>,
+    /// The shared results volume.
+    #[arg(long, default_value = "/results", env = "SIDESCAN_RESULTS_DIR")]
+    results_dir: PathBuf,
+    /// Object store URL: s3://bucket/prefix or file:///dir (default: <results-dir>/store).
+    #[arg(long, env = "SIDESCAN_STORE")]
+    store: Option<String>,
+    /// Upload attempts per object (exponential backoff between them).
+    #[arg(long, default_value_t = 5, env = "SIDESCAN_UPLOAD_ATTEMPTS")]
+    upload_attempts: u32,
+    /// Where the termination message goes.
+    #[arg(
+        long,
+        default_value = "/dev/termination-log",
+        env = "SIDESCAN_TERMINATION_LOG"
+    )]
+    termination_log: PathBuf,
+    /// The /proc to read (the pod's shared PID namespace).
+    #[arg(long, default_value = "/proc", hide = true)]
+    proc: PathBuf,
+    /// cinc: the profile (directory or archive).
+    #[arg(long, env = "SIDESCAN_PROFILE")]
+    profile: Option<PathBuf>,
+    /// cinc: input files (repeatable).
+    #[arg(
+        long = "input-file",
+        env = "SIDESCAN_INPUT_FILES",
+        value_delimiter = ','
+    )]
+    input_files: Vec<PathBuf>,
+    /// cinc: waiver files (repeatable).
+    #[arg(
+        long = "waiver-file",
+        env = "SIDESCAN_WAIVER_FILES",
+        value_delimiter = ','
+    )]
+    waiver_files: Vec<PathBuf>,
+    /// cinc: the cinc-auditor executable on the scanner's side.
+    #[arg(
+        long,
+        default_value = "/opt/cinc-auditor/bin/cinc-auditor",
+        env = "SIDESCAN_CINC_AUDITOR"
+    )]
+    cinc_auditor: PathBuf,
+    /// cinc: the PRoot executable.
+    #[arg(long, default_value = "proot", env = "SIDESCAN_PROOT")]
+    proot: PathBuf,
+    /// cinc: the scanner's directory of static helper programs appended to PATH in the view.
+    #[arg(
+        long,
+        default_value = "/opt/sidescan/bin",
+        env = "SIDESCAN_FALLBACK_BIN"
+    )]
+    fallback_bin: PathBuf,
+    /// cinc: seconds before the scan is abandoned.
+    #[arg(long, default_value_t = 1800, env = "SIDESCAN_SCAN_TIMEOUT")]
+    scan_timeout: u64,
+}
+
+fn which(name: &std::path::Path) -> PathBuf {
+    if name.components().count() > 1 {
+        return name.to_path_buf();
+    }
+    sidescan_runner::agent::view::which(&name.to_string_lossy())
+        .unwrap_or_else(|| name.to_path_buf())
+}
+
+pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
+    let targeting = if let Some(pid) = args.target_pid {
+        Targeting::Fixed(Selector::Pid(pid))
+    } else if let Some(id) = args.container_id.clone() {
+        Targeting::Fixed(Selector::ContainerId(id))
+    } else {
+        match (args.identify, &args.pod_name, &args.target_process) {
+            (IdentifyArg::Heuristic, _, _) => Targeting::Fixed(Selector::Heuristic),
+            (IdentifyArg::Api, None, _) => {
+                return Err(
+                    "--identify api needs the pod name (POD_NAME from the downward API)".into(),
+                );
+            }
+            (IdentifyArg::Api, Some(pod), _) | (IdentifyArg::Auto, Some(pod), None) => {
+                Targeting::Pod {
+                    namespace: args
+                        .pod_namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                    pod_name: pod.clone(),
+                    container: args.target_container.clone(),
+                    own_container: Some(args.scanner_container.clone()),
+                }
+            }
+            (IdentifyArg::Auto, _, Some(pattern)) => {
+                Targeting::Fixed(Selector::Pattern(pattern.clone()))
+            }
+            (IdentifyArg::Auto, None, None) => Targeting::Fixed(Selector::Heuristic),
+        }
+    };
+    let run_id = match &args.run_id {
+        Some(id) => RunId::parse(id).map_err(|e| e.to_string())?,
+        None => agent::random_run_id(),
+    };
+    let backend = match args.backend {
+        BackendArg::Builtin => Backend::Builtin,
+        BackendArg::Cinc => Backend::Cinc,
+    };
+    let cinc = match (backend, &args.profile) {
+        (Backend::Cinc, None) => return Err("--backend cinc needs --profile".into()),
+        (_, Some(profile)) => Some(CincOptions {
+            cinc_auditor: args.cinc_auditor.clone(),
+            profile: profile.clone(),
+            input_files: args.input_files.clone(),
+            waiver_files: args.waiver_files.clone(),
+            proot: which(&args.proot),
+            fallback_bin: args
+                .fallback_bin
+                .is_dir()
+                .then(|| args.fallback_bin.clone()),
+            timeout: Duration::from_secs(args.scan_timeout),
+        }),
+        _ => None,
+    };
+    let namespace = args.pod_namespace.clone().unwrap_or_else(|| "local".into());
+    sidescan_core::names::check_dns_label("namespace", &namespace).map_err(|e| e.to_string())?;
+    if let Some(name) = &args.target_name {
+        sidescan_core::names::check_dns_subdomain("--target-name", name)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(AgentConfig {
+        backend,
+        targeting,
+        wait: Duration::from_secs(args.wait_seconds),
+        proc: args.proc,
+        results_dir: args.results_dir,
+        store_url: args.store,
+        namespace,
+        target_name: args.target_name,
+        run_id,
+        termination_log: args.termination_log,
+        retry: RetryPolicy {
+            attempts: args.upload_attempts.max(1),
+            ..RetryPolicy::default()
+        },
+        cinc,
+        pod_name: args.pod_name,
+        node: args.node_name,
+    })
+}

@@ -1,0 +1,3 @@
+//! The command lines of `sidescan-runner`, one module per subcommand.
+
+pub mod agent;

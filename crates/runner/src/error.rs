@@ -1,0 +1,25 @@
+//! The crate's one error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the runner's library code. Each variant says which object,
+/// file or key is at fault; [`Error::exit_status`] maps it to the shared exit codes.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Cinc(#[from] crate::agent::cinc::CincError),
+}
+
+impl Error {
+    /// The exit status this error ends a run with.
+    pub fn exit_status(&self) -> sidescan_core::ExitStatus {
+        use sidescan_core::ExitStatus;
+        match self {
+            Error::Store(crate::store::StoreError::BadUrl { .. }) => ExitStatus::BadInput,
+            Error::Cinc(e) if e.is_bad_input() => ExitStatus::BadInput,
+            _ => ExitStatus::Infrastructure,
+        }
+    }
+}
