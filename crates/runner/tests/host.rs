@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+mod support;
+
 const NEEDS: &str = "needs root, unshare, proot, ruby, busybox-static, musl-tools: apt-get install proot ruby busybox-static musl-tools";
 
 /// A target process in its own root; killed on drop.
@@ -714,4 +716,31 @@ fn cinc_view_works_as_the_targets_uid_without_any_capability() {
         desc,
         "file read saw sidescansameuser, spawned cat saw sidescansameuser, files 0"
     );
+}
+
+#[test]
+#[ignore = "needs root, runc (scripts/dev-cluster installs it), unshare, busybox-static"]
+fn runc_targets_are_pivot_rooted_and_chroot_targets_are_not() {
+    use support::{Start, start_target};
+    for start in Start::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        write(root, "etc/os-release", "ID=supporttarget\n");
+        copy("/bin/busybox", root, "/bin/busybox");
+        let target = start_target(start, root, &["/bin/busybox", "sleep", "300"], 65532, 65532);
+        let seen = std::fs::read_to_string(target.root_link().join("etc/os-release")).unwrap();
+        assert_eq!(seen, "ID=supporttarget\n", "{start:?}");
+        let link = std::fs::read_link(target.root_link()).unwrap();
+        match start {
+            // What makes canonicalizing tools land in the scanner's own root.
+            Start::Runc => assert_eq!(link, Path::new("/"), "{start:?}"),
+            Start::Chroot => assert_eq!(link, root, "{start:?}"),
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", target.pid)).unwrap();
+        assert!(
+            status.contains("Uid:\t65532\t65532\t65532\t65532"),
+            "{start:?}: {status}"
+        );
+    }
 }

@@ -1,0 +1,190 @@
+//! Test targets started the way container runtimes start them, for the host tests (root only).
+//!
+//! - [`Start::Runc`]: `runc run` from an OCI bundle (runc `pivot_root`s into the root, new mount,
+//!   PID, IPC and UTS namespaces), exactly what containerd does for a pod's container. After
+//!   `pivot_root`, `readlink /proc/<pid>/root` is `/`: tools that canonicalize that path end up in
+//!   the scanner's own root.
+//! - [`Start::Chroot`]: `unshare --pid --fork --mount-proc --root` (a `chroot`, the way older
+//!   tests and some runtimes start processes).
+//!
+//! The target runs as `uid:gid` and is killed (and its runc container deleted) on drop.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How the target process is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Runc,
+    Chroot,
+}
+
+impl Start {
+    pub const ALL: [Start; 2] = [Start::Runc, Start::Chroot];
+}
+
+/// A running target process in its own root.
+pub struct RunningTarget {
+    pub pid: u32,
+    pub start: Start,
+    runc_id: Option<String>,
+    child: Option<Child>,
+    bundle: Option<tempfile::TempDir>,
+}
+
+impl RunningTarget {
+    /// `/proc/<pid>/root` of the target.
+    pub fn root_link(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root", self.pid))
+    }
+
+    /// Stops the target now (what a target exiting mid-scan looks like).
+    pub fn stop(&mut self) {
+        if let Some(id) = self.runc_id.take() {
+            let _ = Command::new("runc").args(["kill", &id, "KILL"]).status();
+            // `runc delete --force` waits for the container to be gone.
+            let _ = Command::new("runc")
+                .args(["delete", "--force", &id])
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // The target's process is gone once its /proc entry is.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{}", self.pid)).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RunningTarget {
+    fn drop(&mut self) {
+        self.stop();
+        drop(self.bundle.take());
+    }
+}
+
+/// Starts `argv` (paths inside `root`) in `root` as `uid:gid`, the way `start` says.
+/// `root` must hold `proc/` (mount point) and whatever `argv[0]` needs.
+pub fn start_target(start: Start, root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+    match start {
+        Start::Runc => start_runc(root, argv, uid, gid),
+        Start::Chroot => start_chroot(root, argv, uid, gid),
+    }
+}
+
+fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+    let bundle = tempfile::tempdir().expect("bundle dir");
+    let id = format!(
+        "sidescan-test-{}-{:08x}",
+        std::process::id(),
+        rand_u32(bundle.path())
+    );
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": uid, "gid": gid},
+            "args": argv,
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "cwd": "/",
+            "capabilities": {"bounding": [], "effective": [], "permitted": [], "ambient": []},
+            "noNewPrivileges": true
+        },
+        "root": {"path": root.display().to_string(), "readonly": false},
+        "hostname": "target",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"}
+        ],
+        "linux": {
+            "namespaces": [
+                {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
+            ],
+            "maskedPaths": [],
+            "readonlyPaths": []
+        }
+    });
+    std::fs::write(
+        bundle.path().join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let pid_file = bundle.path().join("pid");
+    let status = Command::new("runc")
+        .args(["run", "--detach", "--pid-file"])
+        .arg(&pid_file)
+        .arg("--bundle")
+        .arg(bundle.path())
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .expect("runc not found (scripts/dev-cluster installs it)");
+    assert!(status.success(), "runc run {id} failed");
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("runc pid file")
+        .trim()
+        .parse()
+        .expect("runc pid");
+    RunningTarget {
+        pid,
+        start: Start::Runc,
+        runc_id: Some(id),
+        child: None,
+        bundle: Some(bundle),
+    }
+}
+
+fn start_chroot(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
+        .arg(root)
+        .args(["--setuid", &uid.to_string(), "--setgid", &gid.to_string()])
+        .args(argv)
+        .stdin(Stdio::null());
+    let child = command.spawn().expect("unshare (util-linux) not found");
+    // The target is unshare's child: the first process whose root is `root` and whose command
+    // is argv[0].
+    let launcher = child.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Some(pid) = child_of(launcher) {
+            let exe_ok = std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .map(|c| c.split('\0').next() == Some(argv[0]))
+                .unwrap_or(false);
+            if exe_ok {
+                break pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "chroot target did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    RunningTarget {
+        pid,
+        start: Start::Chroot,
+        runc_id: None,
+        child: Some(child),
+        bundle: None,
+    }
+}
+
+/// The first child of `parent`, from `/proc/<parent>/task/<parent>/children`.
+fn child_of(parent: u32) -> Option<u32> {
+    let text = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+fn rand_u32(seed: &Path) -> u32 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut h);
+    std::time::SystemTime::now().hash(&mut h);
+    h.finish() as u32
+}
