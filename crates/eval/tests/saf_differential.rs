@@ -2,9 +2,10 @@
 //!
 //! Random threshold files (proptest strategies, fixed seed) over the corpus' HDF files; the same
 //! file goes to SAF and to us; verdicts and first messages must agree. SAF takes about 2 s of CPU
-//! per call, so cases are generated up front and SAF runs in a few parallel processes; the default
-//! of 200 cases takes about 3-4 minutes on an otherwise idle 2-core machine (measured: 1.9 s of
-//! CPU per SAF call; 240 cases took 10 minutes while a Kubernetes build shared the machine).
+//! per process start, so every case runs through SAF's own command code in one Node.js process
+//! (`scripts/saf-batch.js`: oclif's `run` with the same arguments the `saf` launcher passes), and a
+//! sample of the cases also runs through the `saf` executable itself to prove that both paths give
+//! the same verdicts. The default of 400 cases takes well under a minute.
 //!
 //! Only thresholds where SAF is not knowingly wrong are generated: no `compliance.max: 0`, no
 //! `no_impact.total.min|max`, numbers only, no empty or duplicated id lists, and flattened or
@@ -13,14 +14,13 @@
 //! with SAF-compatible semantics: that difference is documented and tested in conformance.rs.
 //!
 //! Run: `SIDESCAN_SAF_BIN="$(scripts/install-saf)" cargo test -p sidescan-eval --test
-//! saf_differential -- --ignored`. Knobs: SIDESCAN_SAF_DIFF_CASES (200), SIDESCAN_SAF_DIFF_SEED,
-//! SIDESCAN_SAF_JOBS (CPUs + 1).
+//! saf_differential -- --ignored`. Knobs: SIDESCAN_SAF_DIFF_CASES (400), SIDESCAN_SAF_DIFF_SEED,
+//! SIDESCAN_SAF_DIFF_PROCESS_SAMPLES (6: cases also run through the `saf` executable).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -343,26 +343,83 @@ fn saf_bin() -> PathBuf {
     bin
 }
 
-/// SAF's verdict: `PASS` or `FAIL <first Error: line>`; anything else is reported as is.
-fn run_saf(bin: &Path, hdf: &Path, case: &Case, file: &Path) -> String {
-    let mut cmd = Command::new(bin);
-    // No background npm registry query for a newer SAF version on every call.
-    cmd.env("SAF_SKIP_NEW_VERSION_CHECK", "true");
-    cmd.args(["validate", "threshold", "-i"]).arg(hdf);
+/// The `saf` arguments for one case.
+fn saf_args(hdf: &Path, case: &Case, file: &Path) -> Vec<String> {
+    let mut args: Vec<String> = vec!["validate".into(), "threshold".into(), "-i".into()];
+    args.push(hdf.display().to_string());
     if case.form == Form::Inline {
-        cmd.arg("-I").arg(render(case));
+        args.push("-I".into());
+        args.push(render(case));
     } else {
-        cmd.arg("-T").arg(file);
+        args.push("-T".into());
+        args.push(file.display().to_string());
     }
-    let out = cmd.output().expect("cannot run the SAF CLI");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    args
+}
+
+/// SAF's verdict: `PASS` or `FAIL <first Error: line>`; anything else is reported as is.
+fn verdict(code: Option<i32>, stdout: &str, stderr: &str) -> String {
     let error = stderr.lines().find(|l| l.starts_with("Error: "));
-    match (out.status.code(), error) {
+    match (code, error) {
         (Some(0), None) if stdout.contains("All validation tests passed") => "PASS".to_string(),
         (Some(1), Some(line)) => format!("FAIL {line}"),
         (code, _) => format!("UNEXPECTED rc={code:?} stdout={stdout:?} stderr={stderr:?}"),
     }
+}
+
+/// The verdict of the `saf` executable itself (one process per case).
+fn run_saf_process(bin: &Path, args: &[String]) -> String {
+    let out = Command::new(bin)
+        // No background npm registry query for a newer SAF version on every call.
+        .env("SAF_SKIP_NEW_VERSION_CHECK", "true")
+        .args(args)
+        .output()
+        .expect("cannot run the SAF CLI");
+    verdict(
+        out.status.code(),
+        &String::from_utf8_lossy(&out.stdout),
+        &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The verdicts of SAF's own command code for every case, in one Node.js process.
+fn run_saf_batch(bin: &Path, cases: &[Vec<String>], dir: &Path) -> Vec<String> {
+    // `.bin/saf` links to `@mitre/saf/bin/run`: the package is two levels up from the target.
+    let package = std::fs::canonicalize(bin)
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
+        .parent()
+        .and_then(Path::parent)
+        .expect("SAF package directory")
+        .to_path_buf();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/saf-batch.js");
+    let input = dir.join("saf-cases.json");
+    let output = dir.join("saf-verdicts.json");
+    let list: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|argv| serde_json::json!({ "argv": argv }))
+        .collect();
+    std::fs::write(&input, serde_json::to_vec(&list).unwrap()).unwrap();
+    let status = Command::new("node")
+        .arg(&script)
+        .arg(&package)
+        .arg(&input)
+        .arg(&output)
+        .status()
+        .expect("node not found (the SAF CLI needs it)");
+    assert!(status.success(), "scripts/saf-batch.js failed: {status}");
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&output).unwrap()).unwrap();
+    assert_eq!(results.len(), cases.len(), "one verdict per case");
+    results
+        .iter()
+        .map(|r| {
+            verdict(
+                r["exit"].as_i64().map(|c| c as i32),
+                r["stdout"].as_str().unwrap_or_default(),
+                r["stderr"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 fn ours(summary: &Summary, case: &Case, file: &Path) -> String {
@@ -401,10 +458,9 @@ fn env_number(name: &str, default: u64) -> u64 {
 fn verdicts_agree_with_saf_on_random_thresholds() {
     let bin = saf_bin();
     let corpus = common::corpus();
-    let cases_wanted = env_number("SIDESCAN_SAF_DIFF_CASES", 200) as usize;
+    let cases_wanted = env_number("SIDESCAN_SAF_DIFF_CASES", 400) as usize;
     let seed = env_number("SIDESCAN_SAF_DIFF_SEED", 0x5AF153);
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let jobs = env_number("SIDESCAN_SAF_JOBS", cpus + 1).max(1) as usize;
+    let process_samples = env_number("SIDESCAN_SAF_DIFF_PROCESS_SAMPLES", 6) as usize;
 
     let summaries: Vec<Summary> = FILES
         .iter()
@@ -453,34 +509,33 @@ fn verdicts_agree_with_saf_on_random_thresholds() {
         })
         .collect();
 
-    let next = Mutex::new(0usize);
-    let saf: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; cases.len()]);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap();
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    if i >= cases.len() {
-                        break;
-                    }
-                    let hdf_path = corpus.join("hdf").join(FILES[cases[i].file].0);
-                    let verdict = run_saf(&bin, &hdf_path, &cases[i], &paths[i]);
-                    saf.lock().unwrap()[i] = Some(verdict);
-                }
-            });
-        }
-    });
-    let saf = saf.into_inner().unwrap();
+    let argvs: Vec<Vec<String>> = cases
+        .iter()
+        .zip(&paths)
+        .map(|(case, path)| saf_args(&corpus.join("hdf").join(FILES[case.file].0), case, path))
+        .collect();
+    let started = std::time::Instant::now();
+    let saf = run_saf_batch(&bin, &argvs, dir.path());
+    eprintln!(
+        "SAF's command code: {} cases in {:?}",
+        cases.len(),
+        started.elapsed()
+    );
+
+    // The in-process runs must be what the `saf` executable says: a spread-out sample, both ways.
+    let step = (cases.len() / process_samples.max(1)).max(1);
+    for i in (0..cases.len()).step_by(step).take(process_samples) {
+        let direct = run_saf_process(&bin, &argvs[i]);
+        assert_eq!(
+            direct, saf[i],
+            "case {i}: the saf executable and SAF's command code in one process disagree"
+        );
+    }
 
     let mut mismatches = Vec::new();
     let (mut passes, mut fails) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
-        let theirs = saf[i].clone().unwrap();
+        let theirs = saf[i].clone();
         let mine = ours(&summaries[case.file], case, &paths[i]);
         if theirs == "PASS" {
             passes += 1;
