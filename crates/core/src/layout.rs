@@ -107,6 +107,82 @@ impl RunLocation {
     }
 }
 
+/// The files of an audit under `<prefix>/audits/<audit id>/`, written once when it completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditFile {
+    Audit,
+    Summary,
+    Junit,
+    Report,
+}
+
+impl AuditFile {
+    pub const ALL: [AuditFile; 4] = [
+        AuditFile::Audit,
+        AuditFile::Summary,
+        AuditFile::Junit,
+        AuditFile::Report,
+    ];
+
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            AuditFile::Audit => "audit.json",
+            AuditFile::Summary => "summary.md",
+            AuditFile::Junit => "junit.xml",
+            AuditFile::Report => "report.html",
+        }
+    }
+
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            AuditFile::Audit => "application/json",
+            AuditFile::Summary => "text/markdown",
+            AuditFile::Junit => "application/xml",
+            AuditFile::Report => "text/html; charset=utf-8",
+        }
+    }
+}
+
+/// The folder of one audit: `<prefix>/audits/<audit id>/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLocation {
+    pub prefix: String,
+    pub audit_id: crate::audit::AuditId,
+}
+
+impl AuditLocation {
+    pub fn new(prefix: &str, audit_id: crate::audit::AuditId) -> AuditLocation {
+        AuditLocation {
+            prefix: prefix.trim_matches('/').to_string(),
+            audit_id,
+        }
+    }
+
+    /// The audit's folder, without a trailing slash.
+    pub fn folder(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("audits/{}", self.audit_id)
+        } else {
+            format!("{}/audits/{}", self.prefix, self.audit_id)
+        }
+    }
+
+    pub fn key(&self, file: AuditFile) -> String {
+        format!("{}/{}", self.folder(), file.file_name())
+    }
+
+    /// The folder of the progress records (`targets/<namespace>/<target>.json`).
+    pub fn progress_folder(&self) -> String {
+        format!("{}/targets", self.folder())
+    }
+
+    /// The progress record of one target (`namespace` a label, `target` a subdomain: no key
+    /// can leave the folder).
+    pub fn progress_key(&self, namespace: &str, target: &str) -> String {
+        format!("{}/{namespace}/{target}.json", self.progress_folder())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +207,24 @@ mod tests {
         assert_eq!(
             location("").key(ResultFile::Junit),
             "default/nginx/20261126T152045Z-abc123/junit.xml"
+        );
+    }
+
+    #[test]
+    fn audit_keys_follow_the_design_layout() {
+        let id = crate::audit::AuditId::parse("audit-20261126-030000-abcdef").unwrap();
+        let loc = AuditLocation::new("scans/", id.clone());
+        assert_eq!(
+            loc.key(AuditFile::Report),
+            "scans/audits/audit-20261126-030000-abcdef/report.html"
+        );
+        assert_eq!(
+            loc.progress_key("shop", "deployment.web.app"),
+            "scans/audits/audit-20261126-030000-abcdef/targets/shop/deployment.web.app.json"
+        );
+        assert_eq!(
+            AuditLocation::new("", id).key(AuditFile::Audit),
+            "audits/audit-20261126-030000-abcdef/audit.json"
         );
     }
 

@@ -5,6 +5,7 @@
 //! [`labels`] that make cleanup one label-selected delete, and the [`layout`] of results in the
 //! object store.
 
+pub mod audit;
 pub mod error;
 pub mod exit;
 pub mod labels;
@@ -16,6 +17,6 @@ pub mod spec;
 
 pub use error::CoreError;
 pub use exit::ExitStatus;
-pub use layout::{ResultFile, RunLocation};
+pub use layout::{AuditFile, AuditLocation, ResultFile, RunLocation};
 pub use phase::Phase;
 pub use run_id::RunId;

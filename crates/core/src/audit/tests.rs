@@ -1,0 +1,108 @@
+use super::*;
+use serde_json::json;
+
+fn minimal() -> serde_json::Value {
+    json!({
+        "scanner": {"backend": "builtin"},
+        "results": {"storeUrl": "s3://audits/prod"},
+    })
+}
+
+fn with(mut base: serde_json::Value, path: &[&str], value: serde_json::Value) -> serde_json::Value {
+    let mut node = &mut base;
+    for key in &path[..path.len() - 1] {
+        if node.get(*key).is_none() {
+            node[*key] = json!({});
+        }
+        node = node.get_mut(*key).unwrap();
+    }
+    node[path[path.len() - 1]] = value;
+    base
+}
+
+fn error(value: serde_json::Value) -> String {
+    from_value(value).unwrap_err().to_string()
+}
+
+#[test]
+fn minimal_spec_has_the_documented_defaults() {
+    let spec = from_value(minimal()).unwrap();
+    assert_eq!(spec.namespace, "sidescan");
+    assert_eq!(spec.select.kinds, WorkloadKind::all());
+    assert!(spec.select.namespaces.is_empty());
+    assert_eq!(spec.target.run, RunMode::Hold);
+    assert_eq!(spec.placement.mode, PlacementMode::ScanNamespace);
+    assert_eq!(spec.security.mode, AuditSecurityMode::Auto);
+    assert_eq!(
+        (
+            spec.concurrency,
+            spec.target_deadline_seconds,
+            spec.retries
+        ),
+        (4, 600, 1)
+    );
+    assert_eq!(spec.clone_namespace("shop"), "sidescan");
+    let mut spec = spec;
+    spec.placement.mode = PlacementMode::WorkloadNamespace;
+    assert_eq!(spec.clone_namespace("shop"), "shop");
+}
+
+#[test]
+fn unknown_kind_names_its_key() {
+    let err = error(with(
+        minimal(),
+        &["select", "kinds"],
+        json!(["Deployment", "Deploymnet"]),
+    ));
+    assert!(err.starts_with("select.kinds[1]: unknown variant `Deploymnet`"), "{err}");
+}
+
+#[test]
+fn bad_selector_names_its_key() {
+    let err = error(with(
+        minimal(),
+        &["select", "labelSelector"],
+        json!("app in (web"),
+    ));
+    assert!(err.starts_with("select.labelSelector: not a label selector"), "{err}");
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_their_key() {
+    let err = error(with(minimal(), &["select", "namespace"], json!(["a"])));
+    assert!(err.starts_with("select.namespace: unknown field"), "{err}");
+    let err = error(with(minimal(), &["select", "namespaces"], json!(["Shop"])));
+    assert!(err.starts_with("select.namespaces[0]:"), "{err}");
+    let err = error(with(minimal(), &["concurrency"], json!(0)));
+    assert!(err.starts_with("concurrency: it must be between 1 and 256"), "{err}");
+    let err = error(with(minimal(), &["target", "run"], json!("sleep")));
+    assert!(err.starts_with("target.run: unknown variant `sleep`"), "{err}");
+    let err = error(with(minimal(), &["select", "kinds"], json!([])));
+    assert!(err.starts_with("select.kinds: at least one kind"), "{err}");
+    let err = error(with(minimal(), &["results", "storeUrl"], json!("file:///tmp/x")));
+    assert!(err.starts_with("results.storeUrl:"), "{err}");
+    let err = error(json!({"scanner": {"backend": "builtin"}}));
+    assert!(err.starts_with("results.storeUrl: missing required value"), "{err}");
+    let err = error(with(minimal(), &["scanner", "backend"], json!("cinc")));
+    assert!(err.starts_with("profile: missing required value"), "{err}");
+    let err = error(with(
+        minimal(),
+        &["target", "resources", "limits", "memory"],
+        json!("lots"),
+    ));
+    assert!(err.starts_with("target.resources.limits.memory:"), "{err}");
+}
+
+#[test]
+fn target_segments_are_subdomains() {
+    let segment = target_segment(WorkloadKind::StatefulSet, "db.primary", "postgres");
+    assert_eq!(segment, "statefulset.db.primary.postgres");
+    crate::names::check_dns_subdomain("target", &segment).unwrap();
+}
+
+#[test]
+fn the_spec_round_trips_through_json() {
+    let spec = from_value(minimal()).unwrap();
+    let again = from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+    assert_eq!(again, spec);
+}

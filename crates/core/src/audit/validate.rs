@@ -1,0 +1,288 @@
+//! Reading an audit spec from a JSON tree (the YAML a user wrote, parsed by the caller) and the
+//! rules serde cannot express. Every error is one line naming the key at fault.
+
+use super::selector::Selector;
+use super::*;
+use crate::names;
+use crate::spec::{ScanBackend, SpecError, is_quantity};
+
+/// The error type of audit specs is the scan spec's: `<key>: <what is wrong>`.
+pub type AuditSpecError = SpecError;
+
+fn rule(field: &str, value: &str, reason: &str) -> SpecError {
+    SpecError::Rule {
+        field: field.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Deserializes an audit spec strictly (unknown keys, wrong types and unknown workload kinds
+/// name their key, e.g. `select.kinds[1]`), then checks [`AuditSpec::validate`].
+pub fn from_value(value: serde_json::Value) -> Result<AuditSpec, SpecError> {
+    let spec: AuditSpec = serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.inner().to_string();
+        let message = message.lines().next().unwrap_or("").to_string();
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        let (field, reason) = match missing {
+            Some(name) if path == "." => (name.to_string(), "missing required value".to_string()),
+            Some(name) => (format!("{path}.{name}"), "missing required value".to_string()),
+            None if path == "." => ("audit spec".to_string(), message),
+            None => (path, message),
+        };
+        rule(&field, "", &reason)
+    })?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn non_empty(field: &str, value: &str) -> Result<(), SpecError> {
+    if value.trim().is_empty() {
+        Err(rule(field, value, "missing required value"))
+    } else {
+        Ok(())
+    }
+}
+
+fn quantities(field: &str, resources: &Resources) -> Result<(), SpecError> {
+    for (kind, map) in [
+        ("requests", &resources.requests),
+        ("limits", &resources.limits),
+    ] {
+        for (name, value) in map {
+            if !is_quantity(value) {
+                return Err(rule(
+                    &format!("{field}.{kind}.{name}"),
+                    value,
+                    "not a Kubernetes quantity (e.g. 100m, 128Mi, 1)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn within(field: &str, value: u64, min: u64, max: u64) -> Result<(), SpecError> {
+    if value < min || value > max {
+        return Err(rule(
+            field,
+            &value.to_string(),
+            &format!("it must be between {min} and {max}"),
+        ));
+    }
+    Ok(())
+}
+
+impl AuditSpec {
+    /// Checks names and the rules serde cannot express, naming the key at fault.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        names::check_dns_label("namespace", &self.namespace)?;
+        if let Some(ns) = &self.placement.namespace {
+            names::check_dns_label("placement.namespace", ns)?;
+        }
+        self.validate_select()?;
+        names::check_dns_label("scanner.container", &self.scanner.container)?;
+        non_empty("scanner.image", &self.scanner.image)?;
+        non_empty("runner.image", &self.runner.image)?;
+        if !self.scanner.results_dir.starts_with('/') {
+            return Err(rule(
+                "scanner.resultsDir",
+                &self.scanner.results_dir,
+                "it must be an absolute path",
+            ));
+        }
+        if !is_quantity(&self.scanner.results_size_limit) {
+            return Err(rule(
+                "scanner.resultsSizeLimit",
+                &self.scanner.results_size_limit,
+                "not a Kubernetes quantity (e.g. 256Mi)",
+            ));
+        }
+        quantities("target.resources", &self.target.resources)?;
+        quantities("scanner.resources", &self.scanner.resources)?;
+        quantities("runner.resources", &self.runner.resources)?;
+        for (i, secret) in self.images.pull_secrets.iter().enumerate() {
+            names::check_dns_subdomain(&format!("images.pullSecrets[{i}]"), secret)?;
+        }
+        self.validate_profile()?;
+        if let Some(thresholds) = &self.thresholds {
+            match (&thresholds.file, &thresholds.config_map) {
+                (Some(file), None) => non_empty("thresholds.file", file)?,
+                (None, Some(name)) => names::check_dns_subdomain("thresholds.configMap", name)?,
+                _ => {
+                    return Err(rule(
+                        "thresholds",
+                        "",
+                        "set exactly one of thresholds.file, thresholds.configMap",
+                    ));
+                }
+            }
+        }
+        self.validate_results()?;
+        if let Some(api) = &self.cluster.api_server {
+            non_empty("cluster.apiServer.host", &api.host)?;
+        }
+        within("concurrency", u64::from(self.concurrency), 1, 256)?;
+        within(
+            "targetDeadlineSeconds",
+            self.target_deadline_seconds,
+            30,
+            86_400,
+        )?;
+        within("retries", u64::from(self.retries), 0, 5)?;
+        if self.runner.active_deadline_seconds <= 0 {
+            return Err(rule(
+                "runner.activeDeadlineSeconds",
+                &self.runner.active_deadline_seconds.to_string(),
+                "it must be positive",
+            ));
+        }
+        for (field, value) in [
+            ("runner.backoffLimit", i64::from(self.runner.backoff_limit)),
+            (
+                "runner.ttlSecondsAfterFinished",
+                i64::from(self.runner.ttl_seconds_after_finished),
+            ),
+            (
+                "schedule.successfulJobsHistoryLimit",
+                i64::from(self.schedule.successful_jobs_history_limit),
+            ),
+            (
+                "schedule.failedJobsHistoryLimit",
+                i64::from(self.schedule.failed_jobs_history_limit),
+            ),
+            (
+                "schedule.startingDeadlineSeconds",
+                self.schedule.starting_deadline_seconds,
+            ),
+        ] {
+            if value < 0 {
+                return Err(rule(field, &value.to_string(), "it must not be negative"));
+            }
+        }
+        if self.schedule.cron.split_whitespace().count() != 5
+            && !self.schedule.cron.starts_with('@')
+        {
+            return Err(rule(
+                "schedule.cron",
+                &self.schedule.cron,
+                "expected five fields (minute hour day-of-month month day-of-week) or @hourly etc.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parsed `select.labelSelector` (checked by [`AuditSpec::validate`]).
+    pub fn label_selector(&self) -> Result<Selector, SpecError> {
+        Selector::parse(&self.select.label_selector).map_err(|reason| {
+            rule(
+                "select.labelSelector",
+                &self.select.label_selector,
+                &format!("not a label selector: {reason}"),
+            )
+        })
+    }
+
+    fn validate_select(&self) -> Result<(), SpecError> {
+        let select = &self.select;
+        for (i, ns) in select.namespaces.iter().enumerate() {
+            names::check_dns_label(&format!("select.namespaces[{i}]"), ns)?;
+        }
+        for (i, ns) in select.exclude_namespaces.iter().enumerate() {
+            names::check_dns_label(&format!("select.excludeNamespaces[{i}]"), ns)?;
+        }
+        self.label_selector()?;
+        if select.kinds.is_empty() {
+            return Err(rule(
+                "select.kinds",
+                "",
+                "at least one kind: Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod",
+            ));
+        }
+        for (i, container) in select.containers.iter().enumerate() {
+            names::check_dns_label(&format!("select.containers[{i}]"), container)?;
+        }
+        for (i, image) in select.images.iter().enumerate() {
+            if image.trim().is_empty() || image.contains(char::is_whitespace) {
+                return Err(rule(
+                    &format!("select.images[{i}]"),
+                    image,
+                    "an image reference (repository[:tag][@digest]) without spaces",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_profile(&self) -> Result<(), SpecError> {
+        match &self.profile {
+            None if self.scanner.backend == ScanBackend::Cinc => Err(rule(
+                "profile",
+                "",
+                "missing required value: backend cinc needs profile.dir, profile.url or profile.configMap",
+            )),
+            None => Ok(()),
+            Some(profile) => {
+                let set = [
+                    profile.dir.is_some(),
+                    profile.url.is_some(),
+                    profile.config_map.is_some(),
+                ];
+                if set.iter().filter(|s| **s).count() != 1 {
+                    return Err(rule(
+                        "profile",
+                        "",
+                        "set exactly one of profile.dir, profile.url, profile.configMap",
+                    ));
+                }
+                if let Some(cm) = &profile.config_map {
+                    names::check_dns_subdomain("profile.configMap.name", &cm.name)?;
+                    for (i, file) in cm.files.iter().enumerate() {
+                        if crate::spec::profile_key(file).is_none() {
+                            return Err(rule(
+                                &format!("profile.configMap.files[{i}]"),
+                                file,
+                                "not a relative path of letters, digits, '-', '.', '_' and '/'",
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn validate_results(&self) -> Result<(), SpecError> {
+        let Some(url) = &self.results.store_url else {
+            return Err(rule(
+                "results.storeUrl",
+                "",
+                "missing required value: an audit stores every target's results and its report \
+                 in an object store the clones reach (s3://bucket/prefix)",
+            ));
+        };
+        let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+        if !matches!(scheme, "s3" | "s3a") {
+            return Err(rule(
+                "results.storeUrl",
+                url,
+                "an audit's clones upload from inside the cluster: use s3://bucket/prefix",
+            ));
+        }
+        let bucket = url[scheme.len() + 3..].split('/').next().unwrap_or("");
+        if bucket.is_empty() {
+            return Err(rule(
+                "results.storeUrl",
+                url,
+                "no bucket name (expected s3://bucket/prefix)",
+            ));
+        }
+        if let Some(secret) = &self.results.credentials_secret {
+            names::check_dns_subdomain("results.credentialsSecret.name", &secret.name)?;
+        }
+        Ok(())
+    }
+}
