@@ -13,6 +13,7 @@
 //! the edges.
 
 pub mod agent;
+pub mod audit;
 pub mod error;
 pub mod orchestrator;
 pub mod store;

@@ -7,7 +7,7 @@
 //! Also here: the audit id ([`AuditId`]), the records an audit writes (`audit.json` and one
 //! progress record per target, [`record`]) and the label [`selector`] syntax.
 
-use crate::spec::{Cluster, Images, Profile, Resources, Results, Schedule, Scanner, Thresholds};
+use crate::spec::{Cluster, Images, Profile, Resources, Results, Scanner, Schedule, Thresholds};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -281,7 +281,10 @@ impl AuditSpec {
 
     /// The dedicated scan namespace (meaningful for `scan-namespace`).
     pub fn scan_namespace(&self) -> &str {
-        self.placement.namespace.as_deref().unwrap_or(&self.namespace)
+        self.placement
+            .namespace
+            .as_deref()
+            .unwrap_or(&self.namespace)
     }
 }
 

@@ -270,7 +270,10 @@ mod tests {
         let one_missing = [target(Verdict::Failed), target(Verdict::NotScanned)];
         let totals = Totals::of(&one_missing);
         assert_eq!(totals.exit_status().code(), 3);
-        assert_eq!((totals.targets, totals.failed, totals.not_scanned), (2, 1, 1));
+        assert_eq!(
+            (totals.targets, totals.failed, totals.not_scanned),
+            (2, 1, 1)
+        );
         assert_eq!(Totals::of(&[]).exit_status().code(), 0);
     }
 

@@ -34,11 +34,7 @@ fn minimal_spec_has_the_documented_defaults() {
     assert_eq!(spec.placement.mode, PlacementMode::ScanNamespace);
     assert_eq!(spec.security.mode, AuditSecurityMode::Auto);
     assert_eq!(
-        (
-            spec.concurrency,
-            spec.target_deadline_seconds,
-            spec.retries
-        ),
+        (spec.concurrency, spec.target_deadline_seconds, spec.retries),
         (4, 600, 1)
     );
     assert_eq!(spec.clone_namespace("shop"), "sidescan");
@@ -54,7 +50,10 @@ fn unknown_kind_names_its_key() {
         &["select", "kinds"],
         json!(["Deployment", "Deploymnet"]),
     ));
-    assert!(err.starts_with("select.kinds[1]: unknown variant `Deploymnet`"), "{err}");
+    assert!(
+        err.starts_with("select.kinds[1]: unknown variant `Deploymnet`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -64,7 +63,10 @@ fn bad_selector_names_its_key() {
         &["select", "labelSelector"],
         json!("app in (web"),
     ));
-    assert!(err.starts_with("select.labelSelector: not a label selector"), "{err}");
+    assert!(
+        err.starts_with("select.labelSelector: not a label selector"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -74,15 +76,28 @@ fn unknown_keys_and_bad_values_name_their_key() {
     let err = error(with(minimal(), &["select", "namespaces"], json!(["Shop"])));
     assert!(err.starts_with("select.namespaces[0]:"), "{err}");
     let err = error(with(minimal(), &["concurrency"], json!(0)));
-    assert!(err.starts_with("concurrency: it must be between 1 and 256"), "{err}");
+    assert!(
+        err.starts_with("concurrency: it must be between 1 and 256"),
+        "{err}"
+    );
     let err = error(with(minimal(), &["target", "run"], json!("sleep")));
-    assert!(err.starts_with("target.run: unknown variant `sleep`"), "{err}");
+    assert!(
+        err.starts_with("target.run: unknown variant `sleep`"),
+        "{err}"
+    );
     let err = error(with(minimal(), &["select", "kinds"], json!([])));
     assert!(err.starts_with("select.kinds: at least one kind"), "{err}");
-    let err = error(with(minimal(), &["results", "storeUrl"], json!("file:///tmp/x")));
+    let err = error(with(
+        minimal(),
+        &["results", "storeUrl"],
+        json!("file:///tmp/x"),
+    ));
     assert!(err.starts_with("results.storeUrl:"), "{err}");
     let err = error(json!({"scanner": {"backend": "builtin"}}));
-    assert!(err.starts_with("results.storeUrl: missing required value"), "{err}");
+    assert!(
+        err.starts_with("results.storeUrl: missing required value"),
+        "{err}"
+    );
     let err = error(with(minimal(), &["scanner", "backend"], json!("cinc")));
     assert!(err.starts_with("profile: missing required value"), "{err}");
     let err = error(with(

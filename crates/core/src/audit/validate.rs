@@ -29,7 +29,10 @@ pub fn from_value(value: serde_json::Value) -> Result<AuditSpec, SpecError> {
             .and_then(|rest| rest.strip_suffix('`'));
         let (field, reason) = match missing {
             Some(name) if path == "." => (name.to_string(), "missing required value".to_string()),
-            Some(name) => (format!("{path}.{name}"), "missing required value".to_string()),
+            Some(name) => (
+                format!("{path}.{name}"),
+                "missing required value".to_string(),
+            ),
             None if path == "." => ("audit spec".to_string(), message),
             None => (path, message),
         };

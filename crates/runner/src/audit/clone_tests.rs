@@ -1,0 +1,466 @@
+use super::*;
+use crate::audit::discover::Target;
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use serde_json::{Value, json};
+use sidescan_core::audit::{AuditSpec, WorkloadKind};
+
+fn spec(extra: Value) -> AuditSpec {
+    let mut base = json!({
+        "scanner": {"backend": "builtin", "image": "localhost/sidescan-scanner:dev"},
+        "results": {"storeUrl": "s3://audits/prod", "endpoint": "http://127.0.0.1:8333",
+                    "allowHttp": true, "credentialsSecret": {"name": "store"}},
+        "cluster": {"hostNetwork": true},
+    });
+    if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    sidescan_core::audit::from_value(base).unwrap()
+}
+
+fn template() -> PodTemplateSpec {
+    serde_json::from_value(json!({
+        "metadata": {
+            "labels": {"app": "web", "tier": "front"},
+            "annotations": {
+                "vault.hashicorp.com/agent-inject": "true",
+                "container.apparmor.security.beta.kubernetes.io/app": "runtime/default",
+                "container.apparmor.security.beta.kubernetes.io/proxy": "unconfined",
+            },
+        },
+        "spec": {
+            "serviceAccountName": "web",
+            "hostPID": true,
+            "priorityClassName": "critical",
+            "imagePullSecrets": [{"name": "regcred"}],
+            "securityContext": {"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000},
+            "nodeSelector": {"kubernetes.io/arch": "amd64"},
+            "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+            "affinity": {
+                "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]}},
+                "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]},
+            },
+            "initContainers": [{"name": "migrate", "image": "web:1", "command": ["/migrate"]}],
+            "containers": [{
+                "name": "app",
+                "image": "localhost/sidescan-target-distroless:dev",
+                "command": ["/app/server"],
+                "args": ["--serve"],
+                "workingDir": "/srv",
+                "env": [
+                    {"name": "MODE", "value": "prod"},
+                    {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}},
+                    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                ],
+                "envFrom": [{"configMapRef": {"name": "web-config"}}],
+                "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false,
+                                    "capabilities": {"drop": ["ALL"]}},
+                "ports": [{"containerPort": 8080, "hostPort": 8080}],
+                "livenessProbe": {"httpGet": {"path": "/", "port": 8080}},
+                "lifecycle": {"preStop": {"exec": {"command": ["/deregister"]}}},
+                "resources": {"requests": {"cpu": "4", "memory": "16Gi"}},
+                "volumeMounts": [
+                    {"name": "config", "mountPath": "/etc/web"},
+                    {"name": "creds", "mountPath": "/etc/creds"},
+                    {"name": "data", "mountPath": "/data"},
+                    {"name": "host", "mountPath": "/host", "mountPropagation": "HostToContainer"},
+                    {"name": "token", "mountPath": "/var/run/tokens"},
+                    {"name": "cache", "mountPath": "/cache"},
+                ],
+            }, {
+                "name": "proxy", "image": "envoy:1.30",
+                "volumeMounts": [{"name": "proxy-config", "mountPath": "/etc/envoy"}],
+            }],
+            "volumes": [
+                {"name": "config", "configMap": {"name": "web-config"}},
+                {"name": "creds", "secret": {"secretName": "web-creds"}},
+                {"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}},
+                {"name": "host", "hostPath": {"path": "/var/log"}},
+                {"name": "token", "projected": {"sources": [
+                    {"serviceAccountToken": {"path": "token", "audience": "vault"}},
+                    {"configMap": {"name": "ca"}},
+                ]}},
+                {"name": "cache", "emptyDir": {}},
+                {"name": "proxy-config", "configMap": {"name": "envoy"}},
+            ],
+        },
+    }))
+    .unwrap()
+}
+
+fn target() -> Target {
+    Target {
+        namespace: "shop".into(),
+        kind: WorkloadKind::Deployment,
+        workload: "web".into(),
+        workload_uid: Some("uid-web".into()),
+        container: "app".into(),
+        image: "localhost/sidescan-target-distroless:dev".into(),
+        template: template(),
+        service_account_pull_secrets: vec!["sa-cred".into(), "regcred".into()],
+        running_digests: vec![],
+    }
+}
+
+fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
+    let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
+    let run = RunId::parse("abc123def456").unwrap();
+    let req = CloneRequest {
+        spec,
+        audit_id: &audit,
+        run_id: &run,
+        namespace,
+        owner: None,
+        profile: None,
+        seccomp_field: true,
+        now: "2026-11-26T03:00:00Z".parse().unwrap(),
+    };
+    build(&target(), &req).unwrap()
+}
+
+fn container<'a>(pod: &'a Pod, name: &str) -> &'a Container {
+    pod.spec
+        .as_ref()
+        .unwrap()
+        .containers
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap()
+}
+
+#[test]
+fn the_clone_carries_only_sidescan_labels_and_no_token() {
+    let clone = build_with(
+        &spec(json!({"placement": {"mode": "workload-namespace"}})),
+        "shop",
+    );
+    let meta = &clone.pod.metadata;
+    assert_eq!(meta.namespace.as_deref(), Some("shop"));
+    assert_eq!(meta.name.as_deref(), Some("sidescan-web-abc123def456"));
+    let labels = meta.labels.as_ref().unwrap();
+    assert!(
+        labels
+            .keys()
+            .all(|k| k.starts_with("app.kubernetes.io/") || k.starts_with("sidescan.io/"))
+    );
+    assert!(!labels.contains_key("app") && !labels.contains_key("tier"));
+    assert_eq!(
+        labels["sidescan.io/audit-id"],
+        "audit-20261126-030000-abcdef"
+    );
+    let annotations = meta.annotations.as_ref().unwrap();
+    assert!(!annotations.contains_key("vault.hashicorp.com/agent-inject"));
+    assert_eq!(
+        annotations["container.apparmor.security.beta.kubernetes.io/app"],
+        "runtime/default"
+    );
+    assert!(!annotations.contains_key("container.apparmor.security.beta.kubernetes.io/proxy"));
+    assert_eq!(annotations["sidescan.io/expires"], "2026-11-26T03:12:00Z");
+    let spec = clone.pod.spec.as_ref().unwrap();
+    assert_eq!(spec.automount_service_account_token, Some(false));
+    assert_eq!(spec.service_account_name, None);
+    assert_eq!(spec.share_process_namespace, Some(true));
+    assert_eq!(spec.restart_policy.as_deref(), Some("Never"));
+    // No projected ServiceAccount token survives anywhere.
+    let text = serde_json::to_string(&clone.pod).unwrap();
+    assert!(!text.contains("serviceAccountToken"), "{text}");
+}
+
+#[test]
+fn the_target_keeps_image_env_workdir_and_security_context_and_runs_hold() {
+    let clone = build_with(
+        &spec(json!({"placement": {"mode": "workload-namespace"}})),
+        "shop",
+    );
+    let app = container(&clone.pod, "app");
+    let original = &template().spec.unwrap().containers[0];
+    assert_eq!(app.image, original.image);
+    assert_eq!(app.env, original.env);
+    assert_eq!(app.env_from, original.env_from);
+    assert_eq!(app.working_dir.as_deref(), Some("/srv"));
+    assert_eq!(app.security_context, original.security_context);
+    assert_eq!(app.command.as_ref().unwrap(), &["/.sidescan-hold/hold"]);
+    assert_eq!(app.args.as_ref().unwrap(), &["660"]);
+    assert!(app.ports.is_none() && app.liveness_probe.is_none() && app.lifecycle.is_none());
+    let requests = app.resources.as_ref().unwrap().requests.as_ref().unwrap();
+    assert_eq!(requests["memory"].0, "16Mi");
+    let spec = clone.pod.spec.as_ref().unwrap();
+    assert_eq!(
+        spec.security_context,
+        template().spec.unwrap().security_context
+    );
+    assert_eq!(spec.containers.len(), 2, "only the target and the scanner");
+    let init = spec.init_containers.as_ref().unwrap();
+    assert_eq!(init.len(), 1);
+    assert_eq!(init[0].name, HOLD_CONTAINER);
+    assert_eq!(
+        init[0].image.as_deref(),
+        Some("localhost/sidescan-scanner:dev")
+    );
+    assert_eq!(
+        init[0].args.as_ref().unwrap(),
+        &["install-hold", "/.sidescan-hold/hold"]
+    );
+    let hold_mount = app
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == HOLD_VOLUME)
+        .unwrap();
+    assert_eq!(hold_mount.read_only, Some(true));
+    assert!(
+        clone
+            .not_reproduced
+            .iter()
+            .any(|n| n.starts_with("hostPID"))
+    );
+    assert!(
+        clone
+            .not_reproduced
+            .iter()
+            .any(|n| n.starts_with("init containers"))
+    );
+}
+
+#[test]
+fn entrypoint_mode_keeps_the_workloads_command_and_resources() {
+    let clone = build_with(&spec(json!({"target": {"run": "entrypoint"}})), "sidescan");
+    let app = container(&clone.pod, "app");
+    assert_eq!(app.command.as_ref().unwrap(), &["/app/server"]);
+    assert_eq!(app.args.as_ref().unwrap(), &["--serve"]);
+    assert_eq!(
+        app.resources.as_ref().unwrap().requests.as_ref().unwrap()["cpu"].0,
+        "4"
+    );
+    assert!(clone.pod.spec.as_ref().unwrap().init_containers.is_none());
+    assert!(
+        !app.volume_mounts
+            .iter()
+            .flatten()
+            .any(|m| m.name == HOLD_VOLUME)
+    );
+}
+
+#[test]
+fn unsafe_volumes_become_empty_directories_and_are_listed() {
+    let clone = build_with(
+        &spec(json!({"placement": {"mode": "workload-namespace"}})),
+        "shop",
+    );
+    let volumes = clone.pod.spec.as_ref().unwrap().volumes.clone().unwrap();
+    let by_name = |n: &str| volumes.iter().find(|v| v.name == n).cloned().unwrap();
+    assert!(by_name("config").config_map.is_some());
+    assert!(by_name("creds").secret.is_some());
+    assert!(
+        by_name("data").empty_dir.is_some() && by_name("data").persistent_volume_claim.is_none()
+    );
+    assert!(by_name("host").empty_dir.is_some() && by_name("host").host_path.is_none());
+    assert!(by_name("cache").empty_dir.is_some());
+    let token = by_name("token").projected.unwrap().sources.unwrap();
+    assert_eq!(token.len(), 1);
+    assert!(token[0].config_map.is_some());
+    assert!(
+        !volumes.iter().any(|v| v.name == "proxy-config"),
+        "only the target's volumes"
+    );
+    let noted: Vec<(&str, &str)> = clone
+        .volumes_not_scanned
+        .iter()
+        .map(|n| (n.name.as_str(), n.kind.as_str()))
+        .collect();
+    assert_eq!(
+        noted,
+        [
+            ("data", "persistentVolumeClaim"),
+            ("host", "hostPath"),
+            ("token", "projected")
+        ]
+    );
+    let app = container(&clone.pod, "app");
+    let host = app
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.name == "host")
+        .unwrap();
+    assert_eq!(host.mount_propagation, None);
+}
+
+#[test]
+fn a_scan_namespace_clone_leaves_out_the_workloads_objects() {
+    let clone = build_with(&spec(json!({})), "sidescan");
+    assert_eq!(clone.pod.metadata.namespace.as_deref(), Some("sidescan"));
+    let noted: Vec<&str> = clone
+        .volumes_not_scanned
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(noted, ["config", "creds", "data", "host", "token"]);
+    assert_eq!(
+        clone.env_not_reproduced,
+        ["DB_PASSWORD", "envFrom ConfigMap web-config"]
+    );
+    let app = container(&clone.pod, "app");
+    let names: Vec<&str> = app.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["MODE", "POD_IP"]);
+    assert!(app.env_from.is_none());
+}
+
+#[test]
+fn scheduling_keeps_node_placement_and_drops_pod_affinity() {
+    let clone = build_with(&spec(json!({})), "sidescan");
+    let spec = clone.pod.spec.as_ref().unwrap();
+    assert_eq!(spec.node_selector, template().spec.unwrap().node_selector);
+    assert_eq!(spec.tolerations, template().spec.unwrap().tolerations);
+    let affinity = spec.affinity.as_ref().unwrap();
+    assert!(affinity.node_affinity.is_some());
+    assert!(affinity.pod_anti_affinity.is_none() && affinity.pod_affinity.is_none());
+    assert_eq!(spec.priority_class_name, None);
+    assert_eq!(spec.host_pid, None);
+    assert_eq!(spec.host_network, Some(true), "cluster.hostNetwork");
+    let secrets: Vec<&str> = spec
+        .image_pull_secrets
+        .iter()
+        .flatten()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(secrets, ["regcred", "sa-cred"]);
+}
+
+#[test]
+fn the_scanner_runs_the_agent_with_the_least_it_needs() {
+    let clone = build_with(&spec(json!({})), "sidescan");
+    let scanner = container(&clone.pod, "sidescan-scanner");
+    let args = scanner.args.as_ref().unwrap().join(" ");
+    assert!(
+        args.starts_with("agent --backend builtin --identify heuristic --target-container app"),
+        "{args}"
+    );
+    assert!(
+        args.contains("--target-name deployment.web.app --run-id abc123def456"),
+        "{args}"
+    );
+    assert!(args.contains("--store s3://audits/prod"), "{args}");
+    // The template names UID 1000 at pod level: same-uid, no capabilities.
+    assert_eq!(clone.security_mode, "same-uid");
+    let sc = scanner.security_context.as_ref().unwrap();
+    assert_eq!((sc.run_as_user, sc.run_as_group), (Some(1000), Some(3000)));
+    assert_eq!(sc.capabilities.as_ref().unwrap().add, None);
+    let env: BTreeMap<&str, &EnvVar> = scanner
+        .env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    assert_eq!(
+        env["POD_NAMESPACE"].value.as_deref(),
+        Some("shop"),
+        "results under the workload's namespace"
+    );
+    assert!(
+        env["AWS_SECRET_ACCESS_KEY"].value.is_none(),
+        "credentials only by reference"
+    );
+    let context: Value =
+        serde_json::from_str(env[AUDIT_CONTEXT_ENV].value.as_deref().unwrap()).unwrap();
+    assert_eq!(context["workload"]["kind"], "Deployment");
+    assert_eq!(context["volumes_not_scanned"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn security_modes() {
+    let mut t = target();
+    t.template.spec.as_mut().unwrap().security_context = None;
+    let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
+    let run = RunId::parse("abc123def456").unwrap();
+    let auto = spec(json!({}));
+    let req = |spec| CloneRequest {
+        spec,
+        audit_id: &audit,
+        run_id: &run,
+        namespace: "sidescan",
+        owner: None,
+        profile: None,
+        seccomp_field: false,
+        now: "2026-11-26T03:00:00Z".parse().unwrap(),
+    };
+    let clone = build(&t, &req(&auto)).unwrap();
+    assert_eq!(clone.security_mode, "ptrace");
+    let sc = container(&clone.pod, "sidescan-scanner")
+        .security_context
+        .clone()
+        .unwrap();
+    assert_eq!(sc.capabilities.unwrap().add.unwrap(), ["SYS_PTRACE"]);
+    assert_eq!(sc.run_as_user, Some(0));
+    assert!(sc.seccomp_profile.is_none(), "annotation before 1.19");
+    assert!(
+        clone
+            .pod
+            .metadata
+            .annotations
+            .unwrap()
+            .contains_key("container.seccomp.security.alpha.kubernetes.io/sidescan-scanner")
+    );
+    let strict = spec(json!({"security": {"mode": "same-uid"}}));
+    let refused = build(&t, &req(&strict)).unwrap_err();
+    assert!(refused.0.contains("same-uid"), "{refused}");
+    let ptrace = spec(json!({"security": {"mode": "ptrace"}}));
+    assert_eq!(
+        build(&target(), &req(&ptrace)).unwrap().security_mode,
+        "ptrace"
+    );
+}
+
+#[test]
+fn cinc_needs_a_profile_config_map_in_the_clones_namespace() {
+    let cinc =
+        spec(json!({"scanner": {"backend": "cinc", "image": "s:1"}, "profile": {"dir": "p"}}));
+    let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
+    let run = RunId::parse("abc123def456").unwrap();
+    let mut req = CloneRequest {
+        spec: &cinc,
+        audit_id: &audit,
+        run_id: &run,
+        namespace: "sidescan",
+        owner: None,
+        profile: None,
+        seccomp_field: true,
+        now: "2026-11-26T03:00:00Z".parse().unwrap(),
+    };
+    assert!(build(&target(), &req).is_err());
+    req.profile = Some(ProfileMount {
+        config_map: "sidescan-audit-profile".into(),
+        files: vec!["inspec.yml".into(), "controls/a.rb".into()],
+    });
+    let clone = build(&target(), &req).unwrap();
+    let volume = clone
+        .pod
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == PROFILE_VOLUME)
+        .unwrap();
+    let items = volume.config_map.unwrap().items.unwrap();
+    assert_eq!(items[1].key, "controls__a.rb");
+    assert_eq!(items[1].path, "controls/a.rb");
+}
+
+#[test]
+fn every_clone_is_a_valid_pod_object() {
+    for extra in [
+        json!({}),
+        json!({"placement": {"mode": "workload-namespace"}}),
+        json!({"target": {"run": "entrypoint"}}),
+    ] {
+        let clone = build_with(&spec(extra), "shop");
+        let value = serde_json::to_value(&clone.pod).unwrap();
+        let back: Pod = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), value);
+        names::check_dns_label("name", clone.pod.metadata.name.as_deref().unwrap()).unwrap();
+    }
+}

@@ -1,0 +1,9 @@
+//! Batch audits (`sidescan-runner audit`): scan every container of the workloads an audit spec
+//! selects, each in a scan pod cloned from the workload's pod template, without touching the
+//! workloads' own pods.
+//!
+//! Pure parts: [`discover`] (workload objects in, targets out) and [`clone`] (a target in, its
+//! scan pod out).
+
+pub mod clone;
+pub mod discover;
