@@ -10,6 +10,7 @@
 #   /usr/local/bin/sidescan-runner   entrypoint
 #   /usr/bin/proot                   on PATH (the agent's --proot default)
 #   /opt/sidescan/bin/               busybox + applet links (SIDESCAN_FALLBACK_BIN)
+#   /usr/local/lib/sidescan/hold     static program audit clones run (`install-hold` copies it)
 #   /opt/cinc-auditor/bin/cinc-auditor  here only (the agent's --cinc-auditor default); the dev
 #                                    image has /usr/bin/ruby and its libraries instead
 # Keep the two in step.
@@ -21,6 +22,12 @@ ARG CINC_AUDITOR_TAG=6
 # Static tools from Alpine, so they run whatever libc the CINC image has.
 FROM docker.io/library/alpine:3.20 AS tools
 RUN apk add --no-cache proot-static busybox-static
+
+# `hold`, static: what an audit clone's target container runs instead of its entrypoint.
+FROM docker.io/library/alpine:3.20 AS hold
+RUN apk add --no-cache gcc musl-dev
+COPY images/hold/hold.c /src/hold.c
+RUN gcc -static -Os -Wall -Wextra -Werror -o /hold /src/hold.c && strip /hold
 
 # The runner built static (musl), for the same reason.
 FROM docker.io/library/rust:1.89-alpine AS build
@@ -36,6 +43,7 @@ RUN for applet in $(/opt/sidescan/bin/busybox --list); do \
       [ "$applet" = busybox ] || ln -s busybox "/opt/sidescan/bin/$applet"; \
     done
 COPY --from=build /src/target/release/sidescan-runner /usr/local/bin/sidescan-runner
+COPY --from=hold --chmod=0755 /hold /usr/local/lib/sidescan/hold
 ENV SIDESCAN_FALLBACK_BIN=/opt/sidescan/bin \
     SIDESCAN_CINC_AUDITOR=/opt/cinc-auditor/bin/cinc-auditor \
     PATH=/usr/local/bin:/opt/cinc-auditor/bin:/usr/bin:/bin

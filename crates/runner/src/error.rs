@@ -10,6 +10,13 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Cinc(#[from] crate::agent::cinc::CincError),
+    /// `install-hold` could not copy the `hold` program.
+    #[error("install-hold: {path}: {source}")]
+    HoldInstall {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Find the target container's process, scan its root, store the results.
     Agent(Box<cli::agent::AgentArgs>),
+    /// Copy the static `hold` program into an audit clone's shared volume (its init container).
+    InstallHold(cli::install_hold::InstallHoldArgs),
 }
 
 fn init_logging() {
@@ -65,6 +67,7 @@ async fn main() -> std::process::ExitCode {
             Ok(config) => agent::run(config).await,
             Err(message) => usage(message),
         },
+        Command::InstallHold(args) => cli::install_hold::run(args),
     };
     status.into()
 }

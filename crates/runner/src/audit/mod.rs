@@ -3,7 +3,8 @@
 //! workloads' own pods.
 //!
 //! Pure parts: [`discover`] (workload objects in, targets out) and [`clone`] (a target in, its
-//! scan pod out).
+//! scan pod out). [`hold`] installs the program a clone's target runs instead of its entrypoint.
 
 pub mod clone;
 pub mod discover;
+pub mod hold;

@@ -1,3 +1,4 @@
 //! The command lines of `sidescan-runner`, one module per subcommand.
 
 pub mod agent;
+pub mod install_hold;
