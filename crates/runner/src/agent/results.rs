@@ -33,6 +33,10 @@ pub struct Metadata {
     /// Milliseconds per phase (`identify`, `verify`, `scan`, ...).
     pub timings_ms: BTreeMap<String, u64>,
     pub os_release: BTreeMap<String, String>,
+    /// For a scan in an audit clone: the workload, container, and what the clone does not
+    /// reproduce (volumes not scanned, environment left out), as the audit runner passed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<serde_json::Value>,
 }
 
 /// The run's folder on the volume.

@@ -59,6 +59,8 @@ pub struct AgentConfig {
     pub cinc: Option<CincOptions>,
     pub pod_name: Option<String>,
     pub node: Option<String>,
+    /// The audit context of an audit clone, recorded in `metadata.json`.
+    pub audit_context: Option<serde_json::Value>,
 }
 
 /// How the run ended, for the exit code and the termination message.
@@ -356,6 +358,7 @@ async fn run_phases(
         finished: finished.to_string(),
         timings_ms: timings.clone(),
         os_release,
+        audit: config.audit_context.clone(),
     };
     let metadata_bytes = serde_json::to_vec_pretty(&metadata)
         .map_err(|e| fail(ExitStatus::Infrastructure, e.to_string()))?;

@@ -127,6 +127,9 @@ pub struct AgentArgs {
     /// cinc: seconds before the scan is abandoned.
     #[arg(long, default_value_t = 1800, env = "SIDESCAN_SCAN_TIMEOUT")]
     scan_timeout: u64,
+    /// Audit clones: the audit context (JSON) recorded in metadata.json.
+    #[arg(long, env = "SIDESCAN_AUDIT_CONTEXT", hide = true)]
+    audit_context: Option<String>,
 }
 
 fn which(name: &std::path::Path) -> PathBuf {
@@ -197,6 +200,13 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
         sidescan_core::names::check_dns_subdomain("--target-name", name)
             .map_err(|e| e.to_string())?;
     }
+    let audit_context = match &args.audit_context {
+        Some(text) => Some(
+            serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| format!("SIDESCAN_AUDIT_CONTEXT: not JSON: {e}"))?,
+        ),
+        None => None,
+    };
     Ok(AgentConfig {
         backend,
         targeting,
@@ -215,5 +225,6 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
         cinc,
         pod_name: args.pod_name,
         node: args.node_name,
+        audit_context,
     })
 }
