@@ -4,15 +4,18 @@
 //! each control's status and severity; [`summary::summarize`] counts them and computes compliance;
 //! [`threshold::parse_threshold`] reads SAF threshold files; [`validate::validate`] checks a
 //! summary against thresholds; [`generate::generate`] writes SAF's `generate threshold` YAML;
-//! [`report`] renders text, Markdown and JUnit. No I/O here: the binary reads files, stdin and
+//! [`report`] renders text, Markdown and JUnit; [`html`] the self-contained HTML report of one
+//! result or a whole audit; [`audit`] an audit's per-target outcomes, `summary.md` and `junit.xml`. No I/O here: the binary reads files, stdin and
 //! object-store URLs.
 //!
 //! Where the SAF CLI is knowingly wrong, this crate does the right thing by default
 //! ([`hdf::Semantics`]); docs/saf-compatibility.md lists every difference.
 
+pub mod audit;
 pub mod error;
 pub mod generate;
 pub mod hdf;
+pub mod html;
 pub mod report;
 pub mod summary;
 pub mod threshold;

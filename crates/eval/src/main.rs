@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sidescan_core::ExitStatus;
 use sidescan_eval::generate::{GenerateOptions, generate};
-use sidescan_eval::{hdf, report, summary, threshold, validate};
+use sidescan_eval::{audit, hdf, html, report, summary, threshold, validate};
 
 use crate::input::{Failure, read_input};
 
@@ -69,6 +69,29 @@ enum Command {
         #[arg(long, short = 'o')]
         output: Option<std::path::PathBuf>,
     },
+    /// A self-contained HTML page (or Markdown, JUnit) of one result or of whole audits.
+    Report {
+        /// One HDF result: path, `-` or URL.
+        #[arg(
+            long,
+            short = 'i',
+            required_unless_present = "audit",
+            conflicts_with = "audit"
+        )]
+        input: Option<String>,
+        /// An audit's audit.json (path or URL; repeat to combine audits, e.g. of several
+        /// clusters, into one page). Failed controls come from the progress records beside it.
+        #[arg(long, short = 'a')]
+        audit: Vec<String>,
+        /// With --input: thresholds that decide the verdict (without: every result passes).
+        #[arg(long, short = 'T', conflicts_with = "audit")]
+        threshold: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
     /// Counts per status and severity, compliance and failed controls.
     Summary {
         #[arg(long, short = 'i')]
@@ -82,6 +105,13 @@ enum Command {
 enum VerdictFormat {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Markdown,
+    Junit,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -222,6 +252,24 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             }
             Ok(ExitStatus::Passed)
         }
+        Command::Report {
+            input,
+            audit: audits,
+            threshold,
+            format,
+            output,
+        } => {
+            let text = match input {
+                Some(input) => result_report(&input, threshold.as_deref(), format)?,
+                None => audit_report(&audits, format)?,
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| bad(format!("{}: cannot write: {e}", path.display())))?,
+                None => write_stdout(&text)?,
+            }
+            Ok(ExitStatus::Passed)
+        }
         Command::Summary { input, format } => {
             let hdf = load_hdf(&input)?;
             let s = summary::summarize(&hdf);
@@ -235,6 +283,101 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             Ok(ExitStatus::Passed)
         }
     }
+}
+
+fn load_threshold(path: &str) -> Result<threshold::Threshold, Failure> {
+    let bytes = read_input(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| bad(format!("{path}: not UTF-8 text")))?;
+    threshold::parse_threshold(&text, path).map_err(bad)
+}
+
+fn result_report(
+    input: &str,
+    threshold: Option<&str>,
+    format: ReportFormat,
+) -> Result<String, Failure> {
+    let thresholds = threshold.map(load_threshold).transpose()?;
+    let hdf = load_hdf(input)?;
+    let s = summary::summarize(&hdf);
+    let verdict = thresholds.as_ref().map(|t| validate::validate(&s, t));
+    Ok(match format {
+        ReportFormat::Html => html::single(&hdf, &s, verdict.as_ref(), input, threshold),
+        ReportFormat::Markdown => report::summary_markdown(&s),
+        ReportFormat::Junit => report::junit(&hdf),
+    })
+}
+
+/// One page of one or more audits (targets of several audits are named `<cluster>/<namespace>`).
+fn audit_report(urls: &[String], format: ReportFormat) -> Result<String, Failure> {
+    use sidescan_core::audit::record::{AuditRecord, ProgressRecord, Totals, Verdict};
+    use std::collections::BTreeMap;
+    let mut records = Vec::new();
+    for url in urls {
+        let bytes = read_input(url)?;
+        let record: AuditRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("{url}: not an audit.json: {e}")))?;
+        records.push((url.clone(), record));
+    }
+    let several = records.len() > 1;
+    let mut failed = BTreeMap::new();
+    let mut omitted = BTreeMap::new();
+    let mut merged: Option<AuditRecord> = None;
+    for (url, mut record) in records {
+        let label = record
+            .cluster
+            .clone()
+            .unwrap_or_else(|| record.audit_id.clone());
+        let dir = url.strip_suffix("audit.json").unwrap_or(&url).to_string();
+        for target in &mut record.targets {
+            if matches!(format, ReportFormat::Html) && target.verdict == Verdict::Failed {
+                // The failed controls: from the target's progress record, when it is there.
+                let progress = format!("{dir}targets/{}.json", target.id);
+                if let Ok(bytes) = read_input(&progress)
+                    && let Ok(p) = serde_json::from_slice::<ProgressRecord>(&bytes)
+                {
+                    let id = if several {
+                        format!("{label}:{}", target.id)
+                    } else {
+                        target.id.clone()
+                    };
+                    failed.insert(id.clone(), p.failed_controls);
+                    omitted.insert(id, p.failed_controls_omitted);
+                }
+            }
+            if several {
+                target.id = format!("{label}:{}", target.id);
+                target.namespace = format!("{label}/{}", target.namespace);
+            }
+        }
+        merged = Some(match merged {
+            None => record,
+            Some(mut all) => {
+                all.audit_id = format!("{} + {}", all.audit_id, record.audit_id);
+                all.cluster = match (all.cluster, record.cluster) {
+                    (Some(a), Some(b)) => Some(format!("{a}, {b}")),
+                    (a, b) => a.or(b),
+                };
+                all.started = all.started.min(record.started);
+                all.finished = all.finished.max(record.finished);
+                if all.store != record.store {
+                    all.store = format!("{}, {}", all.store, record.store);
+                }
+                all.warnings.extend(record.warnings);
+                all.targets.extend(record.targets);
+                all.totals = Totals::of(&all.targets);
+                all.exit_code = all.exit_code.max(record.exit_code);
+                all
+            }
+        });
+    }
+    let Some(audit) = merged else {
+        return Err(bad("give --input HDF or --audit AUDIT_JSON"));
+    };
+    Ok(match format {
+        ReportFormat::Html => html::fleet(&audit, &failed, &omitted),
+        ReportFormat::Markdown => audit::summary_markdown(&audit),
+        ReportFormat::Junit => audit::junit(&audit),
+    })
 }
 
 fn write_stdout(text: &str) -> Result<(), Failure> {

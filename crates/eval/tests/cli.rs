@@ -385,3 +385,80 @@ fn reads_results_from_s3() {
         "no such object",
     );
 }
+
+#[test]
+fn report_renders_one_result_as_a_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("report.html");
+    let out = run(&[
+        "report",
+        "--input",
+        &hdf("minimal_hdf.json"),
+        "--threshold",
+        &thr("edge_c_max0.yml"),
+        "--output",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&out_file).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert_eq!(page.matches("<tbody class=\"target\"").count(), 1);
+    assert!(!page.contains("src=") && !page.contains("href="));
+    assert_bad(&run(&["report", "--format", "html"]), "--input");
+}
+
+#[test]
+fn report_combines_audits_and_reads_failed_controls_from_progress_records() {
+    use sidescan_core::audit::record::{AuditRecord, ProgressRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let target = serde_json::json!({
+        "id": "shop/deployment.web.app", "namespace": "shop", "kind": "Deployment",
+        "workload": "web", "container": "app", "image": "web:1", "verdict": "failed",
+        "compliance": 50, "attempts": 1, "duration_ms": 1200,
+        "failed_by_severity": {"critical": 0, "high": 1, "medium": 0, "low": 0},
+        "violations": ["Compliance: 50% < 80%"],
+    });
+    let audit = |id: &str, cluster: &str| -> AuditRecord {
+        serde_json::from_value(serde_json::json!({
+            "audit_id": id, "cluster": cluster, "started": "2026-11-26T03:00:00Z",
+            "finished": "2026-11-26T03:01:00Z", "store": "s3://b/p",
+            "settings": {"scanner_image": "s:1", "backend": "builtin", "run": "hold",
+                         "placement": "scan-namespace", "concurrency": 4},
+            "totals": {"targets": 1, "passed": 0, "failed": 1, "not_scanned": 0},
+            "exit_code": 1, "targets": [target],
+        }))
+        .unwrap()
+    };
+    let mut paths = Vec::new();
+    for (id, cluster) in [("audit-a-123456", "east"), ("audit-b-123456", "west")] {
+        let folder = dir.path().join(id);
+        std::fs::create_dir_all(folder.join("targets/shop")).unwrap();
+        let a = audit(id, cluster);
+        std::fs::write(folder.join("audit.json"), serde_json::to_vec(&a).unwrap()).unwrap();
+        let progress: ProgressRecord = serde_json::from_value(serde_json::json!({
+            "audit_id": id, "target": a.targets[0],
+            "failed_controls": [{"id": format!("CTRL-{cluster}"), "severity": "high", "impact": 0.7,
+                                  "messages": ["mode 0666"]}],
+        }))
+        .unwrap();
+        std::fs::write(
+            folder.join("targets/shop/deployment.web.app.json"),
+            serde_json::to_vec(&progress).unwrap(),
+        )
+        .unwrap();
+        paths.push(folder.join("audit.json").display().to_string());
+    }
+    let out = run(&["report", "--audit", &paths[0], "--audit", &paths[1]]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert_eq!(page.matches("<tbody class=\"target\"").count(), 2);
+    assert!(page.contains("CTRL-east") && page.contains("CTRL-west"));
+    assert!(page.contains("data-namespace=\"east/shop\""));
+    let out = run(&["report", "--audit", &paths[0], "--format", "junit"]);
+    assert_eq!(text(&out.stdout).matches("<testcase ").count(), 1);
+    let not_audit = write(dir.path(), "x.json", b"{}");
+    assert_bad(
+        &run(&["report", "--audit", &not_audit]),
+        "not an audit.json",
+    );
+}

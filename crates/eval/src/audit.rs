@@ -1,0 +1,292 @@
+//! Audits: one target's scan turned into its record pieces ([`scan_outcome`]), and the audit's
+//! `summary.md` ([`summary_markdown`]) and `junit.xml` ([`junit`], one test case per target).
+//! Pure functions; the HTML report is [`crate::html`].
+
+use std::fmt::Write;
+
+use sidescan_core::audit::record::{
+    AuditRecord, Counts, FailedControl, MAX_FAILED_CONTROLS, MAX_MESSAGE_CHARS,
+    MAX_MESSAGES_PER_CONTROL, SeverityCounts, TargetRecord, Verdict, bounded,
+};
+
+use crate::hdf::{Hdf, Status};
+use crate::summary::Summary;
+use crate::validate::Validation;
+
+/// What a scanned target's record says about its results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanOutcome {
+    pub verdict: Verdict,
+    pub compliance: u64,
+    pub counts: Counts,
+    pub failed_by_severity: SeverityCounts,
+    pub violations: Vec<String>,
+    pub failed_controls: Vec<FailedControl>,
+    pub failed_controls_omitted: usize,
+}
+
+/// Counts by status, with the threshold names.
+pub fn counts(summary: &Summary) -> Counts {
+    Counts {
+        passed: summary.totals.passed,
+        failed: summary.totals.failed,
+        skipped: summary.totals.skipped,
+        no_impact: summary.totals.no_impact,
+        error: summary.totals.error,
+    }
+}
+
+/// Failed controls by severity.
+pub fn failed_by_severity(summary: &Summary) -> SeverityCounts {
+    SeverityCounts {
+        critical: summary.severities.critical.failed,
+        high: summary.severities.high.failed,
+        medium: summary.severities.medium.failed,
+        low: summary.severities.low.failed,
+    }
+}
+
+/// The failed controls with their failed results' messages, bounded (see the record's limits).
+pub fn failed_controls(hdf: &Hdf) -> (Vec<FailedControl>, usize) {
+    let failed: Vec<_> = hdf
+        .controls
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .collect();
+    let omitted = failed.len().saturating_sub(MAX_FAILED_CONTROLS);
+    let controls = failed
+        .into_iter()
+        .take(MAX_FAILED_CONTROLS)
+        .map(|c| FailedControl {
+            id: c.id.clone(),
+            severity: c.severity.clone(),
+            impact: c.impact,
+            title: c.title.as_deref().map(|t| bounded(&one_line(t), 300)),
+            messages: c
+                .results
+                .iter()
+                .filter(|r| r.status == "failed")
+                .take(MAX_MESSAGES_PER_CONTROL)
+                .map(|r| {
+                    let text = match &r.message {
+                        Some(m) => format!("{}: {m}", r.code_desc),
+                        None => r.code_desc.clone(),
+                    };
+                    bounded(text.trim(), MAX_MESSAGE_CHARS)
+                })
+                .collect(),
+        })
+        .collect();
+    (controls, omitted)
+}
+
+/// A scanned target's verdict and record pieces. Without thresholds every scanned target
+/// passes (as `saf validate threshold` with an empty file does): the counts still tell.
+pub fn scan_outcome(hdf: &Hdf, summary: &Summary, validation: Option<&Validation>) -> ScanOutcome {
+    let (failed_controls, failed_controls_omitted) = failed_controls(hdf);
+    let passed = validation.is_none_or(Validation::passed);
+    ScanOutcome {
+        verdict: if passed {
+            Verdict::Passed
+        } else {
+            Verdict::Failed
+        },
+        compliance: summary.compliance,
+        counts: counts(summary),
+        failed_by_severity: failed_by_severity(summary),
+        violations: validation
+            .map(|v| v.violations.iter().map(|x| x.message.clone()).collect())
+            .unwrap_or_default(),
+        failed_controls,
+        failed_controls_omitted,
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn md(s: &str) -> String {
+    one_line(s).replace('|', "\\|")
+}
+
+fn icon(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Passed => "✅",
+        Verdict::Failed => "❌",
+        Verdict::NotScanned => "⚠️",
+    }
+}
+
+/// `summary.md`: totals and one line per target (not-passed first), for a CI job summary.
+pub fn summary_markdown(audit: &AuditRecord) -> String {
+    let t = &audit.totals;
+    let overall = if t.not_scanned > 0 {
+        Verdict::NotScanned
+    } else if t.failed > 0 {
+        Verdict::Failed
+    } else {
+        Verdict::Passed
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## {} sidescan audit `{}`: {} targets, {} passed, {} failed, {} not scanned\n",
+        icon(overall),
+        audit.audit_id,
+        t.targets,
+        t.passed,
+        t.failed,
+        t.not_scanned
+    );
+    if let Some(cluster) = &audit.cluster {
+        let _ = writeln!(out, "Cluster **{}**.", md(cluster));
+    }
+    let _ = writeln!(
+        out,
+        "Started {}, finished {}. Results in `{}`. Exit code {}.\n",
+        audit.started, audit.finished, audit.store, audit.exit_code
+    );
+    for warning in &audit.warnings {
+        let _ = writeln!(out, "> warning: {}", md(warning));
+    }
+    if !audit.warnings.is_empty() {
+        out.push('\n');
+    }
+    if audit.targets.is_empty() {
+        out.push_str("No targets matched the selection.\n");
+        return out;
+    }
+    out.push_str(
+        "| | Namespace | Workload | Container | Image | Compliance | Failed (critical/high/medium/low) | Note |\n",
+    );
+    out.push_str("|---|---|---|---|---|---:|---|---|\n");
+    let mut rows: Vec<&TargetRecord> = audit.targets.iter().collect();
+    rows.sort_by_key(|r| match r.verdict {
+        Verdict::NotScanned => 0,
+        Verdict::Failed => 1,
+        Verdict::Passed => 2,
+    });
+    for r in rows {
+        let compliance = r
+            .compliance
+            .map(|c| format!("{c}%"))
+            .unwrap_or_else(|| "–".into());
+        let failed = r
+            .failed_by_severity
+            .map(|s| format!("{}/{}/{}/{}", s.critical, s.high, s.medium, s.low))
+            .unwrap_or_else(|| "–".into());
+        let note = match (&r.reason, r.violations.first()) {
+            (Some(reason), _) => reason.clone(),
+            (None, Some(first)) => first.clone(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} {} | {} | `{}` | {} | {} | {} |",
+            icon(r.verdict),
+            md(&r.namespace),
+            md(&r.kind),
+            md(&r.workload),
+            md(&r.container),
+            r.image.replace('`', "'"),
+            compliance,
+            failed,
+            md(&bounded(&note, 200))
+        );
+    }
+    out
+}
+
+/// `junit.xml`: one test case per target (class `<namespace>.<kind>.<workload>`, name the
+/// container). Failed -> `<failure>` with the violated thresholds; not scanned -> `<error>`.
+pub fn junit(audit: &AuditRecord) -> String {
+    let t = &audit.totals;
+    let seconds: f64 = audit
+        .targets
+        .iter()
+        .map(|r| r.duration_ms as f64)
+        .sum::<f64>()
+        / 1000.0;
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"sidescan audit\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{seconds:.3}\">",
+        t.targets, t.failed, t.not_scanned
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{seconds:.3}\" timestamp=\"{}\">",
+        xml(&audit.audit_id),
+        t.targets,
+        t.failed,
+        t.not_scanned,
+        xml(&audit.started)
+    );
+    for r in &audit.targets {
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}.{}.{}\" name=\"{}\" time=\"{:.3}\"",
+            xml(&r.namespace),
+            xml(&r.kind.to_ascii_lowercase()),
+            xml(&r.workload),
+            xml(&r.container),
+            r.duration_ms as f64 / 1000.0
+        );
+        match r.verdict {
+            Verdict::Passed => out.push_str("/>\n"),
+            Verdict::Failed => {
+                let first = r
+                    .violations
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "thresholds not met".into());
+                let mut text = r.violations.join("\n");
+                if let Some(hdf) = r.result_keys.get("hdf.json") {
+                    let _ = write!(text, "\nresults: {hdf}");
+                }
+                let _ = write!(
+                    out,
+                    ">\n      <failure message=\"{}\" type=\"thresholds\">{}</failure>\n    </testcase>\n",
+                    xml(&first),
+                    xml(&text)
+                );
+            }
+            Verdict::NotScanned => {
+                let reason = r.reason.clone().unwrap_or_else(|| "not scanned".into());
+                let _ = write!(
+                    out,
+                    ">\n      <error message=\"{}\" type=\"not-scanned\">{}</error>\n    </testcase>\n",
+                    xml(&bounded(&one_line(&reason), 300)),
+                    xml(&reason)
+                );
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Escapes text for XML; drops characters XML 1.0 cannot carry.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' | '\r' => out.push(ch),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;
