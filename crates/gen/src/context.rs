@@ -232,7 +232,7 @@ fn configmap_items(files: impl IntoIterator<Item = String>) -> Vec<Value> {
 }
 
 /// The standard-alphabet base64 of `bytes` (ConfigMap `binaryData`).
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

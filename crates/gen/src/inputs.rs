@@ -154,3 +154,23 @@ pub fn load_inputs(
         thresholds,
     })
 }
+
+/// Reads the files an audit spec points to (relative to `base_dir`).
+pub fn load_audit_inputs(
+    spec: &sidescan_core::audit::AuditSpec,
+    base_dir: &Path,
+) -> Result<Inputs, GenError> {
+    let resolve = |p: &str| -> PathBuf { base_dir.join(p) };
+    let profile = match spec.profile.as_ref().and_then(|p| p.dir.as_deref()) {
+        Some(dir) => Some(read_profile_dir(&resolve(dir))?),
+        None => None,
+    };
+    let thresholds = match spec.thresholds.as_ref().and_then(|t| t.file.as_deref()) {
+        Some(file) => Some(read_thresholds(&resolve(file))?),
+        None => None,
+    };
+    Ok(Inputs {
+        profile,
+        thresholds,
+    })
+}

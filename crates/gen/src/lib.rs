@@ -6,6 +6,7 @@
 //! profile directory, threshold file), [`context::build`] (pure: spec + inputs + Kubernetes
 //! version -> render data), [`Generator::render`] (templates -> YAML documents).
 
+pub mod audit;
 pub mod context;
 pub mod error;
 pub mod inputs;
@@ -121,11 +122,19 @@ impl Generator {
         ctx: &RenderContext,
         cm: &context::ConfigMapContext,
     ) -> Result<Vec<String>, GenError> {
+        self.config_map_in(&ctx.namespace, cm)
+    }
+
+    fn config_map_in(
+        &self,
+        namespace: &str,
+        cm: &context::ConfigMapContext,
+    ) -> Result<Vec<String>, GenError> {
         let mut data = serde_json::to_value(cm).map_err(|e| GenError::Render {
             template: "configmap".into(),
             message: e.to_string(),
         })?;
-        data["namespace"] = serde_json::Value::String(ctx.namespace.clone());
+        data["namespace"] = serde_json::Value::String(namespace.to_string());
         Ok(split_documents(
             &self.text("configmap", &handlebars::Context::from(data))?,
         ))

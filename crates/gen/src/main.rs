@@ -23,10 +23,12 @@ struct Cli {
 enum Command {
     /// Render manifests as multi-document YAML (stdout, or one file per kind with --output-dir).
     Render {
-        /// all, scan-pod, rbac, job, cronjob, profile or thresholds.
-        #[arg(value_parser = ["all", "scan-pod", "rbac", "job", "cronjob", "profile", "thresholds"])]
+        /// all, scan-pod, rbac, job, cronjob, profile or thresholds (from a scan spec);
+        /// audit-job or audit-cronjob (from an audit spec, with the audit's RBAC and ConfigMaps).
+        #[arg(value_parser = ["all", "scan-pod", "rbac", "job", "cronjob", "profile", "thresholds", "audit-job", "audit-cronjob"])]
         what: String,
-        /// The scan spec (YAML); relative paths in it are taken from its directory.
+        /// The scan spec, or the audit spec for audit-* (YAML); relative paths in it are taken
+        /// from its directory.
         #[arg(long, short = 'f')]
         values: Option<PathBuf>,
         /// Override a spec value: a dotted path and a YAML scalar (`security.runAsUser=1000`).
@@ -43,7 +45,11 @@ enum Command {
         kube_version: String,
     },
     /// Print the documented default spec.
-    Values,
+    Values {
+        /// The audit spec's defaults instead (`sidescan-runner audit`, `render audit-job`).
+        #[arg(long)]
+        audit: bool,
+    },
 }
 
 /// Failures sorted by exit code: bad input (2) or writing the output (3).
@@ -55,8 +61,12 @@ enum Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Values => std::io::stdout()
-            .write_all(DEFAULT_VALUES.as_bytes())
+        Command::Values { audit } => std::io::stdout()
+            .write_all(if audit {
+                sidescan_gen::audit::DEFAULT_AUDIT_VALUES.as_bytes()
+            } else {
+                DEFAULT_VALUES.as_bytes()
+            })
             .context("writing to stdout")
             .map_err(Failure::Output),
         Command::Render {
@@ -114,14 +124,23 @@ fn render(
     for arg in set_string {
         values::apply_set(&mut tree, arg, true).map_err(Failure::Input)?;
     }
-    let spec = values::spec_from_value(tree).map_err(Failure::Input)?;
-    let generator = Generator::new().map_err(Failure::Input)?;
-    let kind = Kind::parse(what);
     let base_dir = if base_dir.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
         base_dir
     };
+    if let Some(kind) = sidescan_gen::audit::AuditKind::parse(what) {
+        let spec = sidescan_core::audit::from_value(tree)
+            .map_err(|e| Failure::Input(GenError::Spec(e)))?;
+        let generator = Generator::new().map_err(Failure::Input)?;
+        let docs = sidescan_gen::audit::generate(&generator, &spec, &base_dir, kube, kind)
+            .map_err(Failure::Input)?;
+        let stream: String = docs.iter().map(|d| format!("---\n{d}")).collect();
+        return write_output(&stream, &format!("{}.yaml", kind.as_str()), output_dir);
+    }
+    let spec = values::spec_from_value(tree).map_err(Failure::Input)?;
+    let generator = Generator::new().map_err(Failure::Input)?;
+    let kind = Kind::parse(what);
     let rendered =
         sidescan_gen::generate(&generator, &spec, &base_dir, kube, kind).map_err(Failure::Input)?;
     match output_dir {
@@ -140,6 +159,25 @@ fn render(
                     .map_err(Failure::Output)?;
             }
             Ok(())
+        }
+    }
+}
+
+/// Writes one stream to stdout, or as `file_name` into `output_dir`.
+fn write_output(stream: &str, file_name: &str, output_dir: Option<&Path>) -> Result<(), Failure> {
+    match output_dir {
+        None => std::io::stdout()
+            .write_all(stream.as_bytes())
+            .context("writing to stdout")
+            .map_err(Failure::Output),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating {}", dir.display()))
+                .map_err(Failure::Output)?;
+            let path = dir.join(file_name);
+            std::fs::write(&path, stream)
+                .with_context(|| format!("writing {}", path.display()))
+                .map_err(Failure::Output)
         }
     }
 }

@@ -229,3 +229,62 @@ fn the_default_values_equal_the_spec_defaults() {
     .unwrap();
     assert_eq!(shown, minimal);
 }
+
+#[test]
+fn audit_specs_render_and_bad_ones_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = gen_cmd(&["values", "--audit"], dir.path());
+    assert_eq!(values.status.code(), Some(0));
+    std::fs::write(dir.path().join("audit.yaml"), &values.stdout).unwrap();
+    let out = gen_cmd(
+        &[
+            "render",
+            "audit-cronjob",
+            "-f",
+            "audit.yaml",
+            "--output-dir",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("out/audit-cronjob.yaml")).unwrap();
+    assert!(text.contains("kind: CronJob") && text.contains("kind: ClusterRole"));
+    for (set, needles) in [
+        (
+            "select.kinds.1=Deploymnet",
+            vec!["select.kinds[1]", "Deploymnet"],
+        ),
+        (
+            "select.labelSelector=app in (web",
+            vec!["select.labelSelector"],
+        ),
+        ("select.namespaces.0=Shop", vec!["select.namespaces[0]"]),
+        ("concurrency=0", vec!["concurrency"]),
+        ("results.storeUrl=null", vec!["results.storeUrl"]),
+    ] {
+        let out = gen_cmd(
+            &["render", "audit-job", "-f", "audit.yaml", "--set", set],
+            dir.path(),
+        );
+        assert_bad_input(&out, &needles);
+    }
+    std::fs::write(dir.path().join("t.yml"), "complianse:\n  min: 80\n").unwrap();
+    let out = gen_cmd(
+        &[
+            "render",
+            "audit-job",
+            "-f",
+            "audit.yaml",
+            "--set",
+            "thresholds.file=t.yml",
+        ],
+        dir.path(),
+    );
+    assert_bad_input(&out, &["thresholds.file", "complianse"]);
+}

@@ -34,6 +34,10 @@ pub const HOLD_SOURCE_PATH: &str = "/usr/local/lib/sidescan/hold";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditSpec {
+    /// The audit's name: its Job, CronJob, ServiceAccount and ConfigMaps are
+    /// `sidescan-<name>[-...]`.
+    #[serde(default = "default_name")]
+    pub name: String,
     /// The audit's own namespace: its Job, RBAC and spec ConfigMap, and the clones unless
     /// `placement` says otherwise.
     #[serde(default = "default_namespace")]
@@ -73,6 +77,9 @@ pub struct AuditSpec {
     pub schedule: Schedule,
 }
 
+fn default_name() -> String {
+    "audit".into()
+}
 fn default_namespace() -> String {
     "sidescan".into()
 }

@@ -83,6 +83,15 @@ impl AuditSpec {
     /// Checks names and the rules serde cannot express, naming the key at fault.
     pub fn validate(&self) -> Result<(), SpecError> {
         names::check_dns_label("namespace", &self.namespace)?;
+        names::check_dns_label("name", &self.name)?;
+        // CronJob names are at most 52 characters (the controller appends 11), `sidescan-` is 9.
+        if self.name.len() > 43 {
+            return Err(rule(
+                "name",
+                &self.name,
+                "at most 43 characters, so that the CronJob sidescan-<name> fits in 52",
+            ));
+        }
         if let Some(ns) = &self.placement.namespace {
             names::check_dns_label("placement.namespace", ns)?;
         }

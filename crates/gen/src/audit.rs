@@ -1,0 +1,406 @@
+//! The manifests of a batch audit: `render audit-job` and `render audit-cronjob` write the
+//! audit's RBAC (least privilege: read the selected workloads, write clones only where they run;
+//! docs/security.md gives each rule's reason), its ConfigMaps (the resolved audit spec, and the
+//! profile and threshold files when they are local) and the Job or CronJob that runs
+//! `sidescan-runner audit`.
+//!
+//! [`build`] is pure (spec + file contents + Kubernetes version -> render data); the templates
+//! only lay out fields.
+
+use crate::context::{ConfigMapContext, Credentials};
+use crate::inputs::Inputs;
+use crate::{GenError, KubeVersion};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sidescan_core::audit::{AUDIT_SPEC_KEY, AUDIT_SPEC_MOUNT_PATH, AuditSpec, PlacementMode};
+use sidescan_core::labels::{self, Component};
+use sidescan_core::spec::{ProfileConfigMap, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH, profile_key};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The audit's templates, from the repository's `templates/` directory.
+pub const TEMPLATES: [(&str, &str); 4] = [
+    (
+        "audit-rbac",
+        include_str!("../../../templates/audit-rbac.yaml.hbs"),
+    ),
+    (
+        "audit-job",
+        include_str!("../../../templates/audit-job.yaml.hbs"),
+    ),
+    (
+        "audit-cronjob",
+        include_str!("../../../templates/audit-cronjob.yaml.hbs"),
+    ),
+    (
+        "audit-job-spec",
+        include_str!("../../../templates/partials/audit-job-spec.yaml.hbs"),
+    ),
+];
+
+/// The documented default audit spec `sidescan-gen values --audit` prints.
+pub const DEFAULT_AUDIT_VALUES: &str = include_str!("../../../templates/audit-values.yaml");
+
+/// UID the audit runner runs as (the distroless `nonroot` user).
+pub const RUNNER_UID: i64 = 65532;
+
+/// What to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    Job,
+    CronJob,
+}
+
+impl AuditKind {
+    pub fn parse(name: &str) -> Option<AuditKind> {
+        match name {
+            "audit-job" => Some(AuditKind::Job),
+            "audit-cronjob" => Some(AuditKind::CronJob),
+            _ => None,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Job => "audit-job",
+            AuditKind::CronJob => "audit-cronjob",
+        }
+    }
+}
+
+/// Where the audit may write clones: one namespace, a list, or every namespace.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scope {
+    pub cluster_wide: bool,
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRbac {
+    pub service_account: String,
+    /// Reads workloads, pods and ServiceAccounts (ClusterRole; bound per namespace or cluster-wide).
+    pub read_role: String,
+    pub read: Scope,
+    /// Lists namespaces (every namespace) or gets the named ones.
+    pub namespaces_role: String,
+    pub named_namespaces: Vec<String>,
+    /// Creates, watches and deletes clones and their ConfigMaps; reads pod events.
+    pub clones_role: String,
+    pub clones: Scope,
+    /// Reads the profile ConfigMap to copy it beside workload-namespace clones.
+    pub profile_config_map: Option<String>,
+    pub profile_role: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditJob {
+    pub name: String,
+    pub cronjob_name: String,
+    pub host_network: bool,
+    pub image: String,
+    pub pull_policy: &'static str,
+    pub args: Vec<String>,
+    pub env: Vec<Value>,
+    pub credentials: Option<Credentials>,
+    pub resources: Value,
+    pub run_as_user: i64,
+    pub image_pull_secrets: Vec<Value>,
+    pub active_deadline_seconds: i64,
+    pub backoff_limit: i32,
+    pub ttl_seconds_after_finished: i32,
+    pub thresholds_config_map: Option<String>,
+    pub schedule: String,
+    pub time_zone: Option<String>,
+    pub successful_jobs_history_limit: i32,
+    pub failed_jobs_history_limit: i32,
+    pub starting_deadline_seconds: i64,
+    pub suspend: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditGates {
+    pub cronjob_api_version: &'static str,
+    pub ttl_after_finished: bool,
+    pub seccomp_field: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRenderContext {
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
+    pub kube: AuditGates,
+    pub rbac: AuditRbac,
+    pub spec_mount_path: &'static str,
+    pub thresholds_mount_path: &'static str,
+    pub spec_config_map_name: String,
+    pub job: AuditJob,
+    #[serde(skip)]
+    pub spec_config_map: ConfigMapContext,
+    #[serde(skip)]
+    pub profile: Option<ConfigMapContext>,
+    #[serde(skip)]
+    pub thresholds: Option<ConfigMapContext>,
+}
+
+fn env_value(name: &str, value: &str) -> Value {
+    json!({"name": name, "value": value})
+}
+
+/// `sidescan-<name>-<suffix>`.
+fn object(spec: &AuditSpec, suffix: &str) -> String {
+    format!("sidescan-{}-{suffix}", spec.name)
+}
+
+/// The spec the Job reads: local files replaced by the ConfigMaps rendered from them.
+pub fn resolved_spec(spec: &AuditSpec, inputs: &Inputs) -> AuditSpec {
+    let mut resolved = spec.clone();
+    if let (Some(profile), Some(files)) = (resolved.profile.as_mut(), inputs.profile.as_ref()) {
+        profile.dir = None;
+        profile.config_map = Some(ProfileConfigMap {
+            name: object(spec, "profile"),
+            files: files.files.keys().cloned().collect(),
+        });
+    }
+    if let Some(thresholds) = resolved.thresholds.as_mut()
+        && thresholds.file.is_some()
+    {
+        thresholds.file = None;
+        thresholds.config_map = Some(object(spec, "thresholds"));
+    }
+    resolved
+}
+
+/// The audit's render data.
+pub fn build(
+    spec: &AuditSpec,
+    inputs: &Inputs,
+    kube: KubeVersion,
+) -> Result<AuditRenderContext, GenError> {
+    if spec.schedule.time_zone.is_some() && !kube.has_cronjob_time_zone() {
+        return Err(GenError::Unsupported {
+            field: "schedule.timeZone".into(),
+            reason: format!(
+                "CronJob time zones need Kubernetes 1.25 or newer (rendering for {kube})"
+            ),
+        });
+    }
+    // Long-lived objects carry the audit's name, not an audit id (each run has its own).
+    let labels = BTreeMap::from([
+        (labels::APP_NAME.to_string(), "sidescan".to_string()),
+        (labels::APP_INSTANCE.to_string(), spec.name.clone()),
+        (
+            labels::APP_COMPONENT.to_string(),
+            Component::Audit.as_str().to_string(),
+        ),
+        (labels::APP_PART_OF.to_string(), labels::PART_OF.to_string()),
+        (
+            labels::APP_MANAGED_BY.to_string(),
+            labels::MANAGED_BY.to_string(),
+        ),
+    ]);
+    let base = format!("sidescan-{}", spec.name);
+    let cluster_prefix = format!("sidescan-{}-{}", spec.namespace, spec.name);
+    let selected: Vec<String> = spec
+        .select
+        .namespaces
+        .iter()
+        .filter(|ns| !spec.select.exclude_namespaces.contains(ns))
+        .cloned()
+        .collect();
+    let all_namespaces = spec.select.namespaces.is_empty();
+    let clones = match spec.placement.mode {
+        PlacementMode::ScanNamespace => Scope {
+            cluster_wide: false,
+            namespaces: vec![spec.scan_namespace().to_string()],
+        },
+        PlacementMode::WorkloadNamespace => Scope {
+            cluster_wide: all_namespaces,
+            namespaces: if all_namespaces {
+                vec![]
+            } else {
+                selected.clone()
+            },
+        },
+    };
+    let profile_cm_name = match (&spec.profile, &inputs.profile) {
+        (_, Some(_)) => Some(object(spec, "profile")),
+        (Some(p), None) => p.config_map.as_ref().map(|c| c.name.clone()),
+        _ => None,
+    };
+    let copies_profile = spec.placement.mode == PlacementMode::WorkloadNamespace
+        || spec.scan_namespace() != spec.namespace;
+    let rbac = AuditRbac {
+        service_account: base.clone(),
+        read_role: format!("{cluster_prefix}-read"),
+        read: Scope {
+            cluster_wide: all_namespaces,
+            namespaces: if all_namespaces {
+                vec![]
+            } else {
+                selected.clone()
+            },
+        },
+        namespaces_role: format!("{cluster_prefix}-namespaces"),
+        named_namespaces: spec.select.namespaces.clone(),
+        clones_role: format!("{cluster_prefix}-clones"),
+        clones,
+        profile_config_map: profile_cm_name.filter(|_| copies_profile),
+        profile_role: format!("{base}-profile"),
+    };
+
+    let profile = inputs.profile.as_ref().map(|files| {
+        let mut data = BTreeMap::new();
+        let mut binary_data = BTreeMap::new();
+        for (path, bytes) in &files.files {
+            let key = profile_key(path).unwrap_or_else(|| path.clone());
+            match std::str::from_utf8(bytes) {
+                Ok(text) => data.insert(key, text.to_string()),
+                Err(_) => binary_data.insert(key, crate::context::base64(bytes)),
+            };
+        }
+        ConfigMapContext {
+            name: object(spec, "profile"),
+            labels: labels.clone(),
+            data,
+            binary_data,
+        }
+    });
+    let thresholds = inputs.thresholds.as_ref().map(|text| ConfigMapContext {
+        name: object(spec, "thresholds"),
+        labels: labels.clone(),
+        data: BTreeMap::from([(THRESHOLDS_KEY.to_string(), text.clone())]),
+        binary_data: BTreeMap::new(),
+    });
+    let thresholds_config_map = spec.thresholds.as_ref().and_then(|t| {
+        t.config_map
+            .clone()
+            .or_else(|| t.file.as_ref().map(|_| object(spec, "thresholds")))
+    });
+    let resolved = resolved_spec(spec, inputs);
+    let spec_text = serde_json::to_string_pretty(&resolved).unwrap_or_default() + "\n";
+
+    let mut env = vec![];
+    if let Some(api) = &spec.cluster.api_server {
+        env.push(env_value("KUBERNETES_SERVICE_HOST", &api.host));
+        env.push(env_value("KUBERNETES_SERVICE_PORT", &api.port.to_string()));
+    }
+    if let Some(endpoint) = &spec.results.endpoint {
+        env.push(env_value("AWS_ENDPOINT_URL", endpoint));
+    }
+    if let Some(region) = &spec.results.region {
+        env.push(env_value("AWS_REGION", region));
+    }
+    if spec.results.allow_http {
+        env.push(env_value("AWS_ALLOW_HTTP", "true"));
+    }
+    env.push(env_value("AWS_EC2_METADATA_DISABLED", "true"));
+    let pull_policy = spec.images.pull_policy.as_str();
+    let job = AuditJob {
+        name: base.clone(),
+        cronjob_name: base.clone(),
+        host_network: spec.cluster.host_network,
+        image: spec.images.reference(&spec.runner.image),
+        pull_policy,
+        args: vec![
+            "audit".into(),
+            "--spec".into(),
+            format!("{AUDIT_SPEC_MOUNT_PATH}/{AUDIT_SPEC_KEY}"),
+            "--in-job".into(),
+        ],
+        env,
+        credentials: spec
+            .results
+            .credentials_secret
+            .as_ref()
+            .map(|s| Credentials {
+                secret: s.name.clone(),
+                access_key_id_key: s.access_key_id_key.clone(),
+                secret_access_key_key: s.secret_access_key_key.clone(),
+            }),
+        resources: serde_json::to_value(&spec.runner.resources).unwrap_or(Value::Null),
+        run_as_user: RUNNER_UID,
+        image_pull_secrets: spec
+            .images
+            .pull_secrets
+            .iter()
+            .map(|name| json!({"name": name}))
+            .collect(),
+        active_deadline_seconds: spec.runner.active_deadline_seconds,
+        backoff_limit: spec.runner.backoff_limit,
+        ttl_seconds_after_finished: spec.runner.ttl_seconds_after_finished,
+        thresholds_config_map,
+        schedule: spec.schedule.cron.clone(),
+        time_zone: spec.schedule.time_zone.clone(),
+        successful_jobs_history_limit: spec.schedule.successful_jobs_history_limit,
+        failed_jobs_history_limit: spec.schedule.failed_jobs_history_limit,
+        starting_deadline_seconds: spec.schedule.starting_deadline_seconds,
+        suspend: spec.schedule.suspend,
+    };
+    Ok(AuditRenderContext {
+        namespace: spec.namespace.clone(),
+        labels: labels.clone(),
+        kube: AuditGates {
+            cronjob_api_version: kube.cronjob_api_version(),
+            ttl_after_finished: kube.has_ttl_after_finished(),
+            seccomp_field: kube.has_seccomp_field(),
+        },
+        rbac,
+        spec_mount_path: AUDIT_SPEC_MOUNT_PATH,
+        thresholds_mount_path: THRESHOLDS_MOUNT_PATH,
+        spec_config_map_name: object(spec, "spec"),
+        job,
+        spec_config_map: ConfigMapContext {
+            name: object(spec, "spec"),
+            labels,
+            data: BTreeMap::from([(AUDIT_SPEC_KEY.to_string(), spec_text)]),
+            binary_data: BTreeMap::new(),
+        },
+        profile,
+        thresholds,
+    })
+}
+
+/// Renders the audit's documents: RBAC, ConfigMaps, then the Job or CronJob.
+pub fn render(
+    generator: &crate::Generator,
+    kind: AuditKind,
+    ctx: &AuditRenderContext,
+) -> Result<Vec<String>, GenError> {
+    let data = serde_json::to_value(ctx).map_err(|e| GenError::Render {
+        template: "audit".into(),
+        message: e.to_string(),
+    })?;
+    let mut main = handlebars::Context::from(data);
+    let job_spec = generator.text("audit-job-spec", &main)?;
+    let data = main.data_mut();
+    data["job_spec_2"] = Value::String(crate::indent(&job_spec, 2));
+    data["job_spec_6"] = Value::String(crate::indent(&job_spec, 6));
+    let mut docs = crate::split_documents(&generator.text("audit-rbac", &main)?);
+    docs.extend(generator.config_map_in(&ctx.namespace, &ctx.spec_config_map)?);
+    for cm in ctx.profile.iter().chain(ctx.thresholds.iter()) {
+        docs.extend(generator.config_map_in(&ctx.namespace, cm)?);
+    }
+    let template = match kind {
+        AuditKind::Job => "audit-job",
+        AuditKind::CronJob => "audit-cronjob",
+    };
+    docs.extend(crate::split_documents(&generator.text(template, &main)?));
+    Ok(docs)
+}
+
+/// The whole path from audit spec to documents: reads the spec's files relative to `base_dir`.
+pub fn generate(
+    generator: &crate::Generator,
+    spec: &AuditSpec,
+    base_dir: &Path,
+    kube: KubeVersion,
+    kind: AuditKind,
+) -> Result<Vec<String>, GenError> {
+    let inputs = crate::inputs::load_audit_inputs(spec, base_dir)?;
+    let ctx = build(spec, &inputs, kube)?;
+    render(generator, kind, &ctx)
+}
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;
