@@ -70,19 +70,31 @@ const SCRIPT: &str = r#"
 (function(){
 var table=document.getElementById('targets'),bodies=Array.prototype.slice.call(table.tBodies);
 var ns=document.getElementById('f-namespace'),vd=document.getElementById('f-verdict'),q=document.getElementById('f-text');
+var heads=Array.prototype.slice.call(table.tHead.rows[0].cells),state={sort:'',dir:''};
 function apply(){var shown=0,text=q.value.toLowerCase();bodies.forEach(function(b){
 var ok=(!ns.value||b.dataset.namespace===ns.value)&&(!vd.value||b.dataset.verdict===vd.value)&&(!text||b.dataset.search.indexOf(text)>=0);
 b.hidden=!ok;if(ok)shown++;});document.getElementById('shown').textContent=String(shown);}
-ns.addEventListener('change',apply);vd.addEventListener('change',apply);q.addEventListener('input',apply);
-var heads=table.tHead.rows[0].cells,dir={};
-Array.prototype.forEach.call(heads,function(th){if(!th.dataset.key)return;th.tabIndex=0;
-function sort(){var k=th.dataset.key,num=th.dataset.type==='num';dir[k]=!dir[k];var s=dir[k]?1:-1;
+function sortBy(th,asc){var k=th.dataset.key,num=th.dataset.type==='num',s=asc?1:-1;
 bodies.sort(function(a,b){var x=a.dataset[k],y=b.dataset[k];if(num){x=parseFloat(x);y=parseFloat(y);
 if(isNaN(x))x=-1;if(isNaN(y))y=-1;return(x-y)*s;}return x<y?-s:x>y?s:0;});
 bodies.forEach(function(b){table.appendChild(b);});
-Array.prototype.forEach.call(heads,function(h){h.removeAttribute('aria-sort');});
-th.setAttribute('aria-sort',dir[k]?'ascending':'descending');}
-th.addEventListener('click',sort);th.addEventListener('keydown',function(e){if(e.key==='Enter')sort();});});
+heads.forEach(function(h){h.removeAttribute('aria-sort');});
+th.setAttribute('aria-sort',asc?'ascending':'descending');state.sort=k;state.dir=asc?'asc':'desc';}
+function save(){var p=[];if(ns.value)p.push('namespace='+encodeURIComponent(ns.value));
+if(vd.value)p.push('verdict='+encodeURIComponent(vd.value));if(q.value)p.push('q='+encodeURIComponent(q.value));
+if(state.sort)p.push('sort='+state.sort+'&dir='+state.dir);
+if(history.replaceState)history.replaceState(null,'',p.length?'#'+p.join('&'):location.pathname);}
+function change(){apply();save();}
+ns.addEventListener('change',change);vd.addEventListener('change',change);q.addEventListener('input',change);
+heads.forEach(function(th){if(!th.dataset.key)return;th.tabIndex=0;
+function click(){sortBy(th,!(state.sort===th.dataset.key&&state.dir==='asc'));save();}
+th.addEventListener('click',click);th.addEventListener('keydown',function(e){if(e.key==='Enter')click();});});
+// Filters and order from the address (#namespace=shop&verdict=failed&sort=compliance&dir=asc), so
+// a view can be shared as a link.
+var want={};location.hash.slice(1).split('&').forEach(function(p){var i=p.indexOf('=');
+if(i>0)want[decodeURIComponent(p.slice(0,i))]=decodeURIComponent(p.slice(i+1));});
+if(want.namespace)ns.value=want.namespace;if(want.verdict)vd.value=want.verdict;if(want.q)q.value=want.q;
+heads.forEach(function(th){if(want.sort&&th.dataset.key===want.sort)sortBy(th,want.dir!=='desc');});
 apply();document.documentElement.setAttribute('data-ready','1');
 })();
 "#;
@@ -118,12 +130,12 @@ fn glance(audit: &AuditRecord) -> String {
     let t = &audit.totals;
     let mut out = String::from("<section class=\"glance\"><div><h2>Targets</h2>");
     for (class, label, n) in [
-        ("ok", "passed", t.passed),
-        ("bad", "failed", t.failed),
-        ("warn", "not scanned", t.not_scanned),
+        ("c-hi", "passed", t.passed),
+        ("c-lo", "failed", t.failed),
+        ("c-mid", "not scanned", t.not_scanned),
     ] {
         out.push_str(&percent_bar(
-            &format!("sev-{class}"),
+            class,
             label,
             n,
             t.targets.max(1),
@@ -190,14 +202,18 @@ fn settings_line(s: &AuditSettings) -> String {
     } else {
         s.namespaces.join(", ")
     };
-    let mut parts = vec![
-        format!("namespaces: {namespaces}"),
-        format!("kinds: {}", s.kinds.join(", ")),
-    ];
+    let audit = !s.kinds.is_empty();
+    let mut parts = Vec::new();
+    if audit {
+        parts.push(format!("namespaces: {namespaces}"));
+        parts.push(format!("kinds: {}", s.kinds.join(", ")));
+    }
     if !s.label_selector.is_empty() {
         parts.push(format!("selector: {}", s.label_selector));
     }
-    parts.push(format!("scanner: {} ({})", s.scanner_image, s.backend));
+    if audit {
+        parts.push(format!("scanner: {} ({})", s.scanner_image, s.backend));
+    }
     if let Some(p) = &s.profile {
         parts.push(format!("profile: {p}"));
     }
@@ -205,8 +221,11 @@ fn settings_line(s: &AuditSettings) -> String {
         Some(t) => format!("thresholds: {t}"),
         None => "no thresholds: every scanned target passes".into(),
     });
-    parts.push(format!("target runs: {}", s.run));
-    parts.push(format!("clones: {}", s.placement));
+    if audit {
+        parts.push(format!("target runs: {}", s.run));
+        parts.push(format!("clones: {}", s.placement));
+        parts.push(format!("concurrency: {}", s.concurrency));
+    }
     esc(&parts.join(" · "))
 }
 
@@ -215,6 +234,7 @@ fn target_rows(
     r: &TargetRecord,
     failed: Option<&[FailedControl]>,
     omitted: usize,
+    open: bool,
 ) {
     let sev = r.failed_by_severity.unwrap_or_default();
     let search = format!(
@@ -284,7 +304,8 @@ fn target_rows(
         let total = failed.len() + omitted;
         let _ = write!(
             details,
-            "<details><summary>{total} failed control{}</summary>",
+            "<details{}><summary>{total} failed control{}</summary>",
+            if open { " open" } else { "" },
             if total == 1 { "" } else { "s" }
         );
         for c in failed.iter().take(SHOWN_CONTROLS) {
@@ -440,6 +461,7 @@ fn fleet_titled(
             r,
             failed.get(&r.id).map(Vec::as_slice),
             omitted.get(&r.id).copied().unwrap_or(0),
+            audit.targets.len() == 1,
         );
     }
     out.push_str("</table>");
