@@ -96,7 +96,7 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
         let ns = ["shop", "tools", "ops"][(i % 3) as usize];
         let kind = ["Deployment", "StatefulSet", "DaemonSet", "CronJob"][(i % 4) as usize];
         let verdict = match i % 5 {
-            0 | 1 | 2 => Verdict::Passed,
+            0..=2 => Verdict::Passed,
             3 => Verdict::Failed,
             _ => Verdict::NotScanned,
         };
