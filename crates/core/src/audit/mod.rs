@@ -38,6 +38,10 @@ pub struct AuditSpec {
     /// `sidescan-<name>[-...]`.
     #[serde(default = "default_name")]
     pub name: String,
+    /// A name for the cluster, recorded in `audit.json` so reports across clusters tell them
+    /// apart; with several clusters in one bucket, give each its own `results.storeUrl` prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
     /// The audit's own namespace: its Job, RBAC and spec ConfigMap, and the clones unless
     /// `placement` says otherwise.
     #[serde(default = "default_namespace")]

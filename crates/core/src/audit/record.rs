@@ -205,7 +205,7 @@ pub struct AuditSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub audit_id: String,
-    /// An optional name for the cluster (`--cluster-name`), for reports across clusters.
+    /// The audit spec's `clusterName`, for reports across clusters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     /// RFC 3339, UTC.

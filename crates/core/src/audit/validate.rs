@@ -92,6 +92,9 @@ impl AuditSpec {
                 "at most 43 characters, so that the CronJob sidescan-<name> fits in 52",
             ));
         }
+        if let Some(cluster) = &self.cluster_name {
+            names::check_dns_label("clusterName", cluster)?;
+        }
         if let Some(ns) = &self.placement.namespace {
             names::check_dns_label("placement.namespace", ns)?;
         }
