@@ -8,3 +8,4 @@
 pub mod clone;
 pub mod discover;
 pub mod hold;
+pub mod state;
