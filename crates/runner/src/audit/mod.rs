@@ -7,5 +7,6 @@
 
 pub mod clone;
 pub mod discover;
+pub mod files;
 pub mod hold;
 pub mod state;
