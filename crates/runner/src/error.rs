@@ -10,6 +10,9 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Cinc(#[from] crate::agent::cinc::CincError),
+    /// An audit's spec or threshold file is wrong (the message names the file and key).
+    #[error("{0}")]
+    AuditInput(String),
     /// `install-hold` could not copy the `hold` program.
     #[error("install-hold: {path}: {source}")]
     HoldInstall {
@@ -26,6 +29,7 @@ impl Error {
         match self {
             Error::Store(crate::store::StoreError::BadUrl { .. }) => ExitStatus::BadInput,
             Error::Cinc(e) if e.is_bad_input() => ExitStatus::BadInput,
+            Error::AuditInput(_) => ExitStatus::BadInput,
             _ => ExitStatus::Infrastructure,
         }
     }

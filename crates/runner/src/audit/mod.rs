@@ -9,4 +9,5 @@ pub mod clone;
 pub mod discover;
 pub mod files;
 pub mod hold;
+pub mod input;
 pub mod state;
