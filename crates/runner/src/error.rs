@@ -10,6 +10,13 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Cinc(#[from] crate::agent::cinc::CincError),
+    /// A Kubernetes API call failed.
+    #[error("{action}: {source}")]
+    Kube {
+        action: String,
+        #[source]
+        source: kube::Error,
+    },
     /// An audit's spec or threshold file is wrong (the message names the file and key).
     #[error("{0}")]
     AuditInput(String),
@@ -23,6 +30,13 @@ pub enum Error {
 }
 
 impl Error {
+    pub(crate) fn kube(action: impl Into<String>, source: kube::Error) -> Error {
+        Error::Kube {
+            action: action.into(),
+            source,
+        }
+    }
+
     /// The exit status this error ends a run with.
     pub fn exit_status(&self) -> sidescan_core::ExitStatus {
         use sidescan_core::ExitStatus;

@@ -6,3 +6,4 @@
 pub mod env;
 pub mod harness;
 pub mod pods;
+pub mod workloads;

@@ -6,6 +6,7 @@
 //! scan pod out). [`hold`] installs the program a clone's target runs instead of its entrypoint.
 
 pub mod clone;
+pub mod cluster;
 pub mod discover;
 pub mod files;
 pub mod hold;
