@@ -87,6 +87,27 @@ where
     }
 }
 
+/// Watches `name` until it is gone (deleted, or never existed); panics after [`WAIT`].
+pub async fn wait_gone<K>(api: &Api<K>, name: &str)
+where
+    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
+{
+    let Some(uid) = api
+        .get_opt(name)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .and_then(|o| o.meta().uid.clone())
+    else {
+        return;
+    };
+    let gone = kube::runtime::wait::conditions::is_deleted(&uid);
+    match tokio::time::timeout(WAIT, await_condition(api.clone(), name, gone)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => panic!("{name}: watch failed while waiting for it to go: {e}"),
+        Err(_) => panic!("{name}: still there after {WAIT:?}"),
+    }
+}
+
 /// Waits until the controller manager's token controller gave ServiceAccount `name` its token
 /// Secret (pods using it are refused before that on v1.20).
 pub async fn wait_for_service_account_token(client: &Client, ns: &str, name: &str) {
