@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Find the target container's process, scan its root, store the results.
     Agent(Box<cli::agent::AgentArgs>),
+    /// Audit every workload a spec selects: clone, scan and report each container.
+    Audit(Box<cli::audit::AuditArgs>),
     /// Copy the static `hold` program into an audit clone's shared volume (its init container).
     InstallHold(cli::install_hold::InstallHoldArgs),
 }
@@ -68,6 +70,7 @@ async fn main() -> std::process::ExitCode {
             Err(message) => usage(message),
         },
         Command::InstallHold(args) => cli::install_hold::run(args),
+        Command::Audit(args) => cli::audit::run(*args).await,
     };
     status.into()
 }

@@ -3,6 +3,7 @@
 //! builders that follow the local cluster's rules, waits that watch instead of sleeping, and a
 //! dump of pod, container, event and log state when a test fails.
 
+pub mod audit;
 pub mod env;
 pub mod harness;
 pub mod pods;

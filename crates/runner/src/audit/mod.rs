@@ -11,4 +11,6 @@ pub mod discover;
 pub mod files;
 pub mod hold;
 pub mod input;
+pub mod run;
+pub mod scan;
 pub mod state;

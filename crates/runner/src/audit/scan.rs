@@ -1,0 +1,323 @@
+//! One clone's scan as the audit controller sees it: where the clone is from its status
+//! ([`step`]), and its results read back from the store after the scanner ended ([`retrieve`]).
+//! These are the per-scan pipeline's decisions; the audit adds nothing to them.
+
+use crate::store::Store;
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use object_store::ObjectStoreExt;
+use sidescan_core::ResultFile;
+use std::collections::BTreeMap;
+
+/// Waiting reasons no amount of waiting fixes.
+pub const FATAL_WAITING_REASONS: [&str; 4] = [
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// Where a clone is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Not running yet: what it waits for.
+    Waiting(String),
+    /// Target and scanner run.
+    Running,
+    /// The scanner ended: its exit code and termination message.
+    ScannerDone {
+        exit_code: i32,
+        message: Option<String>,
+    },
+    /// The clone cannot finish: why.
+    Failed(String),
+}
+
+fn status<'a>(pod: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
+    let s = pod.status.as_ref()?;
+    s.container_statuses
+        .iter()
+        .flatten()
+        .chain(s.init_container_statuses.iter().flatten())
+        .find(|c| c.name == name)
+}
+
+fn waiting(cs: &ContainerStatus) -> Option<(String, String)> {
+    let w = cs.state.as_ref()?.waiting.as_ref()?;
+    Some((
+        w.reason.clone().unwrap_or_default(),
+        w.message.clone().unwrap_or_default(),
+    ))
+}
+
+/// Decides a clone's step from one version of it.
+pub fn step(pod: &Pod, scanner: &str, target: &str, installer: Option<&str>) -> Step {
+    let st = pod.status.as_ref();
+    let phase = st.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    if let Some(t) = status(pod, scanner)
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+    {
+        return Step::ScannerDone {
+            exit_code: t.exit_code,
+            message: t.message.clone().filter(|m| !m.trim().is_empty()),
+        };
+    }
+    if phase == "Failed" || phase == "Succeeded" {
+        let reason = st.and_then(|s| s.reason.clone()).unwrap_or(phase.into());
+        let message = st.and_then(|s| s.message.clone()).unwrap_or_default();
+        return Step::Failed(format!(
+            "the clone ended ({reason}) before the scanner: {message}"
+        ));
+    }
+    if let Some(t) = status(pod, target)
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+    {
+        return Step::Failed(format!(
+            "the target container exited ({}, exit code {}) before it was scanned",
+            t.reason.as_deref().unwrap_or("terminated"),
+            t.exit_code
+        ));
+    }
+    if let Some(name) = installer
+        && let Some(t) = status(pod, name)
+            .and_then(|c| c.state.as_ref())
+            .and_then(|s| s.terminated.as_ref())
+        && t.exit_code != 0
+    {
+        return Step::Failed(format!(
+            "installing hold failed (exit code {}): {}",
+            t.exit_code,
+            t.message.as_deref().unwrap_or_default()
+        ));
+    }
+    for name in [Some(target), Some(scanner), installer]
+        .into_iter()
+        .flatten()
+    {
+        if let Some((reason, message)) = status(pod, name).and_then(waiting)
+            && FATAL_WAITING_REASONS.contains(&reason.as_str())
+        {
+            return Step::Failed(format!(
+                "container {name} cannot start: {reason}: {message}"
+            ));
+        }
+    }
+    let running = |name: &str| {
+        status(pod, name)
+            .and_then(|c| c.state.as_ref())
+            .is_some_and(|s| s.running.is_some())
+    };
+    if running(target) && running(scanner) {
+        return Step::Running;
+    }
+    Step::Waiting(waiting_reason(
+        pod,
+        &[installer.unwrap_or(""), target, scanner],
+    ))
+}
+
+/// What a clone that has not started waits for, in one line.
+pub fn waiting_reason(pod: &Pod, containers: &[&str]) -> String {
+    let st = pod.status.as_ref();
+    if let Some(c) = st
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+    {
+        return format!(
+            "not scheduled: {}: {}",
+            c.reason.as_deref().unwrap_or("Unschedulable"),
+            c.message.as_deref().unwrap_or_default()
+        );
+    }
+    for name in containers.iter().filter(|n| !n.is_empty()) {
+        if let Some((reason, message)) = status(pod, name).and_then(waiting)
+            && !reason.is_empty()
+            && reason != "PodInitializing"
+            && reason != "ContainerCreating"
+        {
+            return format!("container {name}: {reason}: {message}")
+                .trim_end_matches(": ")
+                .to_string();
+        }
+    }
+    format!(
+        "phase {}",
+        st.and_then(|s| s.phase.as_deref()).unwrap_or("Pending")
+    )
+}
+
+/// The newest warning among a pod's events (the scheduler's and kubelet's reasons), if any.
+pub fn newest_warning(events: &[Event]) -> Option<String> {
+    events
+        .iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .max_by_key(|e| {
+            e.last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or_else(|| e.event_time.as_ref().map(|t| t.0))
+        })
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.reason.as_deref().unwrap_or("Warning"),
+                e.message.as_deref().unwrap_or_default().trim()
+            )
+        })
+}
+
+/// The result files a scan stored, read back.
+#[derive(Debug, Clone)]
+pub struct Retrieved {
+    pub hdf: Vec<u8>,
+    pub metadata: Vec<u8>,
+    /// Object keys by file name.
+    pub keys: BTreeMap<String, String>,
+}
+
+/// Why retrieval failed, and whether another attempt may do better.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrieveFailure {
+    pub reason: String,
+    pub retryable: bool,
+}
+
+/// Reads the scan's files back from the store, by the keys the termination message lists.
+pub async fn retrieve(
+    store: &Store,
+    exit_code: i32,
+    message: Option<&str>,
+) -> Result<Retrieved, RetrieveFailure> {
+    let fail = |reason: String| RetrieveFailure {
+        reason,
+        retryable: true,
+    };
+    let summary: serde_json::Value = message
+        .and_then(|m| serde_json::from_str(m).ok())
+        .ok_or_else(|| fail(format!("the scanner exited {exit_code} without a summary")))?;
+    let outcome = summary["outcome"].as_str().unwrap_or("failed");
+    if exit_code != 0 || outcome != "stored" {
+        let error = summary["error"].as_str().unwrap_or("no error given");
+        return Err(RetrieveFailure {
+            reason: format!("the scanner exited {exit_code} ({outcome}): {error}"),
+            // Bad input (exit 2) will not change on a retry.
+            retryable: exit_code != 2,
+        });
+    }
+    let mut keys = BTreeMap::new();
+    for key in summary["keys"].as_array().into_iter().flatten() {
+        let key = key
+            .as_str()
+            .or_else(|| key["key"].as_str())
+            .unwrap_or_default();
+        if let Some(name) = key.rsplit('/').next() {
+            keys.insert(name.to_string(), key.to_string());
+        }
+    }
+    let mut read = BTreeMap::new();
+    for file in [ResultFile::Hdf, ResultFile::Metadata] {
+        let key = keys.get(file.file_name()).ok_or_else(|| {
+            fail(format!(
+                "the scanner's summary names no {}",
+                file.file_name()
+            ))
+        })?;
+        let bytes = store
+            .inner
+            .get(&object_store::path::Path::from(key.as_str()))
+            .await
+            .map_err(|e| fail(format!("reading {key}: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| fail(format!("reading {key}: {e}")))?;
+        read.insert(file.file_name(), bytes.to_vec());
+    }
+    Ok(Retrieved {
+        hdf: read.remove("hdf.json").unwrap_or_default(),
+        metadata: read.remove("metadata.json").unwrap_or_default(),
+        keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": "c"}, "status": status})).unwrap()
+    }
+
+    fn state(name: &str, s: serde_json::Value) -> serde_json::Value {
+        json!({"name": name, "image": "i", "imageID": "", "ready": false, "restartCount": 0, "state": s})
+    }
+
+    #[test]
+    fn steps_from_status() {
+        let running = json!({"running": {}});
+        let p = pod(
+            json!({"phase": "Running", "containerStatuses": [state("app", running.clone()), state("s", running.clone())]}),
+        );
+        assert_eq!(step(&p, "s", "app", Some("h")), Step::Running);
+        let p = pod(
+            json!({"phase": "Running", "containerStatuses": [state("app", running.clone()),
+            state("s", json!({"terminated": {"exitCode": 0, "message": "{\"outcome\":\"stored\"}"}}))]}),
+        );
+        assert!(matches!(
+            step(&p, "s", "app", None),
+            Step::ScannerDone { exit_code: 0, .. }
+        ));
+        let p = pod(json!({"phase": "Running", "containerStatuses": [
+            state("app", json!({"terminated": {"exitCode": 1, "reason": "Error"}})), state("s", running.clone())]}));
+        assert!(
+            matches!(step(&p, "s", "app", None), Step::Failed(m) if m.contains("target container exited"))
+        );
+        let p = pod(json!({"phase": "Pending", "containerStatuses": [
+            state("app", json!({"waiting": {"reason": "ErrImageNeverPull", "message": "no image"}}))]}));
+        assert!(
+            matches!(step(&p, "s", "app", None), Step::Failed(m) if m.contains("ErrImageNeverPull"))
+        );
+        let p = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/1 nodes are available: 1 node(s) had taint"}]}),
+        );
+        assert_eq!(
+            step(&p, "s", "app", None),
+            Step::Waiting(
+                "not scheduled: Unschedulable: 0/1 nodes are available: 1 node(s) had taint".into()
+            )
+        );
+        let p = pod(json!({"phase": "Pending", "containerStatuses": [
+            state("app", json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}))]}));
+        assert_eq!(
+            step(&p, "s", "app", None),
+            Step::Waiting("container app: ImagePullBackOff: Back-off pulling image".into())
+        );
+        let p = pod(json!({"phase": "Pending", "initContainerStatuses": [
+            state("h", json!({"terminated": {"exitCode": 3, "message": "no hold"}}))]}));
+        assert!(
+            matches!(step(&p, "s", "app", Some("h")), Step::Failed(m) if m.contains("installing hold"))
+        );
+    }
+
+    #[test]
+    fn the_newest_warning_explains_a_pending_clone() {
+        let events: Vec<Event> = serde_json::from_value(json!([
+            {"metadata": {"name": "a"}, "involvedObject": {}, "type": "Warning", "reason": "FailedScheduling",
+             "message": "old", "lastTimestamp": "2026-11-26T03:00:00Z"},
+            {"metadata": {"name": "b"}, "involvedObject": {}, "type": "Normal", "reason": "Pulling",
+             "message": "x", "lastTimestamp": "2026-11-26T03:00:09Z"},
+            {"metadata": {"name": "c"}, "involvedObject": {}, "type": "Warning", "reason": "FailedScheduling",
+             "message": "0/1 nodes are available ", "lastTimestamp": "2026-11-26T03:00:05Z"},
+        ]))
+        .unwrap();
+        assert_eq!(
+            newest_warning(&events).as_deref(),
+            Some("FailedScheduling: 0/1 nodes are available")
+        );
+        assert_eq!(newest_warning(&[]), None);
+    }
+}

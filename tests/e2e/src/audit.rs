@@ -1,0 +1,108 @@
+//! Helpers for audit tests: the runner binary (built on demand, so a test never runs a stale
+//! one), an audit spec for the local cluster and S3 server, the store credentials Secret, and
+//! reading objects back from S3.
+
+use crate::env::{S3_HINT, required};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::PostParams;
+use kube::{Api, Client};
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `sidescan-runner`, built from this tree (`cargo build -p sidescan-runner`) the first time.
+pub fn runner_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args([
+                    "build",
+                    "-q",
+                    "-p",
+                    "sidescan-runner",
+                    "--bin",
+                    "sidescan-runner",
+                ])
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+                .status()
+                .expect("cargo build -p sidescan-runner");
+            assert!(status.success(), "cargo build -p sidescan-runner failed");
+            let exe = std::env::current_exe().unwrap();
+            // target/<profile>/deps/<test> -> target/<profile>/sidescan-runner
+            let bin = exe
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("sidescan-runner");
+            assert!(bin.is_file(), "{} not built", bin.display());
+            bin
+        })
+        .clone()
+}
+
+/// An audit spec (YAML) for namespace `ns` on the local cluster, storing under `prefix` of the
+/// test bucket; `extra` is appended (more keys).
+pub fn spec_yaml(ns: &str, prefix: &str, extra: &str) -> String {
+    let bucket = required("SIDESCAN_S3_BUCKET", S3_HINT);
+    let endpoint = required("AWS_ENDPOINT_URL", S3_HINT);
+    format!(
+        "namespace: {ns}\n\
+         clusterName: dev\n\
+         scanner: {{backend: builtin, image: localhost/sidescan-scanner:dev}}\n\
+         images: {{pullPolicy: Never}}\n\
+         results: {{storeUrl: 's3://{bucket}/{prefix}', endpoint: '{endpoint}', region: us-east-1,\n\
+                    allowHttp: true, credentialsSecret: {{name: store}}}}\n\
+         cluster: {{hostNetwork: true}}\n\
+         {extra}"
+    )
+}
+
+/// The store credentials Secret the clones read (`store`), from the test's AWS variables.
+pub async fn store_secret(client: &Client, ns: &str) {
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "store"},
+        "stringData": {
+            "AWS_ACCESS_KEY_ID": required("AWS_ACCESS_KEY_ID", S3_HINT),
+            "AWS_SECRET_ACCESS_KEY": required("AWS_SECRET_ACCESS_KEY", S3_HINT),
+        },
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+/// The test bucket, with explicit endpoint and credentials.
+pub fn s3() -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(required("SIDESCAN_S3_BUCKET", S3_HINT))
+        .with_endpoint(required("AWS_ENDPOINT_URL", S3_HINT))
+        .with_allow_http(true)
+        .build()
+        .unwrap()
+}
+
+/// An object's bytes, or `None` when it does not exist.
+pub async fn get(s3: &object_store::aws::AmazonS3, key: &str) -> Option<Vec<u8>> {
+    match s3.get(&object_store::path::Path::from(key)).await {
+        Ok(got) => Some(got.bytes().await.unwrap().to_vec()),
+        Err(object_store::Error::NotFound { .. }) => None,
+        Err(e) => panic!("reading {key}: {e}"),
+    }
+}
+
+/// Every key under `prefix`.
+pub async fn list(s3: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
+    futures::TryStreamExt::try_collect::<Vec<_>>(
+        s3.list(Some(&object_store::path::Path::from(prefix))),
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|m| m.location.to_string())
+    .collect()
+}
