@@ -27,6 +27,8 @@ use sidescan_eval::Threshold;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -116,6 +118,8 @@ struct Controller {
     cronjob_v1: bool,
     started: jiff::Timestamp,
     clock: Instant,
+    /// API requests made so far (for the figures in docs/benchmarks.md).
+    requests: Arc<AtomicU64>,
 }
 
 impl Controller {
@@ -123,9 +127,8 @@ impl Controller {
         let spec = &config.spec;
         let url = spec.results.store_url.clone().unwrap_or_default();
         let store = store::open(&url)?;
-        let client = Client::try_default()
-            .await
-            .map_err(|e| Error::kube("connecting to the cluster", e))?;
+        let requests = Arc::new(AtomicU64::new(0));
+        let client = counting_client(requests.clone()).await?;
         let version = client
             .apiserver_version()
             .await
@@ -142,6 +145,7 @@ impl Controller {
             cronjob_v1: minor >= 21,
             started: jiff::Timestamp::now(),
             clock: Instant::now(),
+            requests,
             config,
         };
         controller.audit().await
@@ -248,13 +252,14 @@ impl Controller {
         }
         let t = &record.totals;
         println!(
-            "audit {}: {} targets, {} passed, {} failed, {} not scanned ({:.0} s)",
+            "audit {}: {} targets, {} passed, {} failed, {} not scanned ({:.1} s, {} API requests)",
             self.audit_id,
             t.targets,
             t.passed,
             t.failed,
             t.not_scanned,
-            self.clock.elapsed().as_secs_f64()
+            self.clock.elapsed().as_secs_f64(),
+            self.requests.load(Ordering::Relaxed)
         );
         Ok(t.exit_status())
     }
@@ -757,6 +762,23 @@ impl Controller {
             )))
         }
     }
+}
+
+/// A client for the current kubeconfig (in a pod: its ServiceAccount) that counts its requests.
+async fn counting_client(requests: Arc<AtomicU64>) -> Result<Client, Error> {
+    let config = kube::Config::infer().await.map_err(|e| {
+        Error::AuditInput(format!(
+            "no Kubernetes configuration (kubeconfig or in-cluster): {e}"
+        ))
+    })?;
+    let layer = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        requests.fetch_add(1, Ordering::Relaxed);
+        req
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| Error::kube("building the Kubernetes client", e))?
+        .with_layer(&layer)
+        .build())
 }
 
 fn exit_status(code: u8) -> ExitStatus {
