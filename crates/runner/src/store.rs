@@ -80,6 +80,17 @@ impl RetryPolicy {
 
 /// Opens `url` (`s3://bucket/prefix` or `file:///dir`).
 pub fn open(url: &str) -> Result<Store, StoreError> {
+    open_with(url, None, None, false)
+}
+
+/// Like [`open`], with a spec's S3 endpoint, region and plain-HTTP setting where the environment
+/// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ALLOW_HTTP`) does not set them.
+pub fn open_with(
+    url: &str,
+    endpoint: Option<&str>,
+    region: Option<&str>,
+    allow_http: bool,
+) -> Result<Store, StoreError> {
     let bad = |reason: String| StoreError::BadUrl {
         url: url.to_string(),
         reason,
@@ -94,14 +105,23 @@ pub fn open(url: &str) -> Result<Store, StoreError> {
             // Our own retry loop backs off between attempts; the client's own retries would
             // multiply the wait when the store is down. Client options (AWS_ALLOW_HTTP, CA
             // bundle, default timeouts) stay as the environment set them.
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
                 .with_url(format!("s3://{bucket}"))
                 .with_retry(RetryConfig {
                     max_retries: 0,
                     ..RetryConfig::default()
-                })
-                .build()
-                .map_err(|e| bad(e.to_string()))?;
+                });
+            let unset = |name: &str| std::env::var_os(name).is_none();
+            if let Some(endpoint) = endpoint.filter(|_| unset("AWS_ENDPOINT_URL")) {
+                builder = builder.with_endpoint(endpoint);
+            }
+            if let Some(region) = region.filter(|_| unset("AWS_REGION")) {
+                builder = builder.with_region(region);
+            }
+            if allow_http && unset("AWS_ALLOW_HTTP") {
+                builder = builder.with_allow_http(true);
+            }
+            let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
             Ok(Store {
                 url: url.to_string(),
                 inner: Arc::new(s3),

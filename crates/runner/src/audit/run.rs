@@ -126,7 +126,12 @@ impl Controller {
     async fn start(config: AuditConfig) -> Result<ExitStatus, Error> {
         let spec = &config.spec;
         let url = spec.results.store_url.clone().unwrap_or_default();
-        let store = store::open(&url)?;
+        let store = store::open_with(
+            &url,
+            spec.results.endpoint.as_deref(),
+            spec.results.region.as_deref(),
+            spec.results.allow_http,
+        )?;
         let requests = Arc::new(AtomicU64::new(0));
         let client = counting_client(requests.clone()).await?;
         let version = client

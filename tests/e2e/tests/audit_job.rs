@@ -1,0 +1,148 @@
+//! The audit in the cluster: `sidescan-gen render audit-job` applied as it is, the Job's runner
+//! (localhost/sidescan-runner:dev) audits the namespace under exactly the rendered RBAC, derives
+//! its audit id from the Job, stores every result and the report, and leaves nothing behind.
+//!
+//! Needs: `scripts/dev-cluster up`, `scripts/dev-s3 up`, `scripts/build-images`.
+
+use futures::FutureExt;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::Client;
+use kube::api::{
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use kube::discovery::{self, Scope};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sidescan_core::audit::AuditId;
+use sidescan_core::audit::record::{AuditRecord, Verdict};
+use sidescan_e2e::audit::{get, s3, spec_yaml, store_secret};
+use sidescan_e2e::harness::{wait_for, wait_for_service_account_token, with_temp_ns};
+use sidescan_e2e::workloads;
+use sidescan_gen::audit::AuditKind;
+use sidescan_gen::{Generator, KubeVersion};
+use std::path::Path;
+
+async fn api_for(client: &Client, doc: &Value) -> (Api<DynamicObject>, String) {
+    let api_version = doc["apiVersion"].as_str().unwrap();
+    let kind = doc["kind"].as_str().unwrap();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let (resource, caps) =
+        discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+            .await
+            .unwrap();
+    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+    let api = match (caps.scope, doc["metadata"]["namespace"].as_str()) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
+        _ => Api::all_with(client.clone(), &resource),
+    };
+    (api, name)
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster, the S3 server and images (scripts/test-all)"]
+async fn the_rendered_audit_job_audits_the_namespace_under_its_own_rbac() {
+    with_temp_ns("audit-job", |client, ns| async move {
+        store_secret(&client, &ns).await;
+        workloads::deployment(&client, &ns, "web", 0, &[("app", "target-distroless")]).await;
+        workloads::deployment(&client, &ns, "api", 0, &[("api", "target-musl")]).await;
+        let info = client.apiserver_version().await.unwrap();
+        let kube = KubeVersion::parse(&format!("1.{}", info.minor.trim_end_matches('+'))).unwrap();
+        let prefix = format!("e2e-audit-job/{ns}");
+        let text = spec_yaml(
+            &ns,
+            &prefix,
+            &format!(
+                "name: nightly\nselect: {{namespaces: [{ns}]}}\n\
+                      runner: {{image: localhost/sidescan-runner:dev}}\n\
+                      cluster: {{hostNetwork: true, apiServer: {{host: 127.0.0.1, port: 6443}}}}\n"
+            ),
+        );
+        // The Job's runner also needs the API server's address: these cluster settings replace
+        // spec_yaml's.
+        let text = text.replace("cluster: {hostNetwork: true}\n", "");
+        let spec = sidescan_runner::audit::input::parse_spec(&text, "audit.yaml").unwrap();
+        let generator = Generator::new().unwrap();
+        let docs =
+            sidescan_gen::audit::generate(&generator, &spec, Path::new("."), kube, AuditKind::Job)
+                .unwrap();
+        let stream: String = docs.iter().map(|d| format!("---\n{d}")).collect();
+        let docs = sidescan_gen::documents(&stream).unwrap();
+        let result = async {
+            let apply = PatchParams::apply("sidescan-e2e");
+            for doc in &docs {
+                let (api, name) = api_for(&client, doc).await;
+                api.patch(&name, &apply, &Patch::Apply(doc))
+                    .await
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                if doc["kind"] == "ServiceAccount" {
+                    wait_for_service_account_token(&client, &ns, &name).await;
+                }
+            }
+            let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+            let job = wait_for(&jobs, "sidescan-nightly", "finished", |j: Option<&Job>| {
+                j.and_then(|j| j.status.as_ref())
+                    .is_some_and(|s| s.succeeded.unwrap_or(0) > 0 || s.failed.unwrap_or(0) > 0)
+            })
+            .await;
+            assert_eq!(
+                job.status.as_ref().unwrap().succeeded,
+                Some(1),
+                "{:?}",
+                job.status
+            );
+            let uid = job.metadata.uid.clone().unwrap();
+            let digest = Sha256::digest(uid.as_bytes());
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&digest[..8]);
+            let audit_id = AuditId::for_job("sidescan-nightly", bytes);
+            let s3 = s3();
+            let audit: AuditRecord = serde_json::from_slice(
+                &get(&s3, &format!("{prefix}/audits/{audit_id}/audit.json"))
+                    .await
+                    .expect("audit.json"),
+            )
+            .unwrap();
+            assert_eq!(audit.targets.len(), 2);
+            assert!(
+                audit.targets.iter().all(|t| t.verdict == Verdict::Passed),
+                "{:?}",
+                audit.targets
+            );
+            assert!(
+                get(&s3, &format!("{prefix}/audits/{audit_id}/report.html"))
+                    .await
+                    .is_some()
+            );
+            let sel = format!("sidescan.io/audit-id={audit_id}");
+            let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+            assert!(
+                pods.list(&ListParams::default().labels(&sel))
+                    .await
+                    .unwrap()
+                    .items
+                    .is_empty()
+            );
+            let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+            assert!(
+                maps.list(&ListParams::default().labels(&sel))
+                    .await
+                    .unwrap()
+                    .items
+                    .is_empty()
+            );
+        };
+        let outcome = std::panic::AssertUnwindSafe(result).catch_unwind().await;
+        for doc in docs
+            .iter()
+            .filter(|d| !d["metadata"]["namespace"].is_string())
+        {
+            let (api, name) = api_for(&client, doc).await;
+            let _ = api.delete(&name, &DeleteParams::default()).await;
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await;
+}
