@@ -36,11 +36,18 @@ pub fn load(path: &Path, sets: &[&str]) -> ScanSpec {
     values::spec_from_value(tree).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every document: `render all` (the Job path) followed by `render scan-pod` (the manual path).
 pub fn render(path: &Path, sets: &[&str], kube: KubeVersion) -> Vec<Rendered> {
     let spec = load(path, sets);
     let generator = Generator::new().unwrap();
-    sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None)
-        .unwrap_or_else(|e| panic!("{} {sets:?} {kube}: {e}", path.display()))
+    let mut out = Vec::new();
+    for kind in [None, Some(Kind::ScanPod)] {
+        out.extend(
+            sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, kind)
+                .unwrap_or_else(|e| panic!("{} {sets:?} {kube}: {e}", path.display())),
+        );
+    }
+    out
 }
 
 pub fn stream(path: &Path, sets: &[&str], kube: KubeVersion) -> String {
@@ -67,6 +74,9 @@ pub fn check_strictly(doc: &Value) {
             strict::check::<rbac::v1::RoleBinding>(doc)
         }
         ("batch/v1", "Job") => strict::check::<batch::v1::Job>(doc),
+        ("networking.k8s.io/v1", "NetworkPolicy") => {
+            strict::check::<k8s_openapi::api::networking::v1::NetworkPolicy>(doc)
+        }
         ("batch/v1", "CronJob") => strict::check::<batch::v1::CronJob>(doc),
         // batch/v1beta1 CronJob (before 1.21) has the same fields as batch/v1 minus timeZone,
         // which is never rendered for those releases; k8s-openapi only ships current types.
@@ -89,4 +99,15 @@ pub fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 pub fn kinds(rendered: &[Rendered]) -> Vec<Kind> {
     rendered.iter().map(|r| r.kind).collect()
+}
+
+/// The pod template of a rendered Pod, Job or CronJob, for the Pod Security check.
+pub fn pod_template(doc: &Value) -> Option<k8s_openapi::api::core::v1::PodTemplateSpec> {
+    let template = match doc["kind"].as_str()? {
+        "Pod" => serde_json::json!({"metadata": doc["metadata"], "spec": doc["spec"]}),
+        "Job" => doc["spec"]["template"].clone(),
+        "CronJob" => doc["spec"]["jobTemplate"]["spec"]["template"].clone(),
+        _ => return None,
+    };
+    Some(serde_json::from_value(template).unwrap())
 }
