@@ -205,7 +205,10 @@ pub fn run_id(spec: &ScanSpec) -> RunId {
 }
 
 /// The user's labels under sidescan's own (validation keeps the keys apart).
-fn with_user_labels(spec: &ScanSpec, mut labels: BTreeMap<String, String>) -> BTreeMap<String, String> {
+fn with_user_labels(
+    spec: &ScanSpec,
+    mut labels: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     for (k, v) in &spec.metadata.labels {
         labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
@@ -716,18 +719,21 @@ pub fn build(
 
     // Input and waiver files: a ConfigMap rendered from local files, or an existing one.
     let inputs_name = profile_inputs_name(target);
-    let profile_inputs_cm = inputs.profile_inputs.as_ref().map(|files| ConfigMapContext {
-        name: inputs_name.clone(),
-        labels: stable_labels(spec, &run_id, Component::Profile),
-        annotations: user_annotations.clone(),
-        data: files
-            .input_files
-            .iter()
-            .chain(&files.waiver_files)
-            .cloned()
-            .collect(),
-        binary_data: BTreeMap::new(),
-    });
+    let profile_inputs_cm = inputs
+        .profile_inputs
+        .as_ref()
+        .map(|files| ConfigMapContext {
+            name: inputs_name.clone(),
+            labels: stable_labels(spec, &run_id, Component::Profile),
+            annotations: user_annotations.clone(),
+            data: files
+                .input_files
+                .iter()
+                .chain(&files.waiver_files)
+                .cloned()
+                .collect(),
+            binary_data: BTreeMap::new(),
+        });
     let (input_keys, waiver_keys, inputs_config_map): (Vec<String>, Vec<String>, Option<String>) =
         match (spec.profile.as_ref(), inputs.profile_inputs.as_ref()) {
             (_, Some(files)) => (

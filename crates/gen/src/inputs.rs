@@ -178,7 +178,9 @@ pub fn read_thresholds(path: &Path) -> Result<String, GenError> {
         path: path.to_path_buf(),
         reason,
     };
-    let size = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| bad(e.to_string()))?
+        .len();
     if size > CONFIGMAP_LIMIT as u64 {
         return Err(bad(format!(
             "{size} bytes, above the ConfigMap limit of {CONFIGMAP_LIMIT} bytes"
@@ -211,8 +213,7 @@ pub fn read_profile_inputs(
                 .to_string();
             if !is_config_map_key(&key) {
                 return Err(bad(
-                    "the file name must be a ConfigMap key (letters, digits, '-', '_', '.')"
-                        .into(),
+                    "the file name must be a ConfigMap key (letters, digits, '-', '_', '.')".into(),
                 ));
             }
             if let Some(other) = keys.insert(key.clone(), at.clone()) {
@@ -266,7 +267,10 @@ pub fn load_inputs(
         None => None,
     };
     let profile_inputs = match &spec.profile {
-        Some(p) if p.inputs_config_map.is_none() && (!p.input_files.is_empty() || !p.waiver_files.is_empty()) => {
+        Some(p)
+            if p.inputs_config_map.is_none()
+                && (!p.input_files.is_empty() || !p.waiver_files.is_empty()) =>
+        {
             Some(read_profile_inputs(p, base_dir)?)
         }
         _ => None,

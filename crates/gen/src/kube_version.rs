@@ -111,7 +111,9 @@ mod tests {
         assert_eq!(KubeVersion::parse("v1.20").unwrap().minor, 20);
         assert_eq!(KubeVersion::parse("1.20.2").unwrap().minor, 20);
         assert_eq!(KubeVersion::parse("1.37").unwrap().minor, 37);
-        for bad in ["2.1", "1", "1.x", "1.17", "1.38", "1.99", "1.20.x", "1.20.1.1", ""] {
+        for bad in [
+            "2.1", "1", "1.x", "1.17", "1.38", "1.99", "1.20.x", "1.20.1.1", "",
+        ] {
             assert!(KubeVersion::parse(bad).is_err(), "{bad}");
         }
     }
@@ -125,7 +127,10 @@ mod tests {
             .find(|p| p.contains("name = \"k8s-openapi\""))
             .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
             .unwrap_or_default();
-        assert_eq!(version, "\"0.29.0\"", "k8s-openapi changed: update KubeVersion::NEWEST");
+        assert_eq!(
+            version, "\"0.29.0\"",
+            "k8s-openapi changed: update KubeVersion::NEWEST"
+        );
         assert_eq!(KubeVersion::NEWEST.minor, 37);
     }
 

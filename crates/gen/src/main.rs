@@ -4,7 +4,9 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use sidescan_core::ExitStatus;
 use sidescan_gen::inputs::CONFIGMAP_LIMIT;
-use sidescan_gen::{DEFAULT_VALUES, GenError, Generator, Kind, KubeVersion, Rendered, output, values};
+use sidescan_gen::{
+    DEFAULT_VALUES, GenError, Generator, Kind, KubeVersion, Rendered, output, values,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -217,8 +219,9 @@ fn render(
                     Some(stem) => dir.join(stem),
                     None => dir.to_path_buf(),
                 };
-                output::write_dir(&target, &sidescan_gen::to_files(rendered), owned)
-                    .map_err(|e| Failure::Output(anyhow::anyhow!("writing {}: {e}", target.display())))?;
+                output::write_dir(&target, &sidescan_gen::to_files(rendered), owned).map_err(
+                    |e| Failure::Output(anyhow::anyhow!("writing {}: {e}", target.display())),
+                )?;
             }
             Ok(())
         }

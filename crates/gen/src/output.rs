@@ -146,7 +146,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("job.yaml"), "{err}");
-        assert_eq!(std::fs::read_to_string(out.join("rbac.yaml")).unwrap(), "old");
+        assert_eq!(
+            std::fs::read_to_string(out.join("rbac.yaml")).unwrap(),
+            "old"
+        );
         assert_eq!(listing(root.path()), ["out"]);
     }
 }

@@ -215,12 +215,7 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
     let containers = containers(spec);
 
     // HostProcess
-    if pod_sc
-        .windows_options
-        .as_ref()
-        .and_then(|w| w.host_process)
-        == Some(true)
-    {
+    if pod_sc.windows_options.as_ref().and_then(|w| w.host_process) == Some(true) {
         add(
             Rule::HostProcess,
             "spec.securityContext.windowsOptions.hostProcess".into(),
@@ -248,8 +243,11 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
         "spec.securityContext.seLinuxOptions",
         pod_sc.se_linux_options.as_ref(),
     );
-    let pod_seccomp = seccomp_type(pod_sc.seccomp_profile.as_ref())
-        .or_else(|| annotations.get(SECCOMP_POD_ANNOTATION).map(|a| annotation_seccomp(a)));
+    let pod_seccomp = seccomp_type(pod_sc.seccomp_profile.as_ref()).or_else(|| {
+        annotations
+            .get(SECCOMP_POD_ANNOTATION)
+            .map(|a| annotation_seccomp(a))
+    });
     if pod_seccomp == Some("Unconfined") {
         add(
             Rule::Seccomp,
@@ -271,7 +269,12 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
         let value = serde_json::to_value(volume).unwrap_or_default();
         let kinds: Vec<&str> = value
             .as_object()
-            .map(|m| m.keys().map(String::as_str).filter(|k| *k != "name").collect())
+            .map(|m| {
+                m.keys()
+                    .map(String::as_str)
+                    .filter(|k| *k != "name")
+                    .collect()
+            })
             .unwrap_or_default();
         let field = format!("spec.volumes[{}]", volume.name);
         if volume.host_path.is_some() {
@@ -511,7 +514,10 @@ mod tests {
     }
 
     fn rules(p: &PodTemplateSpec, level: Level) -> Vec<Rule> {
-        let mut r: Vec<Rule> = pss_violations(p, level).into_iter().map(|v| v.rule).collect();
+        let mut r: Vec<Rule> = pss_violations(p, level)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
         r.sort();
         r.dedup();
         r
@@ -549,12 +555,30 @@ mod tests {
     fn each_baseline_rule_fires() {
         let cases = [
             (json!({"hostPID": true}), Rule::HostNamespaces),
-            (json!({"volumes": [{"name": "h", "hostPath": {"path": "/"}}]}), Rule::HostPathVolumes),
-            (json!({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}), Rule::Sysctls),
-            (json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}}}), Rule::Seccomp),
-            (json!({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}), Rule::SeLinux),
-            (json!({"securityContext": {"windowsOptions": {"hostProcess": true}}}), Rule::HostProcess),
-            (json!({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}), Rule::AppArmor),
+            (
+                json!({"volumes": [{"name": "h", "hostPath": {"path": "/"}}]}),
+                Rule::HostPathVolumes,
+            ),
+            (
+                json!({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}),
+                Rule::Sysctls,
+            ),
+            (
+                json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}}}),
+                Rule::Seccomp,
+            ),
+            (
+                json!({"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}),
+                Rule::SeLinux,
+            ),
+            (
+                json!({"securityContext": {"windowsOptions": {"hostProcess": true}}}),
+                Rule::HostProcess,
+            ),
+            (
+                json!({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}),
+                Rule::AppArmor,
+            ),
         ];
         for (spec, rule) in cases {
             let mut spec = spec;
@@ -564,12 +588,17 @@ mod tests {
         }
         let container_cases = [
             (json!({"privileged": true}), Rule::PrivilegedContainers),
-            (json!({"capabilities": {"add": ["SYS_PTRACE"]}}), Rule::Capabilities),
+            (
+                json!({"capabilities": {"add": ["SYS_PTRACE"]}}),
+                Rule::Capabilities,
+            ),
             (json!({"procMount": "Unmasked"}), Rule::ProcMountType),
             (json!({"seLinuxOptions": {"user": "root"}}), Rule::SeLinux),
         ];
         for (sc, rule) in container_cases {
-            let p = pod(json!({"spec": {"containers": [{"name": "c", "image": "i", "securityContext": sc}]}}));
+            let p = pod(
+                json!({"spec": {"containers": [{"name": "c", "image": "i", "securityContext": sc}]}}),
+            );
             assert!(rules(&p, Level::Baseline).contains(&rule), "{rule:?}");
         }
         let p = pod(json!({"spec": {"containers": [{"name": "c", "image": "i",
@@ -590,10 +619,16 @@ mod tests {
         let mut c = restricted_container();
         c["securityContext"]["runAsUser"] = json!(0);
         c["securityContext"]["runAsGroup"] = json!(0);
-        let p = pod(json!({"spec": {"containers": [c], "volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]}}));
+        let p = pod(
+            json!({"spec": {"containers": [c], "volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]}}),
+        );
         assert_eq!(
             rules(&p, Level::Restricted),
-            vec![Rule::VolumeTypes, Rule::RunningAsNonRootUser, Rule::NonRootGroups]
+            vec![
+                Rule::VolumeTypes,
+                Rule::RunningAsNonRootUser,
+                Rule::NonRootGroups
+            ]
         );
         // Pod-level settings count for every container; the old annotations count before 1.19.
         let p = pod(json!({

@@ -183,7 +183,12 @@ mod tests {
         apply_set(&mut root, "target.env.ZIP=01234", true).unwrap();
         apply_set(&mut root, "cluster.gone=1", false).unwrap();
         apply_set(&mut root, "cluster.gone=null", false).unwrap();
-        apply_set(&mut root, r"metadata.labels.team\.example\.com/owner=ops", false).unwrap();
+        apply_set(
+            &mut root,
+            r"metadata.labels.team\.example\.com/owner=ops",
+            false,
+        )
+        .unwrap();
         assert_eq!(
             root,
             json!({

@@ -62,10 +62,7 @@ fn render_all_is_the_job_path_and_scan_pod_the_manual_one() {
     }
     // The Job creates the scan pod: `all` does not render it a second time.
     assert!(!text.contains("kind: Pod"), "{text}");
-    let out = gen_cmd(
-        &["render", "scan-pod", "--values", "spec.yaml"],
-        dir.path(),
-    );
+    let out = gen_cmd(&["render", "scan-pod", "--values", "spec.yaml"], dir.path());
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.matches("\nkind: ").count(), 1);
@@ -192,7 +189,9 @@ fn values_refused_later_are_refused_now() {
     let (out, _d) = run_with_spec(host_path, &[]);
     assert_bad_input(
         &out,
-        &["target.volumes (host): hostPath breaks the Pod Security rule \"HostPath Volumes\" of level baseline, which mode ptrace keeps"],
+        &[
+            "target.volumes (host): hostPath breaks the Pod Security rule \"HostPath Volumes\" of level baseline, which mode ptrace keeps",
+        ],
     );
 }
 
@@ -221,7 +220,10 @@ fn quantities_may_be_yaml_numbers() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("\"cpu\": \"2\"") || text.contains("cpu: \"2\""), "{text}");
+    assert!(
+        text.contains("\"cpu\": \"2\"") || text.contains("cpu: \"2\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -236,14 +238,23 @@ fn huge_values_fail_fast_with_the_key_named() {
     let spec = with_env(&"x".repeat(50 * 1024 * 1024));
     let started = std::time::Instant::now();
     let (out, _d) = run_with_spec(&spec, &[]);
-    assert_bad_input(&out, &["spec.yaml: 52428", "a spec must fit into a ConfigMap of 1048576 bytes"]);
+    assert_bad_input(
+        &out,
+        &[
+            "spec.yaml: 52428",
+            "a spec must fit into a ConfigMap of 1048576 bytes",
+        ],
+    );
     assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     // 1.5 MB: parsed, then refused by the spec ConfigMap's size, naming the key.
     let spec = with_env(&"x".repeat(1536 * 1024));
     let (out, _d) = run_with_spec(&spec, &[]);
     assert_bad_input(
         &out,
-        &["target.env.BIG: 1572864 bytes make the spec ConfigMap", "above the ConfigMap limit of 1048576 bytes"],
+        &[
+            "target.env.BIG: 1572864 bytes make the spec ConfigMap",
+            "above the ConfigMap limit of 1048576 bytes",
+        ],
     );
 }
 
@@ -258,7 +269,14 @@ fn output_dir_holds_exactly_what_was_rendered() {
     std::fs::write(dir.path().join("profile/controls/a.rb"), "# a\n").unwrap();
     let render_into_out = |dir: &Path| {
         gen_cmd(
-            &["render", "all", "--values", "spec.yaml", "--output-dir", "out"],
+            &[
+                "render",
+                "all",
+                "--values",
+                "spec.yaml",
+                "--output-dir",
+                "out",
+            ],
             dir,
         )
     };
@@ -278,7 +296,14 @@ fn output_dir_holds_exactly_what_was_rendered() {
     );
     std::fs::write(out_dir.join("README"), "mine").unwrap();
     let scan_pod = gen_cmd(
-        &["render", "scan-pod", "--values", "spec.yaml", "--output-dir", "out"],
+        &[
+            "render",
+            "scan-pod",
+            "--values",
+            "spec.yaml",
+            "--output-dir",
+            "out",
+        ],
         dir.path(),
     );
     assert_eq!(scan_pod.status.code(), Some(0));
@@ -287,7 +312,13 @@ fn output_dir_holds_exactly_what_was_rendered() {
     assert_eq!(render_into_out(dir.path()).status.code(), Some(0));
     assert_eq!(
         listing(&out_dir),
-        ["README", "cronjob.yaml", "job.yaml", "rbac.yaml", "scan-pod.yaml"]
+        [
+            "README",
+            "cronjob.yaml",
+            "job.yaml",
+            "rbac.yaml",
+            "scan-pod.yaml"
+        ]
     );
     // A failed write leaves every file as it was, and no staging directory behind.
     let before = std::fs::read_to_string(out_dir.join("rbac.yaml")).unwrap();
@@ -299,8 +330,16 @@ fn output_dir_holds_exactly_what_was_rendered() {
     )
     .unwrap();
     let out = render_into_out(dir.path());
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(out_dir.join("rbac.yaml")).unwrap(), before);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("rbac.yaml")).unwrap(),
+        before
+    );
     assert_eq!(listing(dir.path()), ["out", "profile", "spec.yaml"]);
 }
 
@@ -320,7 +359,12 @@ fn a_directory_of_specs_renders_in_one_run() {
         &["render", "all", "--values", "specs", "--output-dir", "out"],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for name in ["a", "b", "c"] {
         let job = std::fs::read_to_string(dir.path().join(format!("out/{name}/job.yaml"))).unwrap();
         assert!(job.contains(&format!("sidescan-{name}-scan")));

@@ -32,9 +32,11 @@ pub fn check_qualified_name(key: &str) -> Result<(), String> {
         })?;
     }
     if !is_name_part(name) {
-        return Err("not a qualified name: at most 63 letters, digits, '-', '_', '.', \
+        return Err(
+            "not a qualified name: at most 63 letters, digits, '-', '_', '.', \
              starting and ending with a letter or digit, after an optional DNS prefix and '/'"
-            .to_string());
+                .to_string(),
+        );
     }
     Ok(())
 }
