@@ -250,11 +250,14 @@ async fn the_other_example_specs_are_accepted_by_the_api_server() {
     with_temp_ns("genex", |client, ns| async move {
         let kube = server_version(&client).await;
         // Never pulled (this cluster has no registry and must not reach one), never scheduled
-        // runs, no time zone before 1.25: the rest of each spec as written.
+        // runs, no time zone before 1.25, no PriorityClass this cluster lacks (the knobs test
+        // creates one): the rest of each spec as written.
         let sets = [
             "images.pullPolicy=Never",
             "schedule.suspend=true",
             "schedule.timeZone=null",
+            "scheduling.priorityClassName=null",
+            "orchestrator.priorityClassName=null",
         ];
         for name in ["distroless-same-uid", "scheduled-remote-profile", "private-store"] {
             let docs = render_example(name, &ns, kube, &sets);
