@@ -5,7 +5,7 @@
 use crate::GenError;
 use sidescan_core::names;
 use sidescan_core::spec::is_config_map_key;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The API server's limit on a ConfigMap's data (sum of key and value sizes).
@@ -251,19 +251,56 @@ pub fn read_profile_inputs(
     Ok(inputs)
 }
 
+/// Profile directories and threshold files already read and checked in this run: a batch of
+/// specs sharing a profile reads it once.
+#[derive(Debug, Default)]
+pub struct InputCache {
+    profiles: HashMap<PathBuf, ProfileFiles>,
+    thresholds: HashMap<PathBuf, String>,
+}
+
 /// Reads what the spec points to; relative paths are taken from `base_dir` (the values file's
 /// directory).
 pub fn load_inputs(
     spec: &sidescan_core::spec::ScanSpec,
     base_dir: &Path,
 ) -> Result<Inputs, GenError> {
+    load_inputs_cached(spec, base_dir, &mut InputCache::default())
+}
+
+/// [`load_inputs`], reusing what `cache` already holds.
+pub fn load_inputs_cached(
+    spec: &sidescan_core::spec::ScanSpec,
+    base_dir: &Path,
+    cache: &mut InputCache,
+) -> Result<Inputs, GenError> {
     let resolve = |p: &str| -> PathBuf { base_dir.join(p) };
     let profile = match spec.profile.as_ref().and_then(|p| p.dir.as_deref()) {
-        Some(dir) => Some(read_profile_dir(&resolve(dir))?),
+        Some(dir) => {
+            let path = resolve(dir);
+            Some(match cache.profiles.get(&path) {
+                Some(files) => files.clone(),
+                None => {
+                    let files = read_profile_dir(&path)?;
+                    cache.profiles.insert(path, files.clone());
+                    files
+                }
+            })
+        }
         None => None,
     };
     let thresholds = match spec.thresholds.as_ref().and_then(|t| t.file.as_deref()) {
-        Some(file) => Some(read_thresholds(&resolve(file))?),
+        Some(file) => {
+            let path = resolve(file);
+            Some(match cache.thresholds.get(&path) {
+                Some(text) => text.clone(),
+                None => {
+                    let text = read_thresholds(&path)?;
+                    cache.thresholds.insert(path, text.clone());
+                    text
+                }
+            })
+        }
         None => None,
     };
     let profile_inputs = match &spec.profile {

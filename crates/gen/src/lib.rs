@@ -304,7 +304,26 @@ pub fn generate(
     kube: KubeVersion,
     kind: Option<Kind>,
 ) -> Result<Vec<Rendered>, GenError> {
-    let inputs = inputs::load_inputs(spec, base_dir)?;
+    generate_cached(
+        generator,
+        spec,
+        base_dir,
+        kube,
+        kind,
+        &mut inputs::InputCache::default(),
+    )
+}
+
+/// [`generate`] for many specs: files the specs share are read once (`cache`).
+pub fn generate_cached(
+    generator: &Generator,
+    spec: &ScanSpec,
+    base_dir: &Path,
+    kube: KubeVersion,
+    kind: Option<Kind>,
+    cache: &mut inputs::InputCache,
+) -> Result<Vec<Rendered>, GenError> {
+    let inputs = inputs::load_inputs_cached(spec, base_dir, cache)?;
     let ctx = context::build(spec, &inputs, kube)?;
     generator.render_kinds(kind, &ctx)
 }

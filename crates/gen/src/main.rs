@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use sidescan_core::ExitStatus;
-use sidescan_gen::inputs::CONFIGMAP_LIMIT;
+use sidescan_gen::inputs::{CONFIGMAP_LIMIT, InputCache};
 use sidescan_gen::{
     DEFAULT_VALUES, GenError, Generator, Kind, KubeVersion, Rendered, output, values,
 };
@@ -52,6 +52,10 @@ enum Command {
     /// Print the documented default spec.
     Values,
 }
+
+// Rendering is allocation-bound: mimalloc renders a batch of specs markedly faster than glibc's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Failures sorted by exit code: bad input (2) or writing the output (3).
 enum Failure {
@@ -136,6 +140,7 @@ fn batch_files(dir: &Path) -> Result<Vec<PathBuf>, GenError> {
 /// Renders one spec: values file (or none), overrides, files it names.
 fn render_one(
     generator: &Generator,
+    cache: &mut InputCache,
     values_file: Option<&Path>,
     set: &[String],
     set_string: &[String],
@@ -159,7 +164,7 @@ fn render_one(
         values::apply_set(&mut tree, arg, true)?;
     }
     let spec = values::spec_from_value(tree)?;
-    sidescan_gen::generate(generator, &spec, &base_dir, kube, kind)
+    sidescan_gen::generate_cached(generator, &spec, &base_dir, kube, kind, cache)
 }
 
 fn render(
@@ -173,6 +178,7 @@ fn render(
     let kube = KubeVersion::parse(kube_version).map_err(Failure::Input)?;
     let generator = Generator::new().map_err(Failure::Input)?;
     let kind = Kind::parse(what);
+    let mut cache = InputCache::default();
     let owned: &[Kind] = match &kind {
         Some(k) => std::slice::from_ref(k),
         None => &Kind::JOB_PATH,
@@ -182,13 +188,21 @@ fn render(
     match values_path {
         Some(dir) if dir.is_dir() => {
             for file in batch_files(dir).map_err(Failure::Input)? {
-                let rendered = render_one(&generator, Some(&file), set, set_string, kube, kind)
-                    .map_err(|e| {
-                        Failure::Input(GenError::Values {
-                            source_name: file.display().to_string(),
-                            message: e.to_string(),
-                        })
-                    })?;
+                let rendered = render_one(
+                    &generator,
+                    &mut cache,
+                    Some(&file),
+                    set,
+                    set_string,
+                    kube,
+                    kind,
+                )
+                .map_err(|e| {
+                    Failure::Input(GenError::Values {
+                        source_name: file.display().to_string(),
+                        message: e.to_string(),
+                    })
+                })?;
                 let stem = file
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -197,7 +211,7 @@ fn render(
             }
         }
         file => {
-            let rendered = render_one(&generator, file, set, set_string, kube, kind)
+            let rendered = render_one(&generator, &mut cache, file, set, set_string, kube, kind)
                 .map_err(Failure::Input)?;
             outputs.push((None, rendered));
         }

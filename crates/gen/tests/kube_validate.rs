@@ -16,7 +16,9 @@ const RELEASES: [&str; 4] = ["1.25", "1.29", "1.33", "1.37"];
 
 fn validator() -> String {
     std::env::var("SIDESCAN_KUBE_VALIDATE").unwrap_or_else(|_| {
-        panic!("SIDESCAN_KUBE_VALIDATE is not set: SIDESCAN_KUBE_VALIDATE=\"$(scripts/kube-validate)\"")
+        panic!(
+            "SIDESCAN_KUBE_VALIDATE is not set: SIDESCAN_KUBE_VALIDATE=\"$(scripts/kube-validate)\""
+        )
     })
 }
 

@@ -259,7 +259,11 @@ async fn the_other_example_specs_are_accepted_by_the_api_server() {
             "scheduling.priorityClassName=null",
             "orchestrator.priorityClassName=null",
         ];
-        for name in ["distroless-same-uid", "scheduled-remote-profile", "private-store"] {
+        for name in [
+            "distroless-same-uid",
+            "scheduled-remote-profile",
+            "private-store",
+        ] {
             let docs = render_example(name, &ns, kube, &sets);
             apply_all(&client, &ns, &docs).await;
             for doc in &docs {
@@ -340,7 +344,10 @@ async fn a_spec_with_the_cluster_knobs_scans_and_stores_over_tls() {
                 data: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
                 ..ConfigMap::default()
             };
-            config_maps.create(&PostParams::default(), &cm).await.unwrap();
+            config_maps
+                .create(&PostParams::default(), &cm)
+                .await
+                .unwrap();
         }
         let prefix = format!("tls-{}", ns);
         let sets: Vec<String> = [
@@ -375,7 +382,10 @@ async fn a_spec_with_the_cluster_knobs_scans_and_stores_over_tls() {
 
         // The cluster ran the pod with the knobs as rendered.
         let spec = pod.spec.clone().unwrap();
-        assert_eq!(spec.priority_class_name.as_deref(), Some(priority_class.as_str()));
+        assert_eq!(
+            spec.priority_class_name.as_deref(),
+            Some(priority_class.as_str())
+        );
         assert_eq!(spec.priority, Some(1000));
         let labels = pod.metadata.labels.clone().unwrap();
         assert_eq!(labels["team.example.com/owner"], "e2e");
@@ -402,13 +412,21 @@ async fn a_spec_with_the_cluster_knobs_scans_and_stores_over_tls() {
             .and_then(|c| c.iter().find(|c| c.name == "target"))
             .expect("target status");
         assert!(
-            target_status.state.as_ref().is_some_and(|s| s.running.is_some() || s.terminated.as_ref().is_some_and(|t| t.exit_code == 0)),
+            target_status
+                .state
+                .as_ref()
+                .is_some_and(|s| s.running.is_some()
+                    || s.terminated.as_ref().is_some_and(|t| t.exit_code == 0)),
             "the target did not start with its knobs: {target_status:?}"
         );
         // Every object of the run carries the labels.
-        let sa: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), &ns);
+        let sa: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(client.clone(), &ns);
         let scanner_sa = sa.get("sidescan-distroless-scanner").await.unwrap();
-        assert_eq!(scanner_sa.metadata.labels.unwrap()["team.example.com/owner"], "e2e");
+        assert_eq!(
+            scanner_sa.metadata.labels.unwrap()["team.example.com/owner"],
+            "e2e"
+        );
 
         // The results are in the store: read back over TLS, trusting only the test CA.
         let certificates = object_store::Certificate::from_pem_bundle(ca.as_bytes()).unwrap();
@@ -426,7 +444,10 @@ async fn a_spec_with_the_cluster_knobs_scans_and_stores_over_tls() {
             .build()
             .unwrap();
         let hdf_key = keys.iter().find(|k| k.ends_with("hdf.json")).unwrap();
-        assert!(hdf_key.starts_with(&format!("{prefix}/{ns}/distroless/")), "{hdf_key}");
+        assert!(
+            hdf_key.starts_with(&format!("{prefix}/{ns}/distroless/")),
+            "{hdf_key}"
+        );
         use object_store::ObjectStoreExt;
         let bytes = store
             .get(&object_store::path::Path::from(hdf_key.as_str()))
@@ -436,7 +457,10 @@ async fn a_spec_with_the_cluster_knobs_scans_and_stores_over_tls() {
             .await
             .unwrap();
         let hdf: Value = serde_json::from_slice(&bytes).unwrap();
-        assert!(hdf["profiles"].as_array().is_some_and(|p| !p.is_empty()), "{hdf}");
+        assert!(
+            hdf["profiles"].as_array().is_some_and(|p| !p.is_empty()),
+            "{hdf}"
+        );
         classes
             .delete(&priority_class, &DeleteParams::default())
             .await
