@@ -42,6 +42,15 @@ gen-golden:
 gen-bench:
     cargo bench -p sidescan-gen --bench render
 
+# Generator: the binary on 1,000 specs in one process, and one render with startup (hyperfine).
+gen-bench-cli:
+    scripts/bench-gen
+
+# Generator: rendered documents against the API server's JSON schemas per release
+# (kubernetes-validate from PyPI, installed on first use).
+gen-validate:
+    SIDESCAN_KUBE_VALIDATE="$(scripts/kube-validate)" cargo test -p sidescan-gen --test kube_validate -- --ignored
+
 # Runner: host tests as root (targets in their own root, PRoot + Ruby view, cinc-auditor double,
 # S3 server, SAF CLI); installs proot, ruby, busybox-static and musl-tools on first use.
 runner-host:
