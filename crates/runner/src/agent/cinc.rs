@@ -207,10 +207,11 @@ pub async fn run_in_view(
     let root_fd = view_config.root_fd;
     let ruleset_fd = ruleset.map(ReadOnlyRuleset::raw_fd);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe system
-    // calls (fcntl, prctl, landlock_restrict_self); it allocates nothing.
+    // calls (fcntl, prctl, seccomp, landlock_restrict_self); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             sandbox::inherit_fd(root_fd)?;
+            sandbox::deny_untranslated_syscalls()?;
             if let Some(fd) = ruleset_fd {
                 sandbox::restrict_self(fd)?;
             }

@@ -102,6 +102,23 @@ pub fn check(e: &Evidence) -> Result<(), String> {
     Ok(())
 }
 
+/// The target's path of its executable. The kernel prints `/proc/<pid>/exe` relative to the
+/// *reader's* root: for a target `chroot`ed beneath the scanner's root that is the full
+/// scanner-side path (`/proc/<pid>/root` then reads back as its directory), for a `pivot_root`ed
+/// one the path inside the target (`/proc/<pid>/root` reads back as `/`). `None` for a deleted
+/// executable or a path outside the root.
+pub fn exe_in_target(exe_link: &str, root_link: &str) -> Option<String> {
+    if exe_link.ends_with(" (deleted)") || !exe_link.starts_with('/') {
+        return None;
+    }
+    let root = root_link.trim_end_matches('/');
+    if root.is_empty() {
+        return Some(exe_link.to_string());
+    }
+    let rest = exe_link.strip_prefix(root)?;
+    rest.starts_with('/').then(|| rest.to_string())
+}
+
 /// What the probe program (`sidescan-runner probe-view`) prints from inside the view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeReport {
@@ -212,6 +229,20 @@ mod tests {
             ..good()
         };
         assert_eq!(check(&e), Ok(()));
+    }
+
+    #[test]
+    fn executable_paths_in_the_target() {
+        assert_eq!(
+            exe_in_target("/app/server", "/"),
+            Some("/app/server".into())
+        );
+        assert_eq!(
+            exe_in_target("/var/roots/t1/app/server", "/var/roots/t1"),
+            Some("/app/server".into())
+        );
+        assert_eq!(exe_in_target("/var/roots/t10/x", "/var/roots/t1"), None);
+        assert_eq!(exe_in_target("/app/server (deleted)", "/"), None);
     }
 
     #[test]

@@ -308,13 +308,18 @@ fn scanner_side(proc: &Path, target: &TargetRoot, marker: (String, FileId)) -> R
     let target_entries = target
         .entries()
         .map_err(|e| infra("listing the target's root", e))?;
-    let exe = proc.join(target.pid.to_string()).join("exe");
-    let target_exe = match (std::fs::read_link(&exe), std::fs::metadata(&exe)) {
-        (Ok(path), Ok(meta)) => {
-            let path = path.to_string_lossy().into_owned();
-            (!path.ends_with(" (deleted)") && path.starts_with('/'))
-                .then(|| (path, root::file_id(&meta)))
-        }
+    let pid_dir = proc.join(target.pid.to_string());
+    let exe = pid_dir.join("exe");
+    let target_exe = match (
+        std::fs::read_link(&exe),
+        std::fs::read_link(pid_dir.join("root")),
+        std::fs::metadata(&exe),
+    ) {
+        (Ok(exe_link), Ok(root_link), Ok(meta)) => proof::exe_in_target(
+            &exe_link.to_string_lossy(),
+            &root_link.to_string_lossy(),
+        )
+        .map(|path| (path, root::file_id(&meta))),
         _ => None,
     };
     Ok(Evidence {
@@ -424,6 +429,8 @@ async fn run_phases(
             }
             Err(AccessProblem::Exited { pid }) if Instant::now() < deadline => {
                 tracing::warn!(pid, "target exited before verification; identifying again");
+                // Its /proc entry may linger (a zombie): do not spin on it.
+                tokio::time::sleep(identify::MAX_INTERVAL).await;
                 continue;
             }
             Err(problem) => return Err(fail(ExitStatus::Infrastructure, problem.to_string())),

@@ -191,6 +191,85 @@ pub fn restrict_self(ruleset_fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
+// ---- system calls PRoot does not translate ---------------------------------------------------
+
+// PRoot 5.1.0 rewrites the paths of the system calls it knows; newer ones with a path argument
+// pass through untranslated and would resolve in the scanner's root: `statx` (coreutils `stat`
+// and `ls`, Rust programs), `faccessat2` (glibc's `faccessat` with flags), `openat2` and
+// `execveat`. In the view they fail with ENOSYS, so the C library and Rust's standard library fall
+// back to `newfstatat`/`faccessat`/`openat`/`execve`, which PRoot translates.
+#[cfg(target_arch = "x86_64")]
+mod arch {
+    pub const AUDIT_ARCH: u32 = 0xC000_003E;
+    pub const UNTRANSLATED: [u32; 4] = [332, 439, 437, 322]; // statx faccessat2 openat2 execveat
+}
+#[cfg(target_arch = "aarch64")]
+mod arch {
+    pub const AUDIT_ARCH: u32 = 0xC000_00B7;
+    pub const UNTRANSLATED: [u32; 4] = [291, 439, 437, 281];
+}
+
+#[repr(C)]
+struct SockFilter {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+
+const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> SockFilter {
+    SockFilter { code, jt, jf, k }
+}
+
+/// seccomp_data: `nr` at offset 0, `arch` at offset 4.
+static FILTER: [SockFilter; 9] = [
+    insn(BPF_LD_W_ABS, 0, 0, 4),
+    insn(BPF_JEQ_K, 0, 6, arch::AUDIT_ARCH),
+    insn(BPF_LD_W_ABS, 0, 0, 0),
+    insn(BPF_JEQ_K, 3, 0, arch::UNTRANSLATED[0]),
+    insn(BPF_JEQ_K, 2, 0, arch::UNTRANSLATED[1]),
+    insn(BPF_JEQ_K, 1, 0, arch::UNTRANSLATED[2]),
+    insn(BPF_JEQ_K, 0, 1, arch::UNTRANSLATED[3]),
+    insn(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+    insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+];
+
+/// Sets no_new_privs (needed for an unprivileged seccomp filter and for Landlock) and installs the
+/// filter that makes PRoot's untranslated path system calls fail with ENOSYS. Async-signal-safe.
+pub fn deny_untranslated_syscalls() -> std::io::Result<()> {
+    let prog = SockFprog {
+        len: FILTER.len() as u16,
+        filter: FILTER.as_ptr(),
+    };
+    // SAFETY: prctl with a pointer to a valid, static filter program.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const SockFprog,
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 /// Clears close-on-exec on `fd`, so the next `exec` hands it on. Async-signal-safe.
 pub fn inherit_fd(fd: RawFd) -> std::io::Result<()> {
     // SAFETY: fcntl on a descriptor number; fails with EBADF when it is not open.
@@ -297,6 +376,41 @@ mod tests {
         assert_eq!(write_accesses(7), write_accesses(3));
         // Reading (bit 2: READ_FILE, bit 0: EXECUTE, bit 3: READ_DIR) is never handled.
         assert_eq!(write_accesses(7) & 0b1101, 0);
+    }
+
+    #[test]
+    fn the_filter_jumps_land_on_its_returns() {
+        // Every syscall comparison jumps to the ENOSYS return when equal; the last one falls
+        // through to ALLOW when not; a foreign architecture goes straight to ALLOW.
+        for (i, insn) in FILTER.iter().enumerate().skip(3).take(4) {
+            assert_eq!(i + 1 + insn.jt as usize, 7, "instruction {i}");
+        }
+        assert_eq!(6 + 1 + FILTER[6].jf as usize, 8);
+        assert_eq!(1 + 1 + FILTER[1].jf as usize, 8);
+        assert_eq!(FILTER[7].k, SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
+        assert_eq!(FILTER[8].k, SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn untranslated_calls_fail_and_programs_fall_back() {
+        use std::os::unix::process::CommandExt;
+        // coreutils `stat` calls statx; with the filter glibc falls back to fstatat.
+        let mut command = std::process::Command::new("stat");
+        command.args(["-c", "%i", "/"]);
+        // SAFETY: only the async-signal-safe prctl calls run between fork and exec.
+        unsafe {
+            command.pre_exec(deny_untranslated_syscalls);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ino = std::fs::metadata("/").map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.ino()
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            ino.unwrap().to_string()
+        );
     }
 
     #[test]
