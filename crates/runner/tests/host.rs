@@ -1013,7 +1013,12 @@ fn check_views(start: support::Start, tag: &str) {
     let ws = Workspace::new();
     let scanner_only = ws.path("sidescan-runner").display().to_string();
     let probe = ws.profile("probe", &[("sidescan-double-probe", &scanner_only)]);
-    let hang_tag = format!("3600.{}", std::process::id());
+    // Unique per test (the runc and chroot tests run at the same time in this process).
+    let which = match start {
+        support::Start::Runc => 1,
+        support::Start::Chroot => 2,
+    };
+    let hang_tag = format!("3600.{}{which}", std::process::id());
     let hang = ws.profile("hang", &[("sidescan-double-hang", &hang_tag)]);
     let mut entries: Vec<String> = std::fs::read_dir(root)
         .unwrap()
