@@ -28,9 +28,7 @@ enum Command {
     /// Internal: run by the agent inside the target view to prove what the view shows; prints
     /// JSON (the identity of `/`, its entries, and of each PATH).
     #[command(name = "probe-view", hide = true)]
-    ProbeView {
-        paths: Vec<String>,
-    },
+    ProbeView { paths: Vec<String> },
 }
 
 fn init_logging() {

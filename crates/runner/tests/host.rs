@@ -120,7 +120,12 @@ fn build_root(kind: Kind, tag: &str) -> (tempfile::TempDir, String) {
             format!("/{tag}/waiter")
         }
         Kind::Glibc => {
-            for program in ["/usr/bin/sleep", "/usr/bin/cat", "/usr/bin/stat", "/usr/bin/ls"] {
+            for program in [
+                "/usr/bin/sleep",
+                "/usr/bin/cat",
+                "/usr/bin/stat",
+                "/usr/bin/ls",
+            ] {
                 copy(program, root, program);
                 for lib in ldd_libs(program) {
                     copy(&lib, root, &lib);
@@ -574,16 +579,25 @@ fn an_unreachable_store_fails_before_the_scan() {
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{log}");
-    assert!(started.elapsed() < Duration::from_secs(15), "not fast: {log}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "not fast: {log}"
+    );
     assert!(!log.contains("unused-secret-value"), "secret in the log");
-    assert!(!log.contains("\"phase\":\"identify\""), "identified anyway: {log}");
+    assert!(
+        !log.contains("\"phase\":\"identify\""),
+        "identified anyway: {log}"
+    );
     let message: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(results.path().join("termination-log")).unwrap(),
     )
     .unwrap();
     assert_eq!(message["outcome"], "failed");
     let error = message["error"].as_str().unwrap();
-    assert!(error.starts_with("--store s3://sidescan-test/scans"), "{error}");
+    assert!(
+        error.starts_with("--store s3://sidescan-test/scans"),
+        "{error}"
+    );
     assert!(message["local_folder"].is_null(), "{message}");
 }
 
@@ -925,7 +939,11 @@ impl Workspace {
     /// A directory profile with the double's hook files.
     fn profile(&self, name: &str, hooks: &[(&str, &str)]) -> PathBuf {
         let dir = self.path(name);
-        write(&dir, "inspec.yml", &format!("name: {name}\nversion: 0.1.0\n"));
+        write(
+            &dir,
+            "inspec.yml",
+            &format!("name: {name}\nversion: 0.1.0\n"),
+        );
         for (file, text) in hooks {
             write(&dir, file, text);
         }
@@ -1025,7 +1043,9 @@ fn check_views(start: support::Start, tag: &str) {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     entries.sort();
-    let os_release_inode = std::fs::metadata(root.join("etc/os-release")).unwrap().ino();
+    let os_release_inode = std::fs::metadata(root.join("etc/os-release"))
+        .unwrap()
+        .ino();
     let before = hashed_listing(root);
 
     for mode in [Mode::SameUid, Mode::Ptrace] {
@@ -1057,7 +1077,10 @@ fn check_views(start: support::Start, tag: &str) {
         assert_eq!(meta["os_release"]["ID"], tag, "{case}");
         assert_eq!(meta["view"]["mechanism"], "proot", "{case}");
         assert_eq!(meta["view"]["read_only"], true, "{case}");
-        assert!(meta["view"]["landlock_abi"].as_u64().unwrap() >= 1, "{case}");
+        assert!(
+            meta["view"]["landlock_abi"].as_u64().unwrap() >= 1,
+            "{case}"
+        );
         let hdf = run_file(&log, "hdf.json");
         let controls = &hdf["profiles"][0]["controls"];
         assert_eq!(

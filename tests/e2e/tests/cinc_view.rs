@@ -158,7 +158,10 @@ async fn cinc_scan(target: &'static str, mode: &'static str) {
         let pod = wait_for(&pods, &pod_name, "the scanner ended", ended).await;
         let state = terminated(&pod, "sidescan-scanner").unwrap();
         let message = state.message.clone().unwrap_or_default();
-        assert_eq!(state.exit_code, 0, "{target}/{mode} scanner failed: {message}");
+        assert_eq!(
+            state.exit_code, 0,
+            "{target}/{mode} scanner failed: {message}"
+        );
         let summary: Value = serde_json::from_str(&message)
             .unwrap_or_else(|e| panic!("termination message is not JSON ({e}): {message}"));
         assert_eq!(summary["outcome"], "stored", "{message}");

@@ -421,6 +421,10 @@ mod tests {
         assert!(err.to_string().contains("/nonexistent/profile"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let err = check_inputs(dir.path(), &[], &["/nonexistent/waiver.yml".into()]).unwrap_err();
-        assert!(err.to_string().starts_with("waiver file /nonexistent/waiver.yml"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("waiver file /nonexistent/waiver.yml"),
+            "{err}"
+        );
     }
 }

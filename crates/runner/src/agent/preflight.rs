@@ -39,8 +39,8 @@ pub fn results_dir_writable(dir: &Path, run_id: &str) -> Result<(), Refusal> {
 /// Opens the store (a malformed URL is bad input) and, for remote stores, lists at most one key
 /// under its prefix (an unreachable or refusing store is an infrastructure failure).
 pub async fn store_usable(url: &str) -> Result<Store, Refusal> {
-    let store = store::open(url)
-        .map_err(|e| refuse(ExitStatus::BadInput, format!("--store: {e}")))?;
+    let store =
+        store::open(url).map_err(|e| refuse(ExitStatus::BadInput, format!("--store: {e}")))?;
     if !store.attributes {
         // file://: store::open created the directory already.
         return Ok(store);

@@ -6,8 +6,8 @@
 
 use crate::agent::cinc::ProfileSource;
 use futures::StreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -77,9 +77,7 @@ pub fn locate(url: &str, sha256: Option<&str>) -> Result<Location, ProfileError>
             Location::S3 { bucket, key }
         }
         "file" => {
-            let path = parsed
-                .to_file_path()
-                .map_err(|_| bad("not a local path"))?;
+            let path = parsed.to_file_path().map_err(|_| bad("not a local path"))?;
             Location::File { path }
         }
         "https" => {
@@ -156,7 +154,9 @@ pub async fn fetch(
         Location::File { path } => {
             if path.is_dir() {
                 if sha256.is_some() {
-                    return Err(bad("--profile-sha256 applies to archives, not to a directory".into()));
+                    return Err(bad(
+                        "--profile-sha256 applies to archives, not to a directory".into(),
+                    ));
                 }
                 return Ok(path.clone());
             }
@@ -201,8 +201,8 @@ pub async fn fetch(
             result.meta.size
         )));
     }
-    let mut out = std::fs::File::create(&dest)
-        .map_err(|e| failed(format!("{}: {e}", dest.display())))?;
+    let mut out =
+        std::fs::File::create(&dest).map_err(|e| failed(format!("{}: {e}", dest.display())))?;
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     let mut stream = result.into_stream();
@@ -289,7 +289,11 @@ mod tests {
     fn digests_are_compared_case_insensitively() {
         assert_eq!(verify_sha256(None, HASH), Ok(()));
         assert_eq!(verify_sha256(Some(&HASH.to_uppercase()), HASH), Ok(()));
-        assert!(verify_sha256(Some(&"0".repeat(64)), HASH).unwrap_err().contains(HASH));
+        assert!(
+            verify_sha256(Some(&"0".repeat(64)), HASH)
+                .unwrap_err()
+                .contains(HASH)
+        );
     }
 
     #[tokio::test]
@@ -307,10 +311,15 @@ mod tests {
         let err = fetch(&url, Some(&wrong), 1024, &dir.path().join("s2"))
             .await
             .unwrap_err();
-        assert!(err.is_bad_input() && err.to_string().contains(HASH), "{err}");
+        assert!(
+            err.is_bad_input() && err.to_string().contains(HASH),
+            "{err}"
+        );
         assert!(!dir.path().join("s2/base.tar.gz").exists());
 
-        let err = fetch(&url, None, 3, &dir.path().join("s3")).await.unwrap_err();
+        let err = fetch(&url, None, 3, &dir.path().join("s3"))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("--profile-max-bytes 3"), "{err}");
 
         let missing = url.replace("base.tar.gz", "none.tar.gz");
@@ -320,8 +329,12 @@ mod tests {
         assert!(err.is_bad_input(), "{err}");
 
         // A directory URL is used in place.
-        let url = url::Url::from_directory_path(dir.path()).unwrap().to_string();
-        let got = fetch(&url, None, 1024, &dir.path().join("s5")).await.unwrap();
+        let url = url::Url::from_directory_path(dir.path())
+            .unwrap()
+            .to_string();
+        let got = fetch(&url, None, 1024, &dir.path().join("s5"))
+            .await
+            .unwrap();
         assert_eq!(got, dir.path());
     }
 }

@@ -202,7 +202,11 @@ mod tests {
             view_root: SCANNER,
             ..good()
         };
-        assert!(check(&e).unwrap_err().contains("shares the scanner's filesystem"));
+        assert!(
+            check(&e)
+                .unwrap_err()
+                .contains("shares the scanner's filesystem")
+        );
     }
 
     #[test]
@@ -216,12 +220,20 @@ mod tests {
             target_exe_in_view: None,
             ..good()
         };
-        assert!(check(&e).unwrap_err().contains("/app/server is not visible"));
+        assert!(
+            check(&e)
+                .unwrap_err()
+                .contains("/app/server is not visible")
+        );
         let e = Evidence {
             target_exe_in_view: Some((7, 41)),
             ..good()
         };
-        assert!(check(&e).unwrap_err().contains("not the target's executable"));
+        assert!(
+            check(&e)
+                .unwrap_err()
+                .contains("not the target's executable")
+        );
         // A deleted executable (replaced after start) is not evidence either way.
         let e = Evidence {
             target_exe: None,
@@ -256,6 +268,10 @@ mod tests {
             marker_through_prefix: Some(None),
             ..good()
         };
-        assert!(check(&e).unwrap_err().contains("not reachable under the scanner prefix"));
+        assert!(
+            check(&e)
+                .unwrap_err()
+                .contains("not reachable under the scanner prefix")
+        );
     }
 }

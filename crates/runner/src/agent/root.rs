@@ -136,8 +136,8 @@ struct OpenHow {
 pub fn open_in_root(root: BorrowedFd<'_>, path: &str) -> std::io::Result<std::fs::File> {
     let rel = path.trim_start_matches('/');
     let rel = if rel.is_empty() { "." } else { rel };
-    let c_path = std::ffi::CString::new(rel)
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let c_path =
+        std::ffi::CString::new(rel).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let how = OpenHow {
         flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
         mode: 0,

@@ -222,7 +222,10 @@ async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
     std::fs::create_dir_all(&scratch).map_err(|e| {
         fail(
             ExitStatus::BadInput,
-            format!("--results-dir: scratch directory {}: {e}", scratch.display()),
+            format!(
+                "--results-dir: scratch directory {}: {e}",
+                scratch.display()
+            ),
         )
     })?;
     let mut prepared = Prepared {
@@ -302,8 +305,13 @@ fn write_marker(scratch: &Path) -> Result<(String, FileId), Failure> {
 }
 
 /// What the agent itself sees: its own root, the target's root and executable, the marker.
-fn scanner_side(proc: &Path, target: &TargetRoot, marker: (String, FileId)) -> Result<Evidence, Failure> {
-    let infra = |what: &str, e: std::io::Error| fail(ExitStatus::Infrastructure, format!("{what}: {e}"));
+fn scanner_side(
+    proc: &Path,
+    target: &TargetRoot,
+    marker: (String, FileId),
+) -> Result<Evidence, Failure> {
+    let infra =
+        |what: &str, e: std::io::Error| fail(ExitStatus::Infrastructure, format!("{what}: {e}"));
     let scanner_root = root::file_id(&std::fs::metadata("/").map_err(|e| infra("/", e))?);
     let target_entries = target
         .entries()
@@ -315,11 +323,10 @@ fn scanner_side(proc: &Path, target: &TargetRoot, marker: (String, FileId)) -> R
         std::fs::read_link(pid_dir.join("root")),
         std::fs::metadata(&exe),
     ) {
-        (Ok(exe_link), Ok(root_link), Ok(meta)) => proof::exe_in_target(
-            &exe_link.to_string_lossy(),
-            &root_link.to_string_lossy(),
-        )
-        .map(|path| (path, root::file_id(&meta))),
+        (Ok(exe_link), Ok(root_link), Ok(meta)) => {
+            proof::exe_in_target(&exe_link.to_string_lossy(), &root_link.to_string_lossy())
+                .map(|path| (path, root::file_id(&meta)))
+        }
         _ => None,
     };
     Ok(Evidence {
@@ -341,7 +348,12 @@ async fn run_phases(
     // Preflight: bad values and an unusable store end the run before anything else.
     let p = Instant::now();
     let prepared = prepare(config).await?;
-    step_done(timings, "preflight", p, "results directory, store and inputs usable");
+    step_done(
+        timings,
+        "preflight",
+        p,
+        "results directory, store and inputs usable",
+    );
 
     // Identify and verify, re-identifying when the target exits (restarts) before the deadline.
     let deadline = Instant::now() + config.wait;
@@ -479,8 +491,8 @@ async fn run_phases(
                 scratch: scratch.clone(),
                 target_path: target_path.clone(),
             };
-            let report = probe_view(&view_config, ruleset.as_ref(), &evidence, options.timeout)
-                .await?;
+            let report =
+                probe_view(&view_config, ruleset.as_ref(), &evidence, options.timeout).await?;
             evidence_from_probe(&report, &mut evidence);
             proof::check(&evidence).map_err(view_refused)?;
             let record = ViewRecord {
@@ -494,7 +506,12 @@ async fn run_phases(
             record
         }
     };
-    step_done(timings, "prove", pv, "the view shows the target's root and not the scanner's");
+    step_done(
+        timings,
+        "prove",
+        pv,
+        "the view shows the target's root and not the scanner's",
+    );
 
     // Scan.
     let s = Instant::now();
@@ -562,16 +579,22 @@ async fn run_phases(
                 timeout: options.timeout,
                 sweep_descendants_of: Some(std::process::id()),
             };
-            let run = cinc::scan(options, &local_profile, &view_config, ruleset.as_ref(), limits)
-                .await
-                .map_err(|e| {
-                    let status = if e.is_bad_input() {
-                        ExitStatus::BadInput
-                    } else {
-                        ExitStatus::Infrastructure
-                    };
-                    fail(status, e.to_string())
-                })?;
+            let run = cinc::scan(
+                options,
+                &local_profile,
+                &view_config,
+                ruleset.as_ref(),
+                limits,
+            )
+            .await
+            .map_err(|e| {
+                let status = if e.is_bad_input() {
+                    ExitStatus::BadInput
+                } else {
+                    ExitStatus::Infrastructure
+                };
+                fail(status, e.to_string())
+            })?;
             tracing::info!(exit = ?run.exit, "cinc-auditor finished");
             if let Some(version) = &run.tool_version {
                 versions.insert("cinc-auditor".into(), version.clone());
@@ -712,7 +735,8 @@ fn view_refused(reason: String) -> Failure {
 
 /// Builtin: the "view" is the descriptor itself; paths resolve beneath it.
 fn evidence_beneath_descriptor(target: &TargetRoot, e: &mut Evidence) -> Result<(), Failure> {
-    let infra = |e: std::io::Error| fail(ExitStatus::Infrastructure, format!("proving the view: {e}"));
+    let infra =
+        |e: std::io::Error| fail(ExitStatus::Infrastructure, format!("proving the view: {e}"));
     e.view_root = root::file_id(&std::fs::metadata(target.fd_path()).map_err(infra)?);
     e.view_entries = target.entries().map_err(infra)?;
     if let Some((path, _)) = &e.target_exe {

@@ -402,7 +402,11 @@ mod tests {
             command.pre_exec(deny_untranslated_syscalls);
         }
         let out = command.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ino = std::fs::metadata("/").map(|m| {
             use std::os::unix::fs::MetadataExt;
             m.ino()
@@ -422,7 +426,15 @@ mod tests {
 
     #[test]
     fn descendants_follow_every_generation_and_skip_others() {
-        let table = [(1, 0), (10, 1), (11, 10), (12, 11), (13, 10), (20, 1), (21, 20)];
+        let table = [
+            (1, 0),
+            (10, 1),
+            (11, 10),
+            (12, 11),
+            (13, 10),
+            (20, 1),
+            (21, 20),
+        ];
         let mut found = descendants(&table, 10);
         found.sort_unstable();
         assert_eq!(found, [11, 12, 13]);

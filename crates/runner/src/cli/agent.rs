@@ -3,8 +3,8 @@
 use clap::ValueEnum;
 use sidescan_core::RunId;
 use sidescan_runner::agent::cinc::{CincOptions, ProfileSource};
-use sidescan_runner::agent::profile;
 use sidescan_runner::agent::identify::Selector;
+use sidescan_runner::agent::profile;
 use sidescan_runner::agent::{self, AgentConfig, Backend, Targeting};
 use sidescan_runner::store::RetryPolicy;
 use std::path::PathBuf;
@@ -223,9 +223,7 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
         }),
         None => None,
     };
-    if args.profile_sha256.is_some()
-        && !matches!(profile_source, Some(ProfileSource::Url(_)))
-    {
+    if args.profile_sha256.is_some() && !matches!(profile_source, Some(ProfileSource::Url(_))) {
         return Err("--profile-sha256 applies to a profile fetched from a URL".into());
     }
     let cinc = match (backend, profile_source) {
