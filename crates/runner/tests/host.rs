@@ -601,8 +601,8 @@ fn an_unreachable_store_fails_before_the_scan() {
     assert!(message["local_folder"].is_null(), "{message}");
 }
 
+/// Needs nothing but the binary: every value is refused before a target is looked for.
 #[test]
-#[ignore = "needs root"]
 fn bad_values_fail_fast_with_exit_2_naming_the_flag() {
     let results = tempfile::tempdir().unwrap();
     let file = results.path().join("not-a-dir");
@@ -1146,4 +1146,70 @@ fn a_runc_target_is_seen_read_only_and_contained_in_both_modes() {
 #[ignore = "needs root, unshare, proot, ruby, gcc, busybox-static: apt-get install proot ruby busybox-static gcc"]
 fn a_chroot_target_is_seen_read_only_and_contained_in_both_modes() {
     check_views(support::Start::Chroot, "sidescanviewchroot");
+}
+
+#[test]
+#[ignore = "needs root, proot, ruby, gcc and the S3 server: eval \"$(scripts/dev-s3 up >/dev/null && scripts/dev-s3 env)\""]
+fn a_profile_archive_is_fetched_from_s3_and_verified() {
+    use sha2::Digest;
+    let bucket = std::env::var("SIDESCAN_S3_BUCKET")
+        .expect("SIDESCAN_S3_BUCKET unset: run scripts/dev-s3 env");
+    let _target = start(Kind::Glibc, "sidescanprofileurl");
+    // An archive (the double only needs it to exist in the view; CINC Auditor reads it).
+    let archive: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    let sha = hex::encode(sha2::Sha256::digest(archive));
+    let key = format!("host-tests/profiles/{:016x}/demo-1.0.tar.gz", rand_u64());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = sidescan_runner::store::open(&format!("s3://{bucket}")).unwrap();
+    rt.block_on(store.put_verified(
+        &key,
+        archive,
+        "application/gzip",
+        sidescan_runner::store::RetryPolicy::default(),
+    ))
+    .unwrap();
+    let url = format!("s3://{bucket}/{key}");
+    let base = [
+        "--backend",
+        "cinc",
+        "--target-process",
+        "sidescanprofileurl",
+        "--wait-seconds",
+        "10",
+        "--cinc-auditor",
+    ];
+    let double = double();
+    let mut args = base.to_vec();
+    args.extend([double.to_str().unwrap(), "--profile", &url, "--profile-sha256", &sha]);
+    let results = tempfile::tempdir().unwrap();
+    let (code, log, message) = agent(&args, results.path());
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("profile fetched"), "{log}");
+    let folder = Path::new(message["local_folder"].as_str().unwrap());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["profile"], url.as_str());
+
+    // The wrong digest is bad input, found before the target is even looked for.
+    let wrong = "0".repeat(64);
+    let mut args = base.to_vec();
+    args.extend([double.to_str().unwrap(), "--profile", &url, "--profile-sha256", &wrong]);
+    let results = tempfile::tempdir().unwrap();
+    let (code, log, message) = agent(&args, results.path());
+    assert_eq!(code, 2, "{log}");
+    assert!(
+        message["error"].as_str().unwrap().contains(&sha),
+        "{message}"
+    );
+    assert!(!log.contains("\"phase\":\"identify\""), "{log}");
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish()
 }

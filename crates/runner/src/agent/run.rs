@@ -535,8 +535,8 @@ async fn run_phases(
         "sidescan-runner".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     )]);
-    let (hdf_bytes, os_release, profile) = match (config.backend, view_setup) {
-        (Backend::Builtin, _) | (Backend::Cinc, None) => {
+    let (hdf_bytes, os_release, profile) = match config.backend {
+        Backend::Builtin => {
             let scan = builtin::scan(
                 builtin::Target {
                     root: &target_root_path,
@@ -566,7 +566,13 @@ async fn run_phases(
                 Some(builtin::PROFILE_NAME.to_string()),
             )
         }
-        (Backend::Cinc, Some((view_config, ruleset))) => {
+        Backend::Cinc => {
+            let (view_config, ruleset) = view_setup.ok_or_else(|| {
+                fail(
+                    ExitStatus::Infrastructure,
+                    "the cinc view was not set up before the scan",
+                )
+            })?;
             let options = config
                 .cinc
                 .as_ref()
