@@ -1156,7 +1156,8 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
         .expect("SIDESCAN_S3_BUCKET unset: run scripts/dev-s3 env");
     let _target = start(Kind::Glibc, "sidescanprofileurl");
     // An archive (the double only needs it to exist in the view; CINC Auditor reads it).
-    let archive: &[u8] = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    let archive: &[u8] =
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00";
     let sha = hex::encode(sha2::Sha256::digest(archive));
     let key = format!("host-tests/profiles/{:016x}/demo-1.0.tar.gz", rand_u64());
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1183,7 +1184,13 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
     ];
     let double = double();
     let mut args = base.to_vec();
-    args.extend([double.to_str().unwrap(), "--profile", &url, "--profile-sha256", &sha]);
+    args.extend([
+        double.to_str().unwrap(),
+        "--profile",
+        &url,
+        "--profile-sha256",
+        &sha,
+    ]);
     let results = tempfile::tempdir().unwrap();
     let (code, log, message) = agent(&args, results.path());
     assert_eq!(code, 0, "{log}");
@@ -1196,7 +1203,13 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
     // The wrong digest is bad input, found before the target is even looked for.
     let wrong = "0".repeat(64);
     let mut args = base.to_vec();
-    args.extend([double.to_str().unwrap(), "--profile", &url, "--profile-sha256", &wrong]);
+    args.extend([
+        double.to_str().unwrap(),
+        "--profile",
+        &url,
+        "--profile-sha256",
+        &wrong,
+    ]);
     let results = tempfile::tempdir().unwrap();
     let (code, log, message) = agent(&args, results.path());
     assert_eq!(code, 2, "{log}");
@@ -1212,4 +1225,66 @@ fn rand_u64() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.finish()
+}
+
+#[test]
+#[ignore = "needs root, unshare, proot, ruby, gcc, busybox-static: apt-get install proot ruby busybox-static gcc"]
+fn sigterm_kills_the_scan_and_reports_it() {
+    let _target = start(Kind::Glibc, "sidescansigterm");
+    let ws = Workspace::new();
+    let tag = format!("3600.{}9", std::process::id());
+    let hang = ws.profile("hang", &[("sidescan-double-hang", &tag)]);
+    let results = tempfile::tempdir().unwrap();
+    let term = results.path().join("termination-log");
+    let mut agent = Command::new(ws.path("sidescan-runner"))
+        .args([
+            "agent",
+            "--backend",
+            "cinc",
+            "--target-process",
+            "sidescansigterm",
+        ])
+        .args(["--wait-seconds", "10", "--scan-timeout", "120", "--profile"])
+        .arg(&hang)
+        .arg("--cinc-auditor")
+        .arg(ws.path("cinc-auditor"))
+        .arg("--fallback-bin")
+        .arg(ws.path("bin"))
+        .arg("--proot-preload")
+        .arg(support::interposer())
+        .arg("--results-dir")
+        .arg(results.path())
+        .arg("--termination-log")
+        .arg(&term)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The scan runs once its child and daemonized grandchild exist.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while support::processes_with(&tag).len() < 2 {
+        assert!(Instant::now() < deadline, "the scan did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = agent.wait().unwrap().code();
+    assert_eq!(code, Some(3));
+    let message: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
+    assert_eq!(message["outcome"], "failed");
+    assert!(
+        message["error"]
+            .as_str()
+            .unwrap()
+            .contains("terminated by SIGTERM"),
+        "{message}"
+    );
+    assert_eq!(
+        support::processes_with(&tag),
+        vec![],
+        "the scan outlived the agent"
+    );
 }
