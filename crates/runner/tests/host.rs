@@ -1288,3 +1288,58 @@ fn sigterm_kills_the_scan_and_reports_it() {
         "the scan outlived the agent"
     );
 }
+
+#[test]
+#[ignore = "needs root, runc, proot, ruby, gcc, busybox-static: apt-get install proot ruby busybox-static gcc (runc: scripts/dev-cluster)"]
+fn a_target_that_exits_during_the_scan_gives_no_result() {
+    let (dir, command) = build_root(Kind::Glibc, "sidescanvanish");
+    let argv: Vec<&str> = command.split(' ').collect();
+    let mut target = support::start_target(support::Start::Runc, dir.path(), &argv, 0, 0);
+    let ws = Workspace::new();
+    let profile = ws.profile("pause", &[("sidescan-double-pause", "3")]);
+    let results = tempfile::tempdir().unwrap();
+    let term = results.path().join("termination-log");
+    let agent = Command::new(ws.path("sidescan-runner"))
+        .args(["agent", "--backend", "cinc", "--target-pid"])
+        .arg(target.pid.to_string())
+        .args(["--wait-seconds", "10", "--profile"])
+        .arg(&profile)
+        .arg("--cinc-auditor")
+        .arg(ws.path("cinc-auditor"))
+        .arg("--fallback-bin")
+        .arg(ws.path("bin"))
+        .arg("--proot-preload")
+        .arg(support::interposer())
+        .arg("--results-dir")
+        .arg(results.path())
+        .arg("--termination-log")
+        .arg(&term)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop the target while the tool runs in its view.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while support::processes_with("cinc-auditor exec").is_empty() {
+        assert!(Instant::now() < deadline, "the scan did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    target.stop();
+    let out = agent.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{log}");
+    let message: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
+    let error = message["error"].as_str().unwrap();
+    assert!(error.contains("exited during the scan"), "{error}");
+    assert!(message["local_folder"].is_null(), "{message}");
+    let stored: Vec<_> = std::fs::read_dir(results.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && n != "termination-log")
+        .collect();
+    assert!(
+        stored.iter().all(|n| n == "store"),
+        "results written for a vanished target: {stored:?}"
+    );
+}
