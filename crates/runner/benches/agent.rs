@@ -7,6 +7,9 @@
 //!    scan phase and the agent's peak RSS (VmHWM) come from its log.
 //! 2. Time from target start (spawn of `unshare ... --root`) to target identified by
 //!    `wait_for_target` (pattern selector), over 20 starts.
+//! 3. The cinc backend's target view (PRoot through the root descriptor with the view-root
+//!    interposer, the seccomp filter and the Landlock ruleset) vs. plain `ruby -e`, and the view
+//!    probe the agent runs before every cinc scan. `-- view` runs this one only.
 
 use sidescan_runner::agent::identify::{Selector, wait_for_target};
 use std::path::{Path, PathBuf};
@@ -162,6 +165,126 @@ fn start_to_identified() {
     );
 }
 
+/// Mean wall time of `runs` calls of `f`.
+fn mean(runs: u32, mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..runs {
+        f();
+    }
+    start.elapsed() / runs
+}
+
+fn view_overhead() {
+    use sidescan_runner::agent::cinc::{self, Containment};
+    use sidescan_runner::agent::root::TargetRoot;
+    use sidescan_runner::agent::sandbox::ReadOnlyRuleset;
+    use sidescan_runner::agent::view::{self, ViewConfig};
+    // Not under /tmp: the view may write there.
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tempfile::tempdir_in(base).unwrap();
+    std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("etc/os-release"), "ID=viewbench\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("viewbench")).unwrap();
+    std::fs::copy("/bin/busybox", dir.path().join("viewbench/sleep")).expect(NEEDS);
+    let mut target = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
+        .arg(dir.path())
+        .args(["/viewbench/sleep", "600"])
+        .spawn()
+        .expect(NEEDS);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let found = rt
+        .block_on(wait_for_target(
+            Path::new("/proc"),
+            || Selector::Pattern("/viewbench/sleep".into()),
+            Instant::now() + Duration::from_secs(10),
+        ))
+        .unwrap();
+    let preload = dir.path().join("proot-view-root.so");
+    let status = Command::new("cc")
+        .args(["-O2", "-shared", "-fPIC", "-o"])
+        .arg(&preload)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../images/scanner/proot-view-root.c"))
+        .arg("-ldl")
+        .status()
+        .expect("cc");
+    assert!(status.success());
+    let scratch = tempfile::tempdir().unwrap();
+    let root = TargetRoot::open(Path::new("/proc"), found.pid).unwrap();
+    let config = ViewConfig {
+        proot: view::which("proot").expect("proot"),
+        root_fd: root.raw_fd(),
+        preload: Some(preload),
+        fallback_bin: None,
+        scratch: scratch.path().to_path_buf(),
+        target_path: None,
+    };
+    let ruleset =
+        ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
+    let limits = Containment {
+        timeout: Duration::from_secs(60),
+        sweep_descendants_of: None,
+    };
+    let script = "require 'json'; File.read('/etc/os-release')";
+    let runs = 10;
+    let native = mean(runs, || {
+        let out = Command::new("ruby").args(["-e", script]).output().unwrap();
+        assert!(out.status.success());
+    });
+    let ruby = view::launch_for(Path::new("/usr/bin/ruby")).unwrap();
+    let in_view = |ruleset: Option<&ReadOnlyRuleset>| {
+        mean(runs, || {
+            let out = rt
+                .block_on(cinc::run_in_view(
+                    &config,
+                    ruleset,
+                    &ruby,
+                    &["-e".into(), script.into()],
+                    limits,
+                ))
+                .unwrap();
+            assert_eq!(
+                out.code,
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
+    };
+    let viewed = in_view(Some(&ruleset));
+    let unguarded = in_view(None);
+    let probe_launch = view::launch_for(Path::new(env!("CARGO_BIN_EXE_sidescan-runner"))).unwrap();
+    let probe = mean(runs, || {
+        let out = rt
+            .block_on(cinc::run_in_view(
+                &config,
+                Some(&ruleset),
+                &probe_launch,
+                &["probe-view".into(), "/etc/os-release".into()],
+                limits,
+            ))
+            .unwrap();
+        assert_eq!(out.code, Some(0));
+    });
+    let _ = target.kill();
+    let _ = target.wait();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "target view, means of {runs}: ruby -e native {:.0} ms; in the view (PRoot + interposer + \
+         seccomp + Landlock) {:.0} ms ({:.1}x); same without the Landlock ruleset {:.0} ms; view \
+         probe (sidescan-runner probe-view in the view) {:.0} ms",
+        ms(native),
+        ms(viewed),
+        viewed.as_secs_f64() / native.as_secs_f64(),
+        ms(unguarded),
+        ms(probe)
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; under `cargo test --all-targets` there is nothing to check.
     if !std::env::args().any(|a| a == "--bench") {
@@ -170,6 +293,11 @@ fn main() {
         );
         return;
     }
+    if std::env::args().any(|a| a == "view") {
+        view_overhead();
+        return;
+    }
     builtin_on_debian_root();
     start_to_identified();
+    view_overhead();
 }

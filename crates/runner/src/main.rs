@@ -25,6 +25,10 @@ struct Cli {
 enum Command {
     /// Find the target container's process, scan its root, store the results.
     Agent(Box<cli::agent::AgentArgs>),
+    /// Internal: run by the agent inside the target view to prove what the view shows; prints
+    /// JSON (the identity of `/`, its entries, and of each PATH).
+    #[command(name = "probe-view", hide = true)]
+    ProbeView { paths: Vec<String> },
 }
 
 fn init_logging() {
@@ -59,12 +63,25 @@ async fn main() -> std::process::ExitCode {
             };
         }
     };
+    if let Command::ProbeView { paths } = &cli.command {
+        return match agent::proof::probe(paths) {
+            Ok(report) => {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                ExitStatus::Passed.into()
+            }
+            Err(e) => {
+                eprintln!("probe-view: {e}");
+                ExitStatus::Infrastructure.into()
+            }
+        };
+    }
     init_logging();
     let status = match cli.command {
         Command::Agent(args) => match cli::agent::config(*args) {
             Ok(config) => agent::run(config).await,
             Err(message) => usage(message),
         },
+        Command::ProbeView { .. } => ExitStatus::Passed,
     };
     status.into()
 }

@@ -33,6 +33,23 @@ pub struct Metadata {
     /// Milliseconds per phase (`identify`, `verify`, `scan`, ...).
     pub timings_ms: BTreeMap<String, u64>,
     pub os_release: BTreeMap<String, String>,
+    /// How the scanner saw the target: the mechanism, whether it was read-only, the proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewRecord>,
+}
+
+/// `metadata.json`'s record of the target view.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ViewRecord {
+    /// `descriptor` (builtin: reads beneath the pinned root) or `proot` (cinc).
+    pub mechanism: String,
+    /// Writes into the target were impossible (always for `descriptor`; Landlock for `proot`).
+    pub read_only: bool,
+    pub landlock_abi: Option<u32>,
+    /// The user accepted a writable view (`--allow-writable-view`) because Landlock was missing.
+    pub allow_writable_view: bool,
+    /// What was compared before the scan.
+    pub proof: String,
 }
 
 /// The run's folder on the volume.

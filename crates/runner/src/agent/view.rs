@@ -5,13 +5,21 @@
 //! Mechanism: PRoot (user-space chroot/bind by ptrace; no capabilities, no mount namespace):
 //!
 //! ```text
-//! proot -r /proc/<pid>/root            target's root becomes /
+//! proot -r /proc/self/fd/<n>/          target's root (a descriptor the agent holds) becomes /
 //!       -b /:/.sidescan-scanner         scanner's own root, reachable under a reserved name
 //!       -b /proc -b /dev -b /sys        kernel filesystems (the pod's shared PID namespace)
 //!       -w /
 //!       /.sidescan-scanner/<ld.so> --library-path <scanner libs> /.sidescan-scanner/<ruby> \
 //!           -I<scanner ruby load path> /.sidescan-scanner/<script> args...
 //! ```
+//!
+//! Why a descriptor: `/proc/<pid>/root` of a `pivot_root`ed container reads back as `/`, and PRoot
+//! canonicalizes `-r` with `realpath()`, so it would end up in the scanner's own root. The agent
+//! opens the root once ([`crate::agent::root`]), PRoot and its tracees inherit descriptor `<n>`,
+//! and a small interposer preloaded into PRoot only (`images/scanner/proot-view-root.c`) keeps
+//! `realpath()` from rewriting that one string. Landlock ([`crate::agent::sandbox`]) makes the
+//! whole view read-only except the scan's scratch directory, and every view is proven to be the
+//! target's before it is used ([`crate::agent::proof`]).
 //!
 //! Why the loader: inside the view, a dynamically linked program's `PT_INTERP`
 //! (`/lib64/ld-linux-x86-64.so.2`) would be looked up in the *target* (absent in distroless,
@@ -37,12 +45,17 @@ pub const SCANNER_PREFIX: &str = "/.sidescan-scanner";
 /// PATH used when the target's own cannot be read.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The environment variable the interposer reads the view root from.
+pub const VIEW_ROOT_ENV: &str = "SIDESCAN_PROOT_VIEW_ROOT";
+
 /// How the view is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewConfig {
     pub proot: PathBuf,
-    /// The target's root on the scanner's side (`/proc/<pid>/root`).
-    pub target_root: PathBuf,
+    /// The descriptor of the target's root that PRoot and its tracees inherit.
+    pub root_fd: i32,
+    /// The interposer that keeps PRoot from canonicalizing the view root (`LD_PRELOAD` of PRoot).
+    pub preload: Option<PathBuf>,
     /// The scanner's directory of static helper programs (busybox applets).
     pub fallback_bin: Option<PathBuf>,
     /// Scanner-side scratch directory (HOME, TMPDIR, PRoot's own temp files).
@@ -64,6 +77,14 @@ pub struct Launch {
     pub leading_args: Vec<OsString>,
 }
 
+impl ViewConfig {
+    /// PRoot's `-r`: the inherited descriptor, with the trailing slash (without it PRoot treats
+    /// the magic link itself as the root and `ls /` fails with ELOOP).
+    pub fn view_root(&self) -> String {
+        format!("/proc/self/fd/{}/", self.root_fd)
+    }
+}
+
 /// A scanner-side path as seen inside the view.
 pub fn in_view(scanner_path: &Path) -> PathBuf {
     let rel = scanner_path.strip_prefix("/").unwrap_or(scanner_path);
@@ -80,7 +101,7 @@ pub fn command_line(
     let mut argv: Vec<OsString> = vec![
         view.proot.clone().into(),
         "-r".into(),
-        view.target_root.clone().into(),
+        view.view_root().into(),
         "-b".into(),
         format!("/:{SCANNER_PREFIX}").into(),
         "-b".into(),
@@ -114,17 +135,22 @@ pub fn command_line(
         path = format!("{path}:{}", in_view(fallback).display());
     }
     let scratch_in_view = in_view(&view.scratch);
-    let env = vec![
+    let mut env = vec![
         ("PATH".to_string(), OsString::from(path)),
         ("HOME".to_string(), scratch_in_view.join("home").into()),
         ("TMPDIR".to_string(), scratch_in_view.join("tmp").into()),
         ("LANG".to_string(), "C.UTF-8".into()),
-        // PRoot itself runs on the scanner's side.
+        // PRoot itself runs on the scanner's side (5.1.0 ignores this and uses /tmp).
         (
             "PROOT_TMP_DIR".to_string(),
             view.scratch.join("proot").into(),
         ),
     ];
+    if let Some(preload) = &view.preload {
+        // Read and removed by the interposer in PRoot: the tracees never see either.
+        env.push(("LD_PRELOAD".to_string(), preload.clone().into()));
+        env.push((VIEW_ROOT_ENV.to_string(), view.view_root().into()));
+    }
     (argv, env)
 }
 
@@ -324,7 +350,8 @@ mod tests {
     fn view() -> ViewConfig {
         ViewConfig {
             proot: "/usr/bin/proot".into(),
-            target_root: "/proc/42/root".into(),
+            root_fd: 7,
+            preload: Some("/usr/local/lib/sidescan/proot-view-root.so".into()),
             fallback_bin: Some("/opt/sidescan/bin".into()),
             scratch: "/results/.work/run1".into(),
             target_path: Some("/usr/bin:/bin".into()),
@@ -346,7 +373,7 @@ mod tests {
             [
                 "/usr/bin/proot",
                 "-r",
-                "/proc/42/root",
+                "/proc/self/fd/7/",
                 "-b",
                 "/:/.sidescan-scanner",
                 "-b",
@@ -378,6 +405,11 @@ mod tests {
         assert_eq!(env["TMPDIR"], "/.sidescan-scanner/results/.work/run1/tmp");
         assert_eq!(env["PROOT_TMP_DIR"], "/results/.work/run1/proot");
         assert!(!env.contains_key("LD_LIBRARY_PATH"));
+        assert_eq!(
+            env["LD_PRELOAD"],
+            "/usr/local/lib/sidescan/proot-view-root.so"
+        );
+        assert_eq!(env[VIEW_ROOT_ENV], "/proc/self/fd/7/");
     }
 
     #[test]

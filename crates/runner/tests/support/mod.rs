@@ -188,3 +188,59 @@ fn rand_u32(seed: &Path) -> u32 {
     std::time::SystemTime::now().hash(&mut h);
     h.finish() as u32
 }
+
+/// A directory for a target's root under Cargo's target tmp dir: never beneath `/tmp`, where the
+/// view may write (PRoot 5.1.0 keeps its own files there).
+pub fn target_tempdir() -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("targets");
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(&base).unwrap()
+}
+
+/// The PRoot view-root interposer (`images/scanner/proot-view-root.c`), built once per test run
+/// into `/tmp` (world-readable wherever the checkout lives: the same-uid tests run the agent as
+/// another user).
+pub fn interposer() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            use std::os::unix::fs::PermissionsExt;
+            let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../images/scanner/proot-view-root.c");
+            let out = std::env::temp_dir().join(format!(
+                "sidescan-proot-view-root-{}.so",
+                std::process::id()
+            ));
+            let status = Command::new("cc")
+                .args(["-O2", "-Wall", "-Werror", "-shared", "-fPIC", "-o"])
+                .arg(&out)
+                .arg(&source)
+                .arg("-ldl")
+                .status()
+                .expect("cc (gcc) not found: apt-get install gcc libc6-dev");
+            assert!(status.success(), "building {}", source.display());
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+            out
+        })
+        .clone()
+}
+
+/// Processes whose command line contains `needle` (leftovers of a scan).
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let text = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if text.contains(needle) {
+                found.push((pid, text));
+            }
+        }
+    }
+    found
+}
