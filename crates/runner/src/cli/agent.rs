@@ -93,14 +93,14 @@ pub struct AgentArgs {
     /// cinc: the profile (directory or archive).
     #[arg(long, env = "SIDESCAN_PROFILE")]
     profile: Option<PathBuf>,
-    /// cinc: input files (repeatable).
+    /// InSpec input files (repeatable): cinc passes them on, builtin reads its allow lists.
     #[arg(
         long = "input-file",
         env = "SIDESCAN_INPUT_FILES",
         value_delimiter = ','
     )]
     input_files: Vec<PathBuf>,
-    /// cinc: waiver files (repeatable).
+    /// InSpec waiver files (repeatable): cinc passes them on, builtin applies them.
     #[arg(
         long = "waiver-file",
         env = "SIDESCAN_WAIVER_FILES",
@@ -213,6 +213,8 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
             ..RetryPolicy::default()
         },
         cinc,
+        input_files: args.input_files,
+        waiver_files: args.waiver_files,
         pod_name: args.pod_name,
         node: args.node_name,
     })
