@@ -238,6 +238,16 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
     after_comm.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// `env_start` and `env_end` (fields 50 and 51 of `/proc/<pid>/stat`): where the process'
+/// initial environment lies in its memory. The kernel shows 0 to readers without ptrace access.
+pub fn parse_env_range(stat: &str) -> Option<(u64, u64)> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_comm.split_whitespace().skip(47);
+    let start = fields.next()?.parse().ok()?;
+    let end = fields.next()?.parse().ok()?;
+    (start > 0 && end > start).then_some((start, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +337,18 @@ NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n";
         assert!(is_pause("/usr/bin/pause"));
         assert!(!is_pause("/bin/pauser"));
         assert!(!is_pause("sleep pause"));
+    }
+
+    #[test]
+    fn environment_range_from_stat() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (start, end) = parse_env_range(&stat).unwrap();
+        assert!(end > start);
+        // Hidden (0 0) from readers without ptrace access, and malformed lines.
+        let hidden = "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 \
+                      0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0";
+        assert_eq!(parse_env_range(hidden), None);
+        assert_eq!(parse_env_range("garbage"), None);
     }
 
     #[test]

@@ -278,7 +278,7 @@ pub fn private_keys(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
             &k.path,
             format!("{} holds no private key", k.path),
             format!(
-                "{} holds a {} (mode {:04o}, owner uid {})",
+                "{} holds a private key: {} (mode {:04o}, owner uid {})",
                 k.path, k.kind, k.mode, k.uid
             ),
         );
@@ -314,7 +314,7 @@ pub fn credential_files(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
             &c.path,
             format!("{} holds no credentials", c.path),
             format!(
-                "{} is a {} (mode {:04o}, owner uid {})",
+                "{} holds credentials: {} (mode {:04o}, owner uid {})",
                 c.path,
                 c.kind.describe(),
                 c.mode,

@@ -10,11 +10,11 @@ use memchr::memmem;
 /// read, so one pass costs at most one buffer of this size per worker thread; in key
 /// directories and under key-like names they are reported as not checked.
 pub const CONTENT_LIMIT: u64 = 1024 * 1024;
-/// A file whose first `BINARY_PROBE` bytes hold a NUL byte is binary: only DER key encodings
-/// are recognised in it, from its first bytes.
-pub const BINARY_PROBE: usize = 4096;
-/// Text files up to this size are read with one `read`; larger ones head first.
-pub const HEAD: usize = 64 * 1024;
+/// A file whose first `BINARY_PROBE` bytes hold a NUL byte is binary (executables, libraries,
+/// archives, images all have one within their headers): only DER key encodings are recognised in
+/// it, from its first bytes, and the rest is never read. Every file costs one read of at most this
+/// size; text files are then read whole.
+pub const BINARY_PROBE: usize = 1024;
 
 /// True when `head` (a file's first bytes) marks a binary file.
 pub fn is_binary(head: &[u8]) -> bool {

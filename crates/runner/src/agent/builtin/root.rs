@@ -218,6 +218,13 @@ pub fn list_dir_in_root(root: BorrowedFd<'_>, path: &str) -> Result<Vec<DirEntry
 /// A file name as the report shows it: UTF-8 kept, every other byte and every control character
 /// as `\xNN`, a backslash as `\\`, so distinct names never look alike.
 pub fn display_name(bytes: &[u8]) -> String {
+    // Most names are printable ASCII: nothing to escape.
+    if bytes
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b) && *b != b'\\')
+    {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

@@ -67,9 +67,14 @@ impl TargetProcess {
                 Err(e) => Err(super::root::errno_text(e)),
             },
         };
-        let path_env = read("environ")
-            .map(|raw| procfs::environ_var(&raw, "PATH"))
-            .map_err(super::root::errno_text);
+        let path_env = match read("environ") {
+            // Mode 0400, owned by the target: a scanner with CAP_SYS_PTRACE but no
+            // CAP_DAC_OVERRIDE reads the same bytes from the process' memory instead.
+            Err(Errno::ACCESS) => environ_from_memory(&dir, pid),
+            other => other,
+        }
+        .map(|raw| procfs::environ_var(&raw, "PATH"))
+        .map_err(super::root::errno_text);
         let process = TargetProcess {
             pid,
             status,
@@ -100,6 +105,32 @@ impl TargetProcess {
             Err(_) => true,
         }
     }
+}
+
+/// The initial environment of `pid` read from its memory (`process_vm_readv`, which the kernel
+/// allows with ptrace access: what `/proc/<pid>/environ` itself does), at most 1 MiB.
+fn environ_from_memory(dir: &Path, pid: u32) -> Result<Vec<u8>, Errno> {
+    let stat = std::fs::read_to_string(dir.join("stat"))
+        .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    let (start, end) = procfs::parse_env_range(&stat).ok_or(Errno::ACCESS)?;
+    let len = ((end - start) as usize).min(1 << 20);
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: start as usize as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: `local` describes `buf`, which lives across the call; the kernel checks `remote`
+    // against the target's address space and writes at most `len` bytes into `buf`.
+    let read = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    if read < 0 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+    }
+    buf.truncate(read as usize);
+    Ok(buf)
 }
 
 /// An LSM label of the target process.
@@ -264,6 +295,14 @@ mod tests {
         // A read-only superblock makes the mount read-only too.
         assert!(mount_facts(MOUNTINFO, 1400).unwrap().read_only);
         assert_eq!(mount_facts(MOUNTINFO, 9), None);
+    }
+
+    #[test]
+    fn environment_from_memory_matches_proc_environ() {
+        let dir = Path::new("/proc/self");
+        let from_memory = environ_from_memory(dir, std::process::id()).unwrap();
+        let from_proc = std::fs::read(dir.join("environ")).unwrap();
+        assert_eq!(from_memory, from_proc);
     }
 
     #[test]
