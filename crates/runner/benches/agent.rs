@@ -134,11 +134,25 @@ fn count_entries(root: &Path) -> u64 {
 
 /// A tree of at least `entries` entries: a hard-linked copy of this machine's `/usr` and `/etc`
 /// (a plain copy when hard links cannot cross into the temp dir), topped up with generated small
-/// text files (one in eight holding a PEM-looking line, so the content scan has work to do).
-fn large_tree(entries: u64) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let root = dir.path().to_path_buf();
+/// text files (one in eight holding a PEM certificate block, so the content scan has work to do).
+/// `SIDESCAN_BENCH_LARGE_ROOT` names a directory to build it in once and reuse (building costs
+/// minutes on slow disks).
+fn large_tree(entries: u64) -> (Option<tempfile::TempDir>, PathBuf) {
+    let (dir, root) = match std::env::var("SIDESCAN_BENCH_LARGE_ROOT") {
+        Ok(path) => (None, PathBuf::from(path)),
+        Err(_) => {
+            let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+            let root = dir.path().to_path_buf();
+            (Some(dir), root)
+        }
+    };
+    if root.join("proc").is_dir() && count_entries(&root) >= entries {
+        return (dir, root);
+    }
     for part in ["/usr", "/etc"] {
+        if root.join(part.trim_start_matches('/')).exists() {
+            continue;
+        }
         let linked = Command::new("cp")
             .args(["-al", part])
             .arg(root.join(part.trim_start_matches('/')))
@@ -154,11 +168,11 @@ fn large_tree(entries: u64) -> (tempfile::TempDir, PathBuf) {
     let mut i = 0u64;
     while have < entries {
         let sub = root.join(format!("srv/generated/{:03}", i / 1000));
-        if i % 1000 == 0 {
+        if i.is_multiple_of(1000) {
             std::fs::create_dir_all(&sub).unwrap();
             have += 1;
         }
-        let text = if i % 8 == 0 {
+        let text = if i.is_multiple_of(8) {
             format!("# item {i}\n-----BEGIN CERTIFICATE-----\nMIIB{i}\n-----END CERTIFICATE-----\n")
         } else {
             format!("item {i}\n")
