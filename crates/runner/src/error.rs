@@ -16,6 +16,12 @@ pub enum Error {
         "target process {pid} exited during the builtin scan ({entries} entries walked): no result is kept"
     )]
     TargetGone { pid: u32, entries: u64 },
+    /// The kernel lacks what the builtin backend needs to stay inside the target's root.
+    #[error("the builtin scan needs {feature}: {detail}")]
+    KernelFeature {
+        feature: &'static str,
+        detail: String,
+    },
     /// An input or waiver file the builtin backend cannot use.
     #[error("{path}: {detail}")]
     PolicyFile { path: String, detail: String },
@@ -31,5 +37,32 @@ impl Error {
             Error::PolicyFile { .. } => ExitStatus::BadInput,
             _ => ExitStatus::Infrastructure,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sidescan_core::ExitStatus;
+
+    #[test]
+    fn builtin_errors_map_to_exit_codes() {
+        let bad = Error::PolicyFile {
+            path: "waivers.yml".into(),
+            detail: "waiver X: run: expected true or false".into(),
+        };
+        assert_eq!(bad.exit_status(), ExitStatus::BadInput);
+        assert!(bad.to_string().starts_with("waivers.yml: "));
+        let gone = Error::TargetGone {
+            pid: 42,
+            entries: 7,
+        };
+        assert_eq!(gone.exit_status(), ExitStatus::Infrastructure);
+        assert!(gone.to_string().contains("exited during the builtin scan"));
+        let kernel = Error::KernelFeature {
+            feature: "openat2",
+            detail: "ENOSYS".into(),
+        };
+        assert_eq!(kernel.exit_status(), ExitStatus::Infrastructure);
     }
 }

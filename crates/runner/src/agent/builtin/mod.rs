@@ -79,6 +79,16 @@ pub fn scan_with_threads(
     if !alive() {
         return Err(gone(0));
     }
+    // Without openat2 no lookup could be kept inside the root: refuse rather than report every
+    // path as unreadable.
+    if let Err(rustix::io::Errno::NOSYS) =
+        root::open_in_root(target.root, "/", rustix::fs::OFlags::PATH)
+    {
+        return Err(crate::Error::KernelFeature {
+            feature: "openat2 with RESOLVE_IN_ROOT (Linux 5.6 or later)",
+            detail: "the kernel answered ENOSYS".into(),
+        });
+    }
     for input in &target.policy.unknown_inputs {
         tracing::warn!(input = %input, "input not read by the builtin baseline");
     }

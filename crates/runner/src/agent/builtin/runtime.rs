@@ -19,8 +19,23 @@ pub struct TargetProcess {
     pub lsm: Result<Option<Lsm>, String>,
     /// `PATH` from the process' environment, or why it is unknown.
     pub path_env: Result<Option<String>, String>,
-    /// Pins the process: readable once it exits. `None` (tests): always alive.
-    pidfd: Option<OwnedFd>,
+    /// How the scan tells that the process still runs.
+    liveness: Liveness,
+}
+
+/// How to tell that the target process still runs.
+#[derive(Debug)]
+enum Liveness {
+    /// A pidfd: readable once the process exits (kernel >= 5.3).
+    PidFd(OwnedFd),
+    /// Without pidfd_open (an older kernel, a seccomp profile without it): the process' start
+    /// time, which a reused PID does not share.
+    StartTime {
+        proc: std::path::PathBuf,
+        start: u64,
+    },
+    /// Tests and directory scans.
+    Always,
 }
 
 impl TargetProcess {
@@ -37,7 +52,7 @@ impl TargetProcess {
             mountinfo,
             lsm,
             path_env,
-            pidfd: None,
+            liveness: Liveness::Always,
         }
     }
 
@@ -46,6 +61,13 @@ impl TargetProcess {
         let pidfd = rustix::process::Pid::from_raw(pid as i32).and_then(|p| {
             rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
         });
+        let liveness = match pidfd {
+            Some(fd) => Liveness::PidFd(fd),
+            None => Liveness::StartTime {
+                proc: proc.to_path_buf(),
+                start: procfs::start_time(proc, pid).ok_or(Errno::SRCH)?,
+            },
+        };
         let dir = proc.join(pid.to_string());
         let read = |name: &str| -> Result<Vec<u8>, Errno> {
             std::fs::read(dir.join(name)).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
@@ -81,7 +103,7 @@ impl TargetProcess {
             mountinfo,
             lsm,
             path_env,
-            pidfd,
+            liveness,
         };
         if !process.alive() {
             return Err(Errno::SRCH);
@@ -89,10 +111,14 @@ impl TargetProcess {
         Ok(process)
     }
 
-    /// False once the process has exited (its pidfd turns readable).
+    /// False once the process has exited.
     pub fn alive(&self) -> bool {
-        let Some(fd) = &self.pidfd else {
-            return true;
+        let fd = match &self.liveness {
+            Liveness::PidFd(fd) => fd,
+            Liveness::StartTime { proc, start } => {
+                return procfs::start_time(proc, self.pid) == Some(*start);
+            }
+            Liveness::Always => return true,
         };
         let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
         let zero = rustix::event::Timespec {
@@ -303,6 +329,24 @@ mod tests {
         let from_memory = environ_from_memory(dir, std::process::id()).unwrap();
         let from_proc = std::fs::read(dir.join("environ")).unwrap();
         assert_eq!(from_memory, from_proc);
+    }
+
+    #[test]
+    fn a_process_without_pidfd_is_followed_by_its_start_time() {
+        let me = std::process::id();
+        let start = procfs::start_time(Path::new("/proc"), me).unwrap();
+        let mut process = TargetProcess::read(Path::new("/proc"), me).unwrap();
+        process.liveness = Liveness::StartTime {
+            proc: "/proc".into(),
+            start,
+        };
+        assert!(process.alive());
+        // Another start time: the PID now names another process.
+        process.liveness = Liveness::StartTime {
+            proc: "/proc".into(),
+            start: start + 1,
+        };
+        assert!(!process.alive());
     }
 
     #[test]
