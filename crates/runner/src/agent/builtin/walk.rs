@@ -33,6 +33,8 @@ pub const SKIPPED_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
 pub const TEMP_DIRS: [&str; 4] = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"];
 /// At most this many findings are kept per kind; the rest are counted.
 pub const MAX_FINDINGS: usize = 500;
+/// Files up to this size are read with one `read` (most text files of an image are smaller).
+const SMALL_FILE: usize = 8 * 1024;
 /// Directories a worker walks between two checks that the target still runs.
 const ALIVE_EVERY: u32 = 64;
 
@@ -287,15 +289,23 @@ impl Local {
     }
 }
 
+/// Directories waiting for a worker. Each worker walks depth-first from its own stack and hands
+/// work over here only when another worker is idle, so the lock is taken rarely.
 struct Queue {
     stack: Vec<Pending>,
-    /// Directories being processed (they may push more).
-    active: usize,
+    /// Workers waiting for work.
+    idle: usize,
+    /// Workers in this walk.
+    workers: usize,
+    /// Every worker ran out of work.
+    finished: bool,
 }
 
 struct Shared<'a> {
     queue: Mutex<Queue>,
     ready: Condvar,
+    /// Mirrors `Queue::idle > 0` without the lock.
+    hungry: AtomicBool,
     stop: AtomicBool,
     gone: AtomicBool,
     key_dirs: &'a [(u64, u64)],
@@ -348,9 +358,12 @@ pub fn walk(request: &WalkRequest<'_>) -> Result<Walked, WalkError> {
     let shared = Shared {
         queue: Mutex::new(Queue {
             stack: Vec::new(),
-            active: 0,
+            idle: 0,
+            workers: 0,
+            finished: false,
         }),
         ready: Condvar::new(),
+        hungry: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         gone: AtomicBool::new(false),
         key_dirs: request.key_dirs,
@@ -427,8 +440,14 @@ fn open_temp_dir(shared: &Shared<'_>, root: BorrowedFd<'_>, dir: &str) -> Option
 }
 
 fn run_workers(shared: &Shared<'_>, starts: Vec<Pending>, threads: usize) -> Local {
-    shared.queue.lock().unwrap().stack.extend(starts);
     let threads = threads.max(1);
+    {
+        let mut queue = shared.queue.lock().unwrap();
+        queue.stack.extend(starts);
+        queue.idle = 0;
+        queue.workers = threads;
+        queue.finished = false;
+    }
     std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads)
             .map(|_| scope.spawn(|| worker(shared)))
@@ -457,34 +476,62 @@ fn worker(shared: &Shared<'_>) -> Local {
         dirents: Vec::with_capacity(32 * 1024),
         content: Vec::new(),
     };
+    let mut mine: Vec<Pending> = Vec::new();
     let mut done: u32 = 0;
     loop {
-        let item = {
-            let mut queue = shared.queue.lock().unwrap();
-            loop {
-                if shared.stop.load(Ordering::SeqCst) {
-                    return local;
-                }
-                if let Some(item) = queue.stack.pop() {
-                    queue.active += 1;
-                    break item;
-                }
-                if queue.active == 0 {
-                    return local;
-                }
-                queue = shared.ready.wait(queue).unwrap();
-            }
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let item = match mine.pop() {
+            Some(item) => item,
+            None => match take_shared(shared) {
+                Some(item) => item,
+                None => break,
+            },
         };
         let children = walk_dir(shared, item, &mut local, &mut buffers);
+        mine.extend(children);
         done += 1;
         if done.is_multiple_of(ALIVE_EVERY) && !(shared.alive)() {
             shared.gone.store(true, Ordering::SeqCst);
             shared.stop.store(true, Ordering::SeqCst);
+            shared.ready.notify_all();
+            break;
         }
-        let mut queue = shared.queue.lock().unwrap();
-        queue.stack.extend(children);
-        queue.active -= 1;
-        shared.ready.notify_all();
+        // Another worker ran dry: hand over the bottom half of this stack (the directories
+        // nearest the root, the largest subtrees).
+        if mine.len() > 1 && shared.hungry.load(Ordering::Relaxed) {
+            let mut queue = shared.queue.lock().unwrap();
+            let half = mine.len() / 2;
+            queue.stack.extend(mine.drain(..half));
+            shared.ready.notify_all();
+        }
+    }
+    local
+}
+
+/// A directory from the shared stack, waiting while other workers may still hand some over;
+/// `None` when every worker is out of work (or the walk stopped).
+fn take_shared(shared: &Shared<'_>) -> Option<Pending> {
+    let mut queue = shared.queue.lock().unwrap();
+    loop {
+        if queue.finished || shared.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        if let Some(item) = queue.stack.pop() {
+            return Some(item);
+        }
+        if queue.idle + 1 == queue.workers {
+            // Every other worker waits and nothing is left: the walk is done.
+            queue.finished = true;
+            shared.ready.notify_all();
+            return None;
+        }
+        queue.idle += 1;
+        shared.hungry.store(true, Ordering::SeqCst);
+        queue = shared.ready.wait(queue).unwrap();
+        queue.idle -= 1;
+        shared.hungry.store(queue.idle > 0, Ordering::SeqCst);
     }
 }
 
@@ -748,8 +795,13 @@ fn read_file(file: FileToRead<'_>, local: &mut Local, buffer: &mut Vec<u8>) {
         local.file_gaps.push(gap);
     };
     // The head decides: a binary file is done after it (only DER keys are recognised, from
-    // their first bytes), a text file is read whole.
-    let head = match root::read_into(&fd, &mut buffer[..size.min(BINARY_PROBE)]) {
+    // their first bytes), a text file is read whole. Small files are read whole at once.
+    let first = if size <= SMALL_FILE {
+        size
+    } else {
+        BINARY_PROBE
+    };
+    let head = match root::read_into(&fd, &mut buffer[..first]) {
         Ok(n) => n,
         Err(e) => return unread(e, local),
     };
@@ -760,14 +812,14 @@ fn read_file(file: FileToRead<'_>, local: &mut Local, buffer: &mut Vec<u8>) {
         mode: file.mode,
         uid: file.uid,
     };
-    if content::is_binary(&buffer[..head]) {
+    if content::is_binary(&buffer[..head.min(BINARY_PROBE)]) {
         if let Some(kind) = content::der_key(&buffer[..head], file.size) {
             local.keys.push(key(kind.0));
         }
         return;
     }
     let mut len = head;
-    if head == BINARY_PROBE && size > head {
+    if head == first && size > head {
         match root::read_into(&fd, &mut buffer[head..size]) {
             Ok(n) => len += n,
             Err(e) => return unread(e, local),
