@@ -184,6 +184,20 @@ fn large_tree(entries: u64) -> (Option<tempfile::TempDir>, PathBuf) {
     (dir, root)
 }
 
+/// CPU time (user + system, all threads) this process has used, in milliseconds, from
+/// `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 1..];
+    let fields: Vec<u64> = after_comm
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    (fields[0] + fields[1]) as f64 * 10.0
+}
+
 fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     (v[v.len() / 2], v[0], v[v.len() - 1])
@@ -205,19 +219,25 @@ fn builtin_on_150k_entries() {
     };
     let now = jiff::Timestamp::now();
     let warm = builtin::scan(target, now).unwrap();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before the runs: {}", load.trim());
     for threads in [1, 2] {
+        let mut cpu = Vec::new();
         let times: Vec<f64> = (0..5)
             .map(|_| {
-                let t = Instant::now();
+                let (t, c) = (Instant::now(), cpu_ms());
                 let scan = builtin::scan_with_threads(target, now, threads).unwrap();
                 assert_eq!(scan.entries_walked, warm.entries_walked);
+                cpu.push(cpu_ms() - c);
                 t.elapsed().as_secs_f64() * 1000.0
             })
             .collect();
         let (med, min, max) = median(times);
+        let (cpu_med, _, _) = median(cpu);
         println!(
             "builtin scan (library), {entries} entries, {} files read, {threads} thread(s): \
-             median {med:.0} ms (min {min:.0}, max {max:.0}) over 5 warm runs",
+             median {med:.0} ms (min {min:.0}, max {max:.0}) over 5 warm runs; CPU time \
+             (user + system) median {cpu_med:.0} ms",
             warm.files_read
         );
     }
