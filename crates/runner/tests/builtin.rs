@@ -635,7 +635,8 @@ fn inputs_and_waivers_reach_the_builtin_backend() {
     let inputs = work.dir.path().join("inputs.yml");
     std::fs::write(
         &inputs,
-        "allowed_setid_binaries: [/usr/bin/passwd, /usr/bin/wall]\nother_profile_input: 1\n",
+        "allowed_setid_binaries: [/usr/bin/passwd, /usr/bin/wall]\n\
+         allowed_unreadable_paths: [/home/u/.ssh]\nother_profile_input: 1\n",
     )
     .unwrap();
     let waivers = work.dir.path().join("waivers.yml");
@@ -659,6 +660,12 @@ fn inputs_and_waivers_reach_the_builtin_backend() {
         set(&["/tmp/.cache/rootshell has neither setuid nor setgid"])
     );
     assert_eq!(with_status(hdf, "SIDESCAN-FS-003", "passed").len(), 2);
+    // The accepted unreadable directory is listed as skipped, not as an error.
+    assert!(with_status(hdf, "SIDESCAN-FS-003", "error").is_empty());
+    assert!(
+        with_status(hdf, "SIDESCAN-FS-003", "skipped")
+            .contains("directory /home/u/.ssh was walked")
+    );
     let sw2 = hdf["profiles"][0]["controls"]
         .as_array()
         .unwrap()

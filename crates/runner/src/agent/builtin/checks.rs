@@ -49,6 +49,9 @@ pub const KEY_DIRS: [&str; 5] = [
     "/etc/kubernetes/pki",
 ];
 
+/// The input that accepts named unreadable paths.
+const UNREADABLE_INPUT: &str = "allowed_unreadable_paths";
+
 fn missing(e: Errno) -> bool {
     e == Errno::NOENT || e == Errno::LOOP || e == Errno::NOTDIR
 }
@@ -87,8 +90,10 @@ pub fn account_files(root: BorrowedFd<'_>) -> Vec<Finding> {
         .collect()
 }
 
-/// What the walk could not cover, as results of a walk-based control.
+/// What the walk could not cover, as results of a walk-based control: `error` for each gap,
+/// `skipped` for a gap the input `allowed_unreadable_paths` accepts (still listed, with the reason).
 struct Coverage<'a> {
+    inputs: &'a Inputs,
     dir_gaps: &'a Listed<Gap>,
     /// Files not read (content-based controls only).
     file_gaps: Option<&'a Listed<Gap>>,
@@ -98,10 +103,22 @@ struct Coverage<'a> {
 }
 
 impl Coverage<'_> {
+    fn gap(&self, code_desc: String, path: &str, why: String) -> Finding {
+        if self.inputs.allows(UNREADABLE_INPUT, path) {
+            Finding::skipped(
+                code_desc,
+                format!("{why}; accepted by input {UNREADABLE_INPUT}"),
+            )
+        } else {
+            Finding::error(code_desc, why)
+        }
+    }
+
     fn add_to(&self, out: &mut Vec<Finding>) {
         for gap in &self.dir_gaps.items {
-            out.push(Finding::error(
+            out.push(self.gap(
                 format!("directory {} was walked", gap.path),
+                &gap.path,
                 format!(
                     "{} could not be read: {}; what it holds is unknown",
                     gap.path, gap.reason
@@ -120,8 +137,9 @@ impl Coverage<'_> {
         for (list, what) in [(self.file_gaps, "read"), (self.too_large, "checked")] {
             let Some(list) = list else { continue };
             for gap in &list.items {
-                out.push(Finding::error(
+                out.push(self.gap(
                     format!("file {} was {what}", gap.path),
+                    &gap.path,
                     format!("{} was not {what}: {}", gap.path, gap.reason),
                 ));
             }
@@ -207,6 +225,7 @@ pub fn world_writable(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
     }
     more_findings(&mut out, walked.world_writable.more);
     Coverage {
+        inputs,
         dir_gaps: &walked.dir_gaps,
         file_gaps: None,
         too_large: None,
@@ -252,6 +271,7 @@ pub fn setid(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
     }
     more_findings(&mut out, walked.setid.more);
     Coverage {
+        inputs,
         dir_gaps: &walked.dir_gaps,
         file_gaps: None,
         too_large: None,
@@ -285,6 +305,7 @@ pub fn private_keys(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
     }
     more_findings(&mut out, walked.keys.more);
     Coverage {
+        inputs,
         dir_gaps: &walked.dir_gaps,
         file_gaps: Some(&walked.file_gaps),
         too_large: Some(&walked.unchecked_large),
@@ -324,6 +345,7 @@ pub fn credential_files(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
     }
     more_findings(&mut out, walked.credentials.more);
     Coverage {
+        inputs,
         dir_gaps: &walked.dir_gaps,
         file_gaps: Some(&walked.credential_gaps),
         too_large: None,
@@ -783,6 +805,69 @@ pub fn packages(root: BorrowedFd<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::builtin::policy::Policy;
+    use crate::agent::hdf::Status;
+
+    fn gap(path: &str) -> Gap {
+        Gap {
+            path: path.into(),
+            reason: "EACCES (Permission denied)".into(),
+        }
+    }
+
+    #[test]
+    fn gaps_are_errors_unless_accepted_by_name() {
+        let walked = Walked {
+            dir_gaps: Listed {
+                items: vec![gap("/root"), gap("/var/cache/apt/archives/partial")],
+                more: 0,
+            },
+            file_gaps: Listed {
+                items: vec![gap("/etc/shadow")],
+                more: 0,
+            },
+            ..Walked::default()
+        };
+        let mut policy = Policy::default();
+        policy
+            .add_inputs("allowed_unreadable_paths: [/var/cache/apt/archives/partial]\n")
+            .unwrap();
+        let statuses = |findings: Vec<Finding>| -> Vec<(Status, String)> {
+            findings
+                .into_iter()
+                .map(|f| (f.status, f.code_desc))
+                .collect()
+        };
+        assert_eq!(
+            statuses(setid(&walked, &policy.inputs)),
+            [
+                (Status::Error, "directory /root was walked".to_string()),
+                (
+                    Status::Skipped,
+                    "directory /var/cache/apt/archives/partial was walked".to_string()
+                ),
+            ]
+        );
+        // Only the content-based controls depend on unread files.
+        assert!(
+            statuses(private_keys(&walked, &policy.inputs))
+                .contains(&(Status::Error, "file /etc/shadow was read".to_string()))
+        );
+        // Accepting every gap lets the control pass, each gap still listed.
+        policy
+            .add_inputs("allowed_unreadable_paths: [/root, /var/cache/apt/archives/partial]\n")
+            .unwrap();
+        let findings = setid(&walked, &policy.inputs);
+        assert_eq!(findings.len(), 3);
+        assert_eq!(findings[2].status, Status::Passed);
+        assert!(
+            findings[0]
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("accepted by input")
+        );
+    }
 
     #[test]
     fn search_dirs_add_the_targets_path() {

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Every input the baseline reads: name, what it allows, control.
-pub const INPUTS: [(&str, &str); 9] = [
+pub const INPUTS: [(&str, &str); 10] = [
     (
         "allowed_setid_binaries",
         "paths of setuid/setgid files that are expected (SIDESCAN-FS-003)",
@@ -56,6 +56,11 @@ pub const INPUTS: [(&str, &str); 9] = [
     (
         "allowed_shell_accounts",
         "system account names allowed a login shell (SIDESCAN-ACCT-003)",
+    ),
+    (
+        "allowed_unreadable_paths",
+        "paths of directories or files the scanner may fail to read: reported as skipped, not \
+         error (SIDESCAN-FS-002, FS-003, KEY-001, KEY-002)",
     ),
     (
         "system_uid_max",
