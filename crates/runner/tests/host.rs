@@ -601,7 +601,8 @@ fn control<'a>(hdf: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 
 fn saf_run(saf: &str, args: &[&str], paths: &[&Path]) -> (bool, String) {
     let mut command = Command::new(saf);
-    command.args(args);
+    // The SAF CLI writes its log (CliProcessOutput.log) into the working directory.
+    command.current_dir(std::env::temp_dir()).args(args);
     for path in paths {
         command.arg(path);
     }
