@@ -734,17 +734,33 @@ pub fn system_account_shells(files: &AccountFiles, inputs: &Inputs) -> Vec<Findi
     out
 }
 
-/// os-release of the target: `/etc/os-release`, else `/usr/lib/os-release`.
+/// os-release of the target: `/etc/os-release`, else `/usr/lib/os-release` (empty when neither
+/// can be read).
 pub fn os_release(root: BorrowedFd<'_>) -> BTreeMap<String, String> {
-    ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .find_map(|p| root::read_in_root(root, p, DATABASE_LIMIT).ok())
-        .map(|bytes| super::inventory::parse_os_release(&String::from_utf8_lossy(&bytes)))
-        .unwrap_or_default()
+    read_os_release(root).unwrap_or_default()
+}
+
+/// os-release of the target; `Err` when a file exists but cannot be read.
+pub fn read_os_release(root: BorrowedFd<'_>) -> Result<BTreeMap<String, String>, String> {
+    for path in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Some(text) = read_text(root, path)? {
+            return Ok(super::inventory::parse_os_release(&text));
+        }
+    }
+    Ok(BTreeMap::new())
 }
 
 /// SIDESCAN-INV-001.
-pub fn os_identity(os: &BTreeMap<String, String>) -> Vec<Finding> {
+pub fn os_identity(os: &Result<BTreeMap<String, String>, String>) -> Vec<Finding> {
+    let os = match os {
+        Ok(os) => os,
+        Err(e) => {
+            return vec![Finding::error(
+                "operating system identity",
+                format!("cannot be read: {e}"),
+            )];
+        }
+    };
     match os.get("PRETTY_NAME").or_else(|| os.get("ID")) {
         Some(name) => vec![Finding::passed_with(
             format!("operating system is {name}"),
@@ -761,45 +777,70 @@ pub fn os_identity(os: &BTreeMap<String, String>) -> Vec<Finding> {
     }
 }
 
-/// Installed packages from dpkg's status file, distroless' status.d and apk's database.
-pub fn installed_packages(root: BorrowedFd<'_>) -> Vec<super::inventory::Package> {
+/// Installed packages from dpkg's status file, distroless' status.d and apk's database, and the
+/// databases that exist but could not be read.
+pub fn installed_packages(root: BorrowedFd<'_>) -> (Vec<super::inventory::Package>, Vec<String>) {
     use super::inventory::{parse_apk_installed, parse_dpkg_status};
-    let text = |path: &str| read_text(root, path).ok().flatten();
-    let mut pkgs = Vec::new();
-    if let Some(t) = text("/var/lib/dpkg/status") {
-        pkgs.extend(parse_dpkg_status(&t));
-    }
-    if let Ok(entries) = root::list_dir_in_root(root, "/var/lib/dpkg/status.d") {
-        for entry in entries {
-            let name = root::display_name(&entry.name);
-            if name.ends_with(".md5sums") || entry.name.contains(&b'/') {
-                continue;
-            }
-            if let Some(t) = text(&format!("/var/lib/dpkg/status.d/{name}")) {
-                pkgs.extend(parse_dpkg_status(&t));
+    let mut errors = Vec::new();
+    let mut dpkg_files = vec!["/var/lib/dpkg/status".to_string()];
+    match root::list_dir_in_root(root, "/var/lib/dpkg/status.d") {
+        Ok(entries) => {
+            for entry in entries {
+                let path = format!("/var/lib/dpkg/status.d/{}", root::display_name(&entry.name));
+                if std::str::from_utf8(&entry.name).is_err() || entry.name.contains(&b'\\') {
+                    // Shown escaped, the name does not open the file.
+                    errors.push(format!("{path}: the name is not plain UTF-8; not read"));
+                } else if !path.ends_with(".md5sums") {
+                    dpkg_files.push(path);
+                }
             }
         }
+        Err(e) if missing(e) => {}
+        Err(e) => errors.push(format!("/var/lib/dpkg/status.d {}", errno_text(e))),
     }
-    if let Some(t) = text("/lib/apk/db/installed") {
-        pkgs.extend(parse_apk_installed(&t));
+    let mut pkgs = Vec::new();
+    let files = dpkg_files
+        .iter()
+        .map(|path| (path.as_str(), parse_dpkg_status as fn(&str) -> _))
+        .chain([(
+            "/lib/apk/db/installed",
+            parse_apk_installed as fn(&str) -> _,
+        )]);
+    for (path, parse) in files {
+        match read_text(root, path) {
+            Ok(Some(text)) => pkgs.extend(parse(&text)),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
     }
     pkgs.sort();
     pkgs.dedup();
-    pkgs
+    (pkgs, errors)
 }
 
 /// SIDESCAN-INV-002.
 pub fn packages(root: BorrowedFd<'_>) -> Vec<Finding> {
-    let pkgs = installed_packages(root);
-    if pkgs.is_empty() {
+    let (pkgs, errors) = installed_packages(root);
+    let mut out: Vec<Finding> = errors
+        .into_iter()
+        .map(|e| {
+            Finding::error(
+                "the package databases were read",
+                format!("cannot be read: {e}"),
+            )
+        })
+        .collect();
+    if pkgs.is_empty() && out.is_empty() {
         return vec![Finding::skipped(
             "installed packages",
             "no dpkg or apk package database in the target",
         )];
     }
-    pkgs.into_iter()
-        .map(|p| Finding::passed(format!("{} package {} {}", p.manager, p.name, p.version)))
-        .collect()
+    out.extend(
+        pkgs.into_iter()
+            .map(|p| Finding::passed(format!("{} package {} {}", p.manager, p.name, p.version))),
+    );
+    out
 }
 
 #[cfg(test)]

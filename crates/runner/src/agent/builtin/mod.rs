@@ -122,7 +122,8 @@ pub fn scan_with_threads(
 
     let inputs = &target.policy.inputs;
     let process = target.process;
-    let os_release = checks::os_release(root);
+    let os_read = checks::read_os_release(root);
+    let os_release = os_read.clone().unwrap_or_default();
     let accounts = checks::AccountFiles::read(root);
     let (root_mount_id, root_read_only) = root_mount(root);
     let mut evaluated = Vec::with_capacity(ALL_CONTROLS.len());
@@ -184,7 +185,7 @@ pub fn scan_with_threads(
     check(SYSTEM_ACCOUNT_SHELLS, 0.0, &|| {
         checks::system_account_shells(&accounts, inputs)
     });
-    check(OS_IDENTITY, 0.0, &|| checks::os_identity(&os_release));
+    check(OS_IDENTITY, 0.0, &|| checks::os_identity(&os_read));
     check(PACKAGES, 0.0, &|| checks::packages(root));
     // A target that exited while the checks ran: its state is unknown.
     if !alive() {
