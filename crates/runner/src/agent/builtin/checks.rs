@@ -911,6 +911,14 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_os_release_is_an_error() {
+        let found = os_identity(&Err("/etc/os-release EACCES (Permission denied)".into()));
+        assert_eq!(found[0].status, Status::Error);
+        let absent = os_identity(&Ok(BTreeMap::new()));
+        assert_eq!(absent[0].status, Status::Skipped);
+    }
+
+    #[test]
     fn search_dirs_add_the_targets_path() {
         assert_eq!(search_dirs(None), BIN_DIRS);
         let dirs = search_dirs(Some("/opt/tools/bin:/usr/bin/:relative:/bin"));
