@@ -52,37 +52,62 @@ pub fn keys_in_text(text: &[u8]) -> Vec<KeyKind> {
     out
 }
 
-/// The line containing byte `at`: (start, end without the line break).
-fn line_around(text: &[u8], at: usize) -> (usize, usize) {
-    let start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
-    let end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i);
+/// The longest begin line considered (`-----BEGIN <label>-----` with blanks around it).
+const MAX_BEGIN_LINE: usize = 96;
+/// Armor header or blank lines allowed between a begin line and the base64 body (OpenPGP
+/// `Version:`/`Comment:`, PEM `Proc-Type:`/`DEK-Info:`, SSH2 `Comment:`), and their longest.
+const MAX_HEADER_LINES: usize = 8;
+const MAX_HEADER_LINE: usize = 256;
+
+/// The line of `text` from `start` up to its end (without `\r\n`), if it ends within `limit`
+/// bytes (or at the end of the text): every marker costs a bounded amount of work, whatever the
+/// file holds.
+fn line_from(text: &[u8], start: usize, limit: usize) -> Option<(usize, usize)> {
+    let hi = (start + limit).min(text.len());
+    let end = match memchr::memchr(b'\n', &text[start..hi]) {
+        Some(i) => start + i,
+        None if hi == text.len() => text.len(),
+        None => return None,
+    };
     let end = if end > start && text[end - 1] == b'\r' {
         end - 1
     } else {
         end
     };
-    (start, end)
+    Some((start, end))
+}
+
+/// The start of the line holding byte `at`, if it begins within `MAX_BEGIN_LINE` bytes before.
+fn line_start(text: &[u8], at: usize) -> Option<usize> {
+    let lo = at.saturating_sub(MAX_BEGIN_LINE);
+    match memchr::memrchr(b'\n', &text[lo..at]) {
+        Some(i) => Some(lo + i + 1),
+        None if lo == 0 => Some(0),
+        None => None,
+    }
+}
+
+fn is_base64_line(line: &[u8]) -> bool {
+    line.len() >= 16
+        && line
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 /// If the `PRIVATE KEY` at `at` belongs to a PEM begin line (`-----BEGIN <label>-----` alone on
-/// its line, or SSH2's `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`) followed by a body and the
-/// matching end line, the key's kind.
+/// its line, or SSH2's `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`) followed, after at most a few
+/// armor header lines, by a base64 body line, the key's kind. The end line is not required: a
+/// truncated key is still key material.
 fn pem_block_at(text: &[u8], at: usize) -> Option<String> {
-    let (start, end) = line_around(text, at);
+    let (start, end) = line_from(text, line_start(text, at)?, 2 * MAX_BEGIN_LINE)?;
     let line = text[start..end].trim_ascii();
-    let (label, end_line) = if let Some(label) = line
+    let label = if let Some(label) = line
         .strip_prefix(b"-----BEGIN ")
         .and_then(|l| l.strip_suffix(b"-----"))
     {
-        let mut end_line = b"-----END ".to_vec();
-        end_line.extend_from_slice(label);
-        end_line.extend_from_slice(b"-----");
-        (label, end_line)
+        label
     } else if line == b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----" {
-        (
-            &b"SSH2 ENCRYPTED PRIVATE KEY"[..],
-            b"---- END SSH2 ENCRYPTED PRIVATE KEY ----".to_vec(),
-        )
+        &b"SSH2 ENCRYPTED PRIVATE KEY"[..]
     } else {
         return None;
     };
@@ -93,18 +118,30 @@ fn pem_block_at(text: &[u8], at: usize) -> Option<String> {
     {
         return None;
     }
-    let body_start = (end + 1).min(text.len());
-    let end_at = memmem::find(&text[body_start..], &end_line)? + body_start;
-    let body = &text[body_start..end_at];
-    if !body.iter().any(|b| b.is_ascii_alphanumeric()) {
-        return None;
+    let mut legacy_encrypted = false;
+    let mut pos = end;
+    for _ in 0..=MAX_HEADER_LINES {
+        // Past this line's break.
+        pos = memchr::memchr(b'\n', &text[pos..(pos + 2).min(text.len())])
+            .map(|i| pos + i + 1)
+            .unwrap_or(text.len());
+        let (line_start, line_end) = line_from(text, pos, MAX_HEADER_LINE)?;
+        let line = text[line_start..line_end].trim_ascii();
+        if is_base64_line(line) {
+            return Some(pem_kind(label, &text[line_start..], legacy_encrypted));
+        }
+        // Armor headers are `Name: value` (SSH2 continues them with a backslash).
+        if !(line.is_empty() || line.contains(&b':') || line.ends_with(b"\\")) {
+            return None;
+        }
+        legacy_encrypted |= line.starts_with(b"Proc-Type: 4,ENCRYPTED");
+        pos = line_end;
     }
-    Some(pem_kind(label, body))
+    None
 }
 
-fn pem_kind(label: &[u8], body: &[u8]) -> String {
+fn pem_kind(label: &[u8], body: &[u8], legacy_encrypted: bool) -> String {
     let label = String::from_utf8_lossy(label);
-    let legacy_encrypted = memmem::find(body, b"Proc-Type: 4,ENCRYPTED").is_some();
     match label.as_ref() {
         "OPENSSH PRIVATE KEY" => match openssh_cipher(body) {
             Some(cipher) if cipher == "none" => "OpenSSH private key (not encrypted)".into(),
@@ -375,6 +412,36 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_key_is_still_a_key() {
+        assert_eq!(
+            kinds(&format!("-----BEGIN PRIVATE KEY-----\n{BODY}")),
+            ["PEM private key (PKCS#8, not encrypted)"]
+        );
+        // OpenPGP armor headers before the body.
+        let pgp = format!(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\nComment: x\n\n{BODY}"
+        );
+        assert_eq!(kinds(&pgp), ["OpenPGP private key block"]);
+    }
+
+    #[test]
+    fn hostile_files_cost_linear_time() {
+        // One long line full of markers, and many begin lines without bodies.
+        let one_line = "PRIVATE KEY".repeat(95_000);
+        let many_begins = "-----BEGIN PRIVATE KEY-----\n".repeat(37_000);
+        let long_headers = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}",
+            format!("H: {}\n", "x".repeat(200)).repeat(5_000)
+        );
+        let started = std::time::Instant::now();
+        for text in [&one_line, &many_begins, &long_headers] {
+            assert!(kinds(text).is_empty());
+        }
+        // Quadratic scanning of these would take minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
     fn openssh_keys_say_whether_they_are_encrypted() {
         // base64("openssh-key-v1\0" + u32 len + cipher name + ...)
         let body = |cipher: &str| {
@@ -430,8 +497,8 @@ mod tests {
             "const HEADER = \"-----BEGIN RSA PRIVATE KEY-----\";\n",
             // No body.
             "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n",
-            // No end line.
-            &format!("-----BEGIN PRIVATE KEY-----\n{BODY}"),
+            // Not followed by a base64 body.
+            "-----BEGIN PRIVATE KEY-----\nsee the documentation\n",
             // Public keys and certificates.
             &pem("PUBLIC KEY", BODY),
             &pem("CERTIFICATE", BODY),
