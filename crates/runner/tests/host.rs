@@ -413,15 +413,13 @@ fn agent_scans_each_root_kind_with_the_builtin_backend() {
         assert_eq!(meta["identified_by"], "pattern");
         assert!(meta["timings_ms"]["scan"].is_u64());
         // The walk went through /proc/<pid>/root: it found the world-writable file.
-        let ww = &hdf["profiles"][0]["controls"][1];
-        assert_eq!(ww["id"], "SIDESCAN-FS-002");
+        let ww = control(&hdf, "SIDESCAN-FS-002");
         assert_eq!(
             ww["results"][0]["code_desc"], "file /srv/open.txt is not world-writable",
             "{kind:?}: {ww}"
         );
         // The shell check sees busybox only in the static root.
-        let shells = &hdf["profiles"][0]["controls"][5];
-        assert_eq!(shells["id"], "SIDESCAN-SW-001");
+        let shells = control(&hdf, "SIDESCAN-SW-001");
         let failed = shells["results"][0]["status"] == "failed";
         assert_eq!(failed, matches!(kind, Kind::Static), "{kind:?}: {shells}");
     }
@@ -710,55 +708,181 @@ fn agent_uploads_to_the_s3_server_once() {
     assert!(err.to_string().contains("never overwritten"), "{err}");
 }
 
+/// A control of an HDF report by id.
+fn control<'a>(hdf: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    hdf["profiles"][0]["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no control {id}"))
+}
+
+fn saf_run(saf: &str, args: &[&str], paths: &[&Path]) -> (bool, String) {
+    let mut command = Command::new(saf);
+    // The SAF CLI writes its log (CliProcessOutput.log) into the working directory.
+    command.current_dir(std::env::temp_dir()).args(args);
+    for path in paths {
+        command.arg(path);
+    }
+    let out = command.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// XML entities as SAF writes them in a checklist.
+fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 #[test]
-#[ignore = "needs the SAF CLI: export SIDESCAN_SAF_BIN=$(scripts/install-saf)"]
-fn saf_cli_accepts_the_builtin_report() {
+#[ignore = "needs the SAF CLI (export SIDESCAN_SAF_BIN=$(scripts/install-saf)), root, unshare, busybox-static"]
+fn saf_cli_counts_the_builtin_report_as_the_agent_does() {
     let saf =
         std::env::var("SIDESCAN_SAF_BIN").expect("SIDESCAN_SAF_BIN unset: run scripts/install-saf");
     let _target = start(Kind::Static, "sidescansaf");
     let results = tempfile::tempdir().unwrap();
+    // The static root's busybox is a shell; waived (run: false), SAF must count the control as
+    // Not Applicable, as the agent does.
+    let waivers = results.path().join("waivers.yml");
+    std::fs::write(
+        &waivers,
+        "SIDESCAN-SW-001:\n  justification: busybox is the application\n  run: false\n  \
+         expiration_date: 2099-12-31\n",
+    )
+    .unwrap();
     let (code, log, message) = agent(
-        &["--target-process", "sidescansaf", "--wait-seconds", "10"],
+        &[
+            "--target-process",
+            "sidescansaf",
+            "--wait-seconds",
+            "10",
+            "--waiver-file",
+            waivers.to_str().unwrap(),
+        ],
         results.path(),
     );
     assert_eq!(code, 0, "{log}");
-    let hdf = Path::new(message["local_folder"].as_str().unwrap()).join("hdf.json");
+    let folder = Path::new(message["local_folder"].as_str().unwrap()).to_path_buf();
+    let hdf_path = folder.join("hdf.json");
+    let hdf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&hdf_path).unwrap()).unwrap();
+    assert_eq!(
+        control(&hdf, "SIDESCAN-SW-001")["waiver_data"]["skipped_due_to_waiver"],
+        true
+    );
+
+    // `saf view summary` counts what the agent counted (its termination message).
+    let (ok, text) = saf_run(
+        &saf,
+        &["view", "summary", "-f", "json", "-s", "-i"],
+        &[&hdf_path],
+    );
+    assert!(ok, "saf view summary: {text}");
+    let json_start = text.find('[').expect("JSON summary");
+    let summary: serde_json::Value = serde_json::Deserializer::from_str(&text[json_start..])
+        .into_iter::<serde_json::Value>()
+        .next()
+        .unwrap()
+        .unwrap();
+    let summary = &summary[0];
+    assert_eq!(summary["profileName"], "sidescan-baseline");
+    let counts = &message["counts"];
+    for status in ["passed", "failed", "skipped", "error", "no_impact"] {
+        assert_eq!(
+            summary[status]["total"], counts[status],
+            "{status}: saf {summary} vs agent {counts}"
+        );
+    }
+    assert_eq!(summary["compliance"], counts["compliance"]);
+    // The two inventory controls and the waived one.
+    assert_eq!(counts["no_impact"], 3, "{counts}");
+
+    // The world-writable file (medium) still breaks the baseline thresholds.
     let thresholds =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/thresholds/baseline.yml");
-    let out = Command::new(&saf)
-        .args(["summary", "-i"])
-        .arg(&hdf)
-        .args(["--format", "json", "--stdout"])
-        .output()
-        .unwrap();
+    let (ok, text) = saf_run(
+        &saf,
+        &["validate", "threshold", "-i"],
+        &[&hdf_path, Path::new("-T"), &thresholds],
+    );
+    assert!(!ok, "saf validate threshold should fail: {text}");
     assert!(
-        out.status.success(),
-        "saf summary: {}",
-        String::from_utf8_lossy(&out.stderr)
+        text.contains("not satisfied") || text.contains("not met"),
+        "{text}"
     );
-    let summary = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        summary.contains("sidescan-baseline") || summary.contains("compliance"),
-        "{summary}"
+
+    // Checklist and CSV carry each control's fix text and CCIs.
+    let ckl = results.path().join("report.ckl");
+    let (ok, text) = saf_run(
+        &saf,
+        &["convert", "hdf2ckl", "-i"],
+        &[&hdf_path, Path::new("-o"), &ckl],
     );
-    // The static root has busybox (a shell): the medium-severity failure breaks the thresholds.
-    let out = Command::new(&saf)
-        .args(["validate", "threshold", "-i"])
-        .arg(&hdf)
-        .arg("-T")
-        .arg(&thresholds)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    assert!(ok, "saf convert hdf2ckl: {text}");
+    let ckl = xml_unescape(&std::fs::read_to_string(&ckl).unwrap());
+    let csv = results.path().join("report.csv");
+    let (ok, text) = saf_run(
+        &saf,
+        &["convert", "hdf2csv", "-i"],
+        &[&hdf_path, Path::new("-o"), &csv],
     );
-    assert!(
-        !out.status.success(),
-        "saf validate threshold should fail on a shell: {text}"
-    );
-    assert!(text.contains("not satisfied"), "{text}");
+    assert!(ok, "saf convert hdf2csv: {text}");
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv.lines().next().unwrap().contains("Fix"), "{csv}");
+    for def in sidescan_runner::agent::builtin::ALL_CONTROLS {
+        assert!(
+            ckl.contains(def.fix),
+            "{}: fix text not in the checklist",
+            def.id
+        );
+        assert!(csv.contains(def.fix), "{}: fix text not in the CSV", def.id);
+        for cci in def.cci {
+            assert!(ckl.contains(cci), "{}: {cci} not in the checklist", def.id);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs the SAF CLI: export SIDESCAN_SAF_BIN=$(scripts/install-saf)"]
+fn every_cci_tag_belongs_to_one_of_its_controls_nist_tags() {
+    // DISA's CCI-to-NIST list as the SAF CLI ships it (heimdall2's hdf-converters).
+    let saf =
+        std::env::var("SIDESCAN_SAF_BIN").expect("SIDESCAN_SAF_BIN unset: run scripts/install-saf");
+    let modules = Path::new(&saf).parent().unwrap().parent().unwrap();
+    let data = std::fs::read_to_string(
+        modules.join("@mitre/hdf-converters/lib/src/mappings/CciNistMappingData.js"),
+    )
+    .unwrap();
+    let nist_of = |cci: &str| -> Option<String> {
+        let at = data.find(&format!("'{cci}': '"))? + cci.len() + 5;
+        Some(data[at..at + data[at..].find('\'')?].to_string())
+    };
+    for def in sidescan_runner::agent::builtin::ALL_CONTROLS {
+        for cci in def.cci {
+            let nist =
+                nist_of(cci).unwrap_or_else(|| panic!("{}: {cci} is not in DISA's list", def.id));
+            assert!(
+                def.nist.iter().any(|tag| nist == *tag
+                    || nist
+                        .strip_prefix(tag)
+                        .is_some_and(|rest| rest.starts_with(' '))),
+                "{}: {cci} maps to {nist}, not to one of {:?}",
+                def.id,
+                def.nist
+            );
+        }
+    }
 }
 
 #[test]

@@ -64,6 +64,9 @@ pub struct AgentConfig {
     pub termination_log: PathBuf,
     pub retry: RetryPolicy,
     pub cinc: Option<CincOptions>,
+    /// builtin: InSpec input and waiver files (allow lists, waivers).
+    pub input_files: Vec<PathBuf>,
+    pub waiver_files: Vec<PathBuf>,
     pub pod_name: Option<String>,
     pub node: Option<String>,
 }
@@ -355,6 +358,13 @@ async fn run_phases(
         "results directory, store and inputs usable",
     );
 
+    // The builtin backend's inputs and waivers: bad files are bad input, before any waiting.
+    let policy = match config.backend {
+        Backend::Builtin => builtin::Policy::load(&config.input_files, &config.waiver_files)
+            .map_err(|e| fail(e.exit_status(), e.to_string()))?,
+        Backend::Cinc => builtin::Policy::default(),
+    };
+
     // Identify and verify, re-identifying when the target exits (restarts) before the deadline.
     let deadline = Instant::now() + config.wait;
     let t = Instant::now();
@@ -515,7 +525,6 @@ async fn run_phases(
 
     // Scan.
     let s = Instant::now();
-    let target_root_path = target_root.fd_path();
     let target_status = procfs::read_status(&config.proc, &target.pid.to_string()).ok();
     let target_name = config
         .target_name
@@ -537,25 +546,40 @@ async fn run_phases(
     )]);
     let (hdf_bytes, os_release, profile) = match config.backend {
         Backend::Builtin => {
+            let gone = |e: rustix::io::Errno| {
+                let what = if builtin::root::means_gone(e) {
+                    "exited before the scan".to_string()
+                } else {
+                    format!("cannot be scanned: {}", builtin::root::errno_text(e))
+                };
+                fail(
+                    ExitStatus::Infrastructure,
+                    format!("target process {} {what}", target.pid),
+                )
+            };
+            // The descriptor held since verification: the same root the view was proven on.
+            let process = builtin::TargetProcess::read(&config.proc, target.pid).map_err(gone)?;
+            let target_id = pod_status
+                .as_ref()
+                .and_then(|p| p.container_id.clone())
+                .unwrap_or_else(|| format!("{}/{target_name}", config.namespace));
             let scan = builtin::scan(
                 builtin::Target {
-                    root: &target_root_path,
-                    process: target_status.as_ref(),
+                    root: target_root.fd(),
+                    process: Some(&process),
+                    target_id: Some(&target_id),
+                    policy: &policy,
                 },
                 started,
             )
-            .map_err(|e| {
-                fail(
-                    ExitStatus::Infrastructure,
-                    format!("builtin scan of the root of process {}: {e}", target.pid),
-                )
-            })?;
+            .map_err(|e| fail(e.exit_status(), e.to_string()))?;
             versions.insert(
                 builtin::PROFILE_NAME.into(),
                 builtin::PROFILE_VERSION.into(),
             );
             tracing::info!(
                 entries = scan.entries_walked,
+                files_read = scan.files_read,
                 "builtin baseline walked the target"
             );
             let bytes = serde_json::to_vec_pretty(&scan.report)
@@ -608,9 +632,7 @@ async fn run_phases(
             if let Some((name, version)) = &run.profile_version {
                 versions.insert(format!("profile {name}"), version.clone());
             }
-            let os = builtin::walk::read_in_root(&target_root_path, "/etc/os-release")
-                .map(|b| builtin::inventory::parse_os_release(&String::from_utf8_lossy(&b)))
-                .unwrap_or_default();
+            let os = builtin::checks::os_release(target_root.fd());
             (run.report, os, Some(options.profile.to_string()))
         }
     };

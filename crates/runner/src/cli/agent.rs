@@ -101,14 +101,14 @@ pub struct AgentArgs {
     /// cinc: largest profile archive fetched from a URL, in bytes.
     #[arg(long, default_value_t = profile::DEFAULT_MAX_BYTES, env = "SIDESCAN_PROFILE_MAX_BYTES")]
     profile_max_bytes: u64,
-    /// cinc: input files (repeatable).
+    /// InSpec input files (repeatable): cinc passes them on, builtin reads its allow lists.
     #[arg(
         long = "input-file",
         env = "SIDESCAN_INPUT_FILES",
         value_delimiter = ','
     )]
     input_files: Vec<PathBuf>,
-    /// cinc: waiver files (repeatable).
+    /// InSpec waiver files (repeatable): cinc passes them on, builtin applies them.
     #[arg(
         long = "waiver-file",
         env = "SIDESCAN_WAIVER_FILES",
@@ -233,8 +233,8 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
             profile,
             profile_sha256: args.profile_sha256.clone(),
             profile_max_bytes: args.profile_max_bytes,
-            input_files,
-            waiver_files,
+            input_files: input_files.clone(),
+            waiver_files: waiver_files.clone(),
             proot: which(&args.proot),
             proot_preload: (!args.proot_preload.as_os_str().is_empty())
                 .then(|| args.proot_preload.clone()),
@@ -269,6 +269,8 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
             ..RetryPolicy::default()
         },
         cinc,
+        input_files,
+        waiver_files,
         pod_name: args.pod_name,
         node: args.node_name,
     })

@@ -69,38 +69,78 @@ impl Drop for RunningTarget {
     }
 }
 
+/// The target's environment when none is given: the PATH containerd sets.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// More about the target: its environment and volumes (runc only).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `KEY=value` entries; empty: [`DEFAULT_PATH`] only.
+    pub env: Vec<String>,
+    /// (directory on the host, mount point inside the root): bind mounts, read-only.
+    pub volumes: Vec<(PathBuf, String)>,
+}
+
 /// Starts `argv` (paths inside `root`) in `root` as `uid:gid`, the way `start` says.
 /// `root` must hold `proc/` (mount point) and whatever `argv[0]` needs.
 pub fn start_target(start: Start, root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+    start_target_with(start, root, argv, uid, gid, &Options::default())
+}
+
+/// [`start_target`] with an environment and volumes.
+pub fn start_target_with(
+    start: Start,
+    root: &Path,
+    argv: &[&str],
+    uid: u32,
+    gid: u32,
+    options: &Options,
+) -> RunningTarget {
     match start {
-        Start::Runc => start_runc(root, argv, uid, gid),
-        Start::Chroot => start_chroot(root, argv, uid, gid),
+        Start::Runc => start_runc(root, argv, uid, gid, options),
+        Start::Chroot => {
+            assert!(options.volumes.is_empty(), "volumes need Start::Runc");
+            start_chroot(root, argv, uid, gid, options)
+        }
     }
 }
 
-fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+fn env_of(options: &Options) -> Vec<String> {
+    if options.env.is_empty() {
+        vec![DEFAULT_PATH.to_string()]
+    } else {
+        options.env.clone()
+    }
+}
+
+fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32, options: &Options) -> RunningTarget {
     let bundle = tempfile::tempdir().expect("bundle dir");
     let id = format!(
         "sidescan-test-{}-{:08x}",
         std::process::id(),
         rand_u32(bundle.path())
     );
+    let mut mounts =
+        vec![serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"})];
+    for (host, dest) in &options.volumes {
+        mounts.push(serde_json::json!({
+            "destination": dest, "type": "bind", "source": host, "options": ["rbind", "ro"]
+        }));
+    }
     let config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
             "user": {"uid": uid, "gid": gid},
             "args": argv,
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "env": env_of(options),
             "cwd": "/",
             "capabilities": {"bounding": [], "effective": [], "permitted": [], "ambient": []},
             "noNewPrivileges": true
         },
         "root": {"path": root.display().to_string(), "readonly": false},
         "hostname": "target",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"}
-        ],
+        "mounts": mounts,
         "linux": {
             "namespaces": [
                 {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
@@ -141,8 +181,22 @@ fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
     }
 }
 
-fn start_chroot(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+fn start_chroot(
+    root: &Path,
+    argv: &[&str],
+    uid: u32,
+    gid: u32,
+    options: &Options,
+) -> RunningTarget {
     let mut command = Command::new("unshare");
+    if !options.env.is_empty() {
+        command.env_clear();
+        for entry in &options.env {
+            if let Some((key, value)) = entry.split_once('=') {
+                command.env(key, value);
+            }
+        }
+    }
     command
         .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
         .arg(root)
