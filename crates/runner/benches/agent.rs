@@ -222,6 +222,7 @@ fn view_overhead() {
         fallback_bin: None,
         scratch: scratch.path().to_path_buf(),
         target_path: None,
+        seal: Some(view::launch_for(Path::new(env!("CARGO_BIN_EXE_sidescan-runner"))).unwrap()),
     };
     let ruleset =
         ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
