@@ -1199,6 +1199,11 @@ fn check_views(start: support::Start, tag: &str) {
         assert_eq!(meta["os_release"]["ID"], tag, "{case}");
         assert_eq!(meta["view"]["mechanism"], "proot", "{case}");
         assert_eq!(meta["view"]["read_only"], true, "{case}");
+        let proof = meta["view"]["proof"].as_str().unwrap();
+        assert!(
+            proof.ends_with("removexattr refused with EPERM in the view"),
+            "{proof}"
+        );
         assert!(
             meta["view"]["landlock_abi"].as_u64().unwrap() >= 1,
             "{case}"
@@ -1507,4 +1512,118 @@ fn a_target_that_exits_during_the_scan_gives_no_result() {
         stored.iter().all(|n| n == "store"),
         "results written for a vanished target: {stored:?}"
     );
+}
+
+#[test]
+#[ignore = "needs root, unshare, proot, ruby, curl and SeaweedFS: eval \"$(scripts/dev-s3 up >/dev/null && scripts/dev-s3 env)\""]
+fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
+    use object_store::ObjectStoreExt;
+    let weed = std::env::var("SIDESCAN_WEED_BIN")
+        .expect("SIDESCAN_WEED_BIN unset: run scripts/dev-s3 env");
+    // Its own server: this test stops it.
+    let mut s3 = support::seaweed::OwnS3::start(Path::new(&weed), "sidescan-kept");
+    let _target = start(Kind::Static, "sidescankeptlocally");
+    let ws = Workspace::new();
+    // A scan of a few seconds: long enough to stop the store once the tool runs in the view.
+    let profile = ws.profile("pause", &[("sidescan-double-pause", "2")]);
+    let results = tempfile::tempdir().unwrap();
+    let term = results.path().join("termination-log");
+    let store_url = format!("s3://{}/kept", s3.bucket);
+    let mut command = Command::new(ws.path("sidescan-runner"));
+    command
+        .args(["agent", "--backend", "cinc", "--target-process"])
+        .args(["sidescankeptlocally", "--wait-seconds", "10", "--profile"])
+        .arg(&profile)
+        .arg("--cinc-auditor")
+        .arg(ws.path("cinc-auditor"))
+        .arg("--fallback-bin")
+        .arg(ws.path("bin"))
+        .arg("--proot-preload")
+        .arg(support::interposer())
+        .arg("--results-dir")
+        .arg(results.path())
+        .arg("--termination-log")
+        .arg(&term)
+        .args(["--store", &store_url, "--upload-attempts", "2"])
+        .stderr(std::process::Stdio::piped());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        command.env_remove(key);
+    }
+    let agent = command.envs(s3.env()).spawn().unwrap();
+    // The preflight found the store; it goes away while the tool runs in the view.
+    let running = format!("exec {}", view::in_view(&profile).display());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while support::processes_with(&running).is_empty() {
+        assert!(Instant::now() < deadline, "the scan did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s3.stop_gateway();
+    let out = agent.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{log}");
+    assert!(!log.contains(&s3.env()[1].1), "the secret is in the log");
+    let message: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
+    assert_eq!(message["outcome"], "kept-locally", "{message}");
+    assert_eq!(message["store"], store_url.as_str());
+    assert_eq!(message["keys"], serde_json::json!([]), "{message}");
+    let folder = PathBuf::from(message["local_folder"].as_str().unwrap());
+    let error = message["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("upload to {store_url} failed"))
+            && error.ends_with(&format!("the results stay in {}", folder.display())),
+        "{error}"
+    );
+    // Nothing lost: both files on the volume, whole and valid, and they agree with the message.
+    let hdf_bytes = std::fs::read(folder.join("hdf.json")).unwrap();
+    let metadata_bytes = std::fs::read(folder.join("metadata.json")).unwrap();
+    let counts = sidescan_runner::agent::counts::control_counts(&hdf_bytes).unwrap();
+    assert_eq!(counts["failed"], 1, "{counts:?}");
+    assert_eq!(serde_json::to_value(&counts).unwrap(), message["counts"]);
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata_bytes).unwrap();
+    assert_eq!(metadata["run_id"], message["run_id"]);
+    assert_eq!(metadata["backend"], "cinc");
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["hdf.json", "metadata.json"], "partial files left");
+
+    // The store is back: the kept files upload with the agent's own verified put, once.
+    s3.start_gateway();
+    let relative = folder.strip_prefix(results.path()).unwrap();
+    let store = sidescan_runner::store::Store {
+        url: store_url.clone(),
+        inner: std::sync::Arc::new(s3.client()),
+        prefix: "kept".into(),
+        attributes: true,
+    };
+    let policy = sidescan_runner::store::RetryPolicy {
+        attempts: 1,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (file, bytes) in [("hdf.json", &hdf_bytes), ("metadata.json", &metadata_bytes)] {
+        let key = store.full_key(&format!("{}/{file}", relative.display()));
+        let put =
+            |bytes: &[u8]| rt.block_on(store.put_verified(&key, bytes, "application/json", policy));
+        let stored = |key: &str| {
+            let path = object_store::path::Path::from(key);
+            rt.block_on(async { store.inner.get(&path).await?.bytes().await })
+                .unwrap()
+                .to_vec()
+        };
+        assert!(put(bytes).unwrap().created, "{key}");
+        assert_eq!(&stored(&key), bytes, "{key}");
+        // Again: already there with the same content, nothing written.
+        assert!(!put(bytes).unwrap().created, "{key}");
+        // Other content under the same key is refused; the object keeps the scan's bytes.
+        let err = put(b"{}").unwrap_err();
+        assert!(err.to_string().contains("never overwritten"), "{err}");
+        assert_eq!(&stored(&key), bytes, "{key}");
+    }
 }
