@@ -390,6 +390,7 @@ fn view_overhead() {
         fallback_bin: None,
         scratch: scratch.path().to_path_buf(),
         target_path: None,
+        seal: Some(view::launch_for(Path::new(env!("CARGO_BIN_EXE_sidescan-runner"))).unwrap()),
     };
     let ruleset =
         ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
@@ -404,11 +405,15 @@ fn view_overhead() {
         assert!(out.status.success());
     });
     let ruby = view::launch_for(Path::new("/usr/bin/ruby")).unwrap();
-    let in_view = |ruleset: Option<&ReadOnlyRuleset>| {
+    let unsealed = ViewConfig {
+        seal: None,
+        ..config.clone()
+    };
+    let in_view = |config: &ViewConfig, ruleset: Option<&ReadOnlyRuleset>| {
         mean(runs, || {
             let out = rt
                 .block_on(cinc::run_in_view(
-                    &config,
+                    config,
                     ruleset,
                     &ruby,
                     &["-e".into(), script.into()],
@@ -423,8 +428,9 @@ fn view_overhead() {
             );
         })
     };
-    let viewed = in_view(Some(&ruleset));
-    let unguarded = in_view(None);
+    let viewed = in_view(&config, Some(&ruleset));
+    let unguarded = in_view(&config, None);
+    let without_seal = in_view(&unsealed, Some(&ruleset));
     let probe_launch = view::launch_for(Path::new(env!("CARGO_BIN_EXE_sidescan-runner"))).unwrap();
     let probe = mean(runs, || {
         let out = rt
@@ -443,12 +449,14 @@ fn view_overhead() {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "target view, means of {runs}: ruby -e native {:.0} ms; in the view (PRoot + interposer + \
-         seccomp + Landlock) {:.0} ms ({:.1}x); same without the Landlock ruleset {:.0} ms; view \
-         probe (sidescan-runner probe-view in the view) {:.0} ms",
+         seccomp + view-exec + Landlock) {:.0} ms ({:.1}x); same without the Landlock ruleset \
+         {:.0} ms; same without view-exec {:.0} ms; view probe (sidescan-runner probe-view in the \
+         view) {:.0} ms",
         ms(native),
         ms(viewed),
         viewed.as_secs_f64() / native.as_secs_f64(),
         ms(unguarded),
+        ms(without_seal),
         ms(probe)
     );
 }

@@ -26,9 +26,14 @@ enum Command {
     /// Find the target container's process, scan its root, store the results.
     Agent(Box<cli::agent::AgentArgs>),
     /// Internal: run by the agent inside the target view to prove what the view shows; prints
-    /// JSON (the identity of `/`, its entries, and of each PATH).
+    /// JSON (the identity of `/`, its entries, and of each PATH, and what the metadata calls on
+    /// the `--metadata` file gave).
     #[command(name = "probe-view", hide = true)]
-    ProbeView { paths: Vec<String> },
+    ProbeView {
+        #[arg(long)]
+        metadata: Option<String>,
+        paths: Vec<String>,
+    },
 }
 
 fn init_logging() {
@@ -49,8 +54,46 @@ fn usage(message: String) -> ExitStatus {
     ExitStatus::BadInput
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// `view-exec <program> [args...]`, the first program PRoot starts in the target view: installs
+/// the filter every program of the view keeps, then becomes `program`. Handled before anything
+/// else (no argument parser, no runtime): it runs for every program the view starts.
+fn view_exec(args: &[std::ffi::OsString]) -> std::process::ExitCode {
+    use std::os::unix::process::CommandExt;
+    let Some((program, rest)) = args.split_first() else {
+        eprintln!("sidescan-runner view-exec: no program to run");
+        return ExitStatus::BadInput.into();
+    };
+    if let Err(e) = agent::seccomp::install(agent::seccomp::filter(agent::seccomp::Scope::Programs))
+    {
+        eprintln!("sidescan-runner view-exec: the view's seccomp filter: {e}");
+        return ExitStatus::Infrastructure.into();
+    }
+    let e = std::process::Command::new(program).args(rest).exec();
+    eprintln!(
+        "sidescan-runner view-exec: {}: {e}",
+        std::path::Path::new(program).display()
+    );
+    ExitStatus::Infrastructure.into()
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == agent::view::VIEW_EXEC_SUBCOMMAND)
+    {
+        return view_exec(&args[2..]);
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run_cli()),
+        Err(e) => {
+            eprintln!("sidescan-runner: cannot start the async runtime: {e}");
+            ExitStatus::Infrastructure.into()
+        }
+    }
+}
+
+async fn run_cli() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -63,8 +106,8 @@ async fn main() -> std::process::ExitCode {
             };
         }
     };
-    if let Command::ProbeView { paths } = &cli.command {
-        return match agent::proof::probe(paths) {
+    if let Command::ProbeView { paths, metadata } = &cli.command {
+        return match agent::proof::probe(paths, metadata.as_deref()) {
             Ok(report) => {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());
                 ExitStatus::Passed.into()

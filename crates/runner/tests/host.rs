@@ -198,6 +198,11 @@ fn fallback_bin() -> tempfile::TempDir {
     dir
 }
 
+/// The agent's binary started in the view first, to seal it (`view-exec`), as the agent does.
+fn runner_launch() -> view::Launch {
+    view::launch_for(Path::new(env!("CARGO_BIN_EXE_sidescan-runner"))).unwrap()
+}
+
 fn ruby_in_view(target: &Target, script: &str) -> (Option<i32>, String, String) {
     let scratch = tempfile::tempdir().unwrap();
     let fallback = fallback_bin();
@@ -209,6 +214,7 @@ fn ruby_in_view(target: &Target, script: &str) -> (Option<i32>, String, String) 
         fallback_bin: Some(fallback.path().to_path_buf()),
         scratch: scratch.path().to_path_buf(),
         target_path: view::target_path(Path::new("/proc"), target.pid),
+        seal: Some(runner_launch()),
     };
     let ruleset =
         ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
@@ -326,6 +332,7 @@ fn cinc_backend_runs_the_auditor_in_the_view_and_accepts_exit_100() {
         fallback_bin: options.fallback_bin.clone(),
         scratch: scratch.path().to_path_buf(),
         target_path: None,
+        seal: Some(runner_launch()),
     };
     let ruleset =
         ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
@@ -1031,6 +1038,94 @@ fn hashed_listing(root: &Path) -> Vec<String> {
     out
 }
 
+/// Run as the agent's identity outside the view: sets the file's mode, owner, times and
+/// `user.sidescan` to what they are, which only its owner may do.
+const METADATA_CONTROL: &str = r#"
+path = ARGV[0]
+st = File.stat(path)
+File.chmod(st.mode & 0o7777, path)
+File.chown(st.uid, st.gid, path)
+File.utime(st.atime, st.mtime, path)
+setxattr = Fiddle::Function.new(Fiddle::Handle::DEFAULT["setxattr"],
+  [Fiddle::TYPE_VOIDP, Fiddle::TYPE_VOIDP, Fiddle::TYPE_VOIDP, Fiddle::TYPE_SIZE_T, Fiddle::TYPE_INT],
+  Fiddle::TYPE_INT)
+raise "setxattr: errno #{Fiddle.last_error}" unless setxattr.call(path, "user.sidescan", "before", 6, 0).zero?
+print "chmod chown utime setxattr: changed"
+"#;
+
+/// `setpriv` running a program with the identity the agent has in `mode`.
+fn as_scanner(mode: Mode) -> Command {
+    let mut command = Command::new("setpriv");
+    match mode {
+        Mode::SameUid => command.args([
+            "--reuid",
+            &TARGET_UID.to_string(),
+            "--regid",
+            &TARGET_UID.to_string(),
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ]),
+        Mode::Ptrace => command.args(["--inh-caps=-all", "--bounding-set=-all,+sys_ptrace"]),
+    };
+    command
+}
+
+/// A file's metadata as `stat` and `getfattr` report it from outside: mode, owner, group,
+/// modification and change times (nanoseconds), and the value of `user.sidescan`.
+fn metadata_of(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let mut value = [0u8; 64];
+    // SAFETY: getxattr into a buffer of the size given.
+    let n = unsafe {
+        libc::getxattr(
+            c_path.as_ptr(),
+            c"user.sidescan".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    let xattr = if n < 0 {
+        format!("({})", std::io::Error::last_os_error())
+    } else {
+        String::from_utf8_lossy(&value[..n as usize]).into_owned()
+    };
+    format!(
+        "mode {:o} owner {}:{} mtime {}.{:09} ctime {}.{:09} user.sidescan={xattr}",
+        meta.mode(),
+        meta.uid(),
+        meta.gid(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
+/// Sets `user.sidescan` on `path`.
+fn set_xattr(path: &Path, value: &str) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: setxattr with valid C strings and the value's length.
+    let ret = unsafe {
+        libc::setxattr(
+            c_path.as_ptr(),
+            c"user.sidescan".as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        ret,
+        0,
+        "setxattr {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
 /// Everything the agent needs, world-readable in /tmp (the checkout may be under a 0700 home).
 struct Workspace {
     dir: tempfile::TempDir,
@@ -1050,7 +1145,7 @@ impl Workspace {
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        for applet in ["cat", "ls", "stat", "find", "sh", "sleep"] {
+        for applet in ["cat", "ls", "stat", "find", "sh", "sleep", "chmod", "touch"] {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
         }
         Workspace { dir }
@@ -1080,20 +1175,7 @@ impl Workspace {
         let results = tempfile::tempdir_in(self.dir.path()).unwrap();
         std::fs::set_permissions(results.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let term = results.path().join("termination-log");
-        let mut command = Command::new("setpriv");
-        match mode {
-            Mode::SameUid => command.args([
-                "--reuid",
-                &TARGET_UID.to_string(),
-                "--regid",
-                &TARGET_UID.to_string(),
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-            ]),
-            Mode::Ptrace => command.args(["--inh-caps=-all", "--bounding-set=-all,+sys_ptrace"]),
-        };
-        let out = command
+        let out = as_scanner(mode)
             .arg(self.path("sidescan-runner"))
             .arg("agent")
             .args(args)
@@ -1149,12 +1231,33 @@ fn check_views(start: support::Start, tag: &str) {
     ] {
         std::fs::set_permissions(root.join(path), std::fs::Permissions::from_mode(mode)).unwrap();
     }
+    // Files the agent's identity owns, one per mode (the target's UID; root), each with an
+    // extended attribute: Landlock does not govern their metadata, only the view's filter can.
+    let owned = [
+        ("/srv/owned-by-target", TARGET_UID),
+        ("/srv/owned-by-root", 0),
+    ];
+    for (path, uid) in owned {
+        let path = root.join(path.trim_start_matches('/'));
+        std::fs::write(&path, "its metadata must not change\n").unwrap();
+        std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        set_xattr(&path, "before");
+    }
+    let listed = owned.map(|(path, _)| path).join("\n");
     let argv: Vec<&str> = command.split(' ').collect();
     let mut target = support::start_target(start, root, &argv, TARGET_UID, TARGET_UID);
     let pid = target.pid.to_string();
     let ws = Workspace::new();
     let scanner_only = ws.path("sidescan-runner").display().to_string();
-    let probe = ws.profile("probe", &[("sidescan-double-probe", &scanner_only)]);
+    let probe = ws.profile(
+        "probe",
+        &[
+            ("sidescan-double-probe", &scanner_only),
+            ("sidescan-double-metadata", &listed),
+            ("sidescan-double-glue", &listed),
+        ],
+    );
     // Unique per test (the runc and chroot tests run at the same time in this process).
     let which = match start {
         support::Start::Runc => 1,
@@ -1190,6 +1293,25 @@ fn check_views(start: support::Start, tag: &str) {
         };
         assert!(log.contains(caps), "{case}: expected {caps} in {log}");
 
+        // Outside the view, the agent's identity may change the metadata of the file it owns
+        // (to the same values): in the view only the filter can stop it.
+        let own = match mode {
+            Mode::SameUid => owned[0].0,
+            Mode::Ptrace => owned[1].0,
+        };
+        let out = as_scanner(mode)
+            .args(["ruby", "-rfiddle", "-e", METADATA_CONTROL])
+            .arg(target.root_link().join(own.trim_start_matches('/')))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "chmod chown utime setxattr: changed",
+            "{case}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let metadata_before = owned.map(|(path, _)| metadata_of(&root.join(&path[1..])));
+
         // cinc: the double in the view, proven first, read-only.
         let mut args = base.to_vec();
         args.extend(["--backend", "cinc", "--profile", probe.to_str().unwrap()]);
@@ -1201,6 +1323,11 @@ fn check_views(start: support::Start, tag: &str) {
         assert_eq!(meta["os_release"]["ID"], tag, "{case}");
         assert_eq!(meta["view"]["mechanism"], "proot", "{case}");
         assert_eq!(meta["view"]["read_only"], true, "{case}");
+        let proof = meta["view"]["proof"].as_str().unwrap();
+        assert!(
+            proof.ends_with("removexattr refused with EPERM in the view"),
+            "{proof}"
+        );
         assert!(
             meta["view"]["landlock_abi"].as_u64().unwrap() >= 1,
             "{case}"
@@ -1234,6 +1361,49 @@ fn check_views(start: support::Start, tag: &str) {
             "{case}"
         );
         assert_eq!(hashed_listing(root), before, "{case}: the target changed");
+        // No metadata call reached a target file, from Ruby or from a spawned command.
+        let outcomes = |control: &serde_json::Value| -> Vec<String> {
+            control["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["code_desc"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let refused: Vec<String> = owned
+            .iter()
+            .flat_map(|(path, _)| {
+                [
+                    "chmod",
+                    "fchmod",
+                    "chown",
+                    "utime",
+                    "setxattr",
+                    "removexattr",
+                ]
+                .map(|call| format!("{call} {path} EPERM"))
+                .into_iter()
+                .chain(["chmod", "touch"].map(|c| format!("spawned {c} {path} exit 1")))
+            })
+            .collect();
+        assert_eq!(controls[2]["id"], "double-metadata", "{case}");
+        assert_eq!(outcomes(&controls[2]), refused, "{case}");
+        assert_eq!(
+            owned.map(|(path, _)| metadata_of(&root.join(&path[1..]))),
+            metadata_before,
+            "{case}: the target's file metadata changed"
+        );
+        // The links planted in PRoot's temporary directory were not followed (PRoot may not
+        // chmod), and the directory is gone (the agent removed it).
+        let glues = outcomes(&controls[3]);
+        assert!(
+            !glues.is_empty(),
+            "{case}: no PRoot glue directory in {log}"
+        );
+        for glue in glues {
+            let dir = glue.strip_prefix("glue ").unwrap();
+            assert!(!Path::new(dir).exists(), "{case}: {dir} left behind");
+        }
 
         // A scan that never ends: the timeout kills the child, the daemonized grandchild and
         // everything else; nothing of the scan is left once the agent has returned.
@@ -1466,4 +1636,118 @@ fn a_target_that_exits_during_the_scan_gives_no_result() {
         stored.iter().all(|n| n == "store"),
         "results written for a vanished target: {stored:?}"
     );
+}
+
+#[test]
+#[ignore = "needs root, unshare, proot, ruby, curl and SeaweedFS: eval \"$(scripts/dev-s3 up >/dev/null && scripts/dev-s3 env)\""]
+fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
+    use object_store::ObjectStoreExt;
+    let weed = std::env::var("SIDESCAN_WEED_BIN")
+        .expect("SIDESCAN_WEED_BIN unset: run scripts/dev-s3 env");
+    // Its own server: this test stops it.
+    let mut s3 = support::seaweed::OwnS3::start(Path::new(&weed), "sidescan-kept");
+    let _target = start(Kind::Static, "sidescankeptlocally");
+    let ws = Workspace::new();
+    // A scan of a few seconds: long enough to stop the store once the tool runs in the view.
+    let profile = ws.profile("pause", &[("sidescan-double-pause", "2")]);
+    let results = tempfile::tempdir().unwrap();
+    let term = results.path().join("termination-log");
+    let store_url = format!("s3://{}/kept", s3.bucket);
+    let mut command = Command::new(ws.path("sidescan-runner"));
+    command
+        .args(["agent", "--backend", "cinc", "--target-process"])
+        .args(["sidescankeptlocally", "--wait-seconds", "10", "--profile"])
+        .arg(&profile)
+        .arg("--cinc-auditor")
+        .arg(ws.path("cinc-auditor"))
+        .arg("--fallback-bin")
+        .arg(ws.path("bin"))
+        .arg("--proot-preload")
+        .arg(support::interposer())
+        .arg("--results-dir")
+        .arg(results.path())
+        .arg("--termination-log")
+        .arg(&term)
+        .args(["--store", &store_url, "--upload-attempts", "2"])
+        .stderr(std::process::Stdio::piped());
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
+        command.env_remove(key);
+    }
+    let agent = command.envs(s3.env()).spawn().unwrap();
+    // The preflight found the store; it goes away while the tool runs in the view.
+    let running = format!("exec {}", view::in_view(&profile).display());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while support::processes_with(&running).is_empty() {
+        assert!(Instant::now() < deadline, "the scan did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s3.stop_gateway();
+    let out = agent.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{log}");
+    assert!(!log.contains(&s3.env()[1].1), "the secret is in the log");
+    let message: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
+    assert_eq!(message["outcome"], "kept-locally", "{message}");
+    assert_eq!(message["store"], store_url.as_str());
+    assert_eq!(message["keys"], serde_json::json!([]), "{message}");
+    let folder = PathBuf::from(message["local_folder"].as_str().unwrap());
+    let error = message["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("upload to {store_url} failed"))
+            && error.ends_with(&format!("the results stay in {}", folder.display())),
+        "{error}"
+    );
+    // Nothing lost: both files on the volume, whole and valid, and they agree with the message.
+    let hdf_bytes = std::fs::read(folder.join("hdf.json")).unwrap();
+    let metadata_bytes = std::fs::read(folder.join("metadata.json")).unwrap();
+    let counts = sidescan_runner::agent::counts::control_counts(&hdf_bytes).unwrap();
+    assert_eq!(counts["failed"], 1, "{counts:?}");
+    assert_eq!(serde_json::to_value(&counts).unwrap(), message["counts"]);
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata_bytes).unwrap();
+    assert_eq!(metadata["run_id"], message["run_id"]);
+    assert_eq!(metadata["backend"], "cinc");
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["hdf.json", "metadata.json"], "partial files left");
+
+    // The store is back: the kept files upload with the agent's own verified put, once.
+    s3.start_gateway();
+    let relative = folder.strip_prefix(results.path()).unwrap();
+    let store = sidescan_runner::store::Store {
+        url: store_url.clone(),
+        inner: std::sync::Arc::new(s3.client()),
+        prefix: "kept".into(),
+        attributes: true,
+    };
+    let policy = sidescan_runner::store::RetryPolicy {
+        attempts: 1,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (file, bytes) in [("hdf.json", &hdf_bytes), ("metadata.json", &metadata_bytes)] {
+        let key = store.full_key(&format!("{}/{file}", relative.display()));
+        let put =
+            |bytes: &[u8]| rt.block_on(store.put_verified(&key, bytes, "application/json", policy));
+        let stored = |key: &str| {
+            let path = object_store::path::Path::from(key);
+            rt.block_on(async { store.inner.get(&path).await?.bytes().await })
+                .unwrap()
+                .to_vec()
+        };
+        assert!(put(bytes).unwrap().created, "{key}");
+        assert_eq!(&stored(&key), bytes, "{key}");
+        // Again: already there with the same content, nothing written.
+        assert!(!put(bytes).unwrap().created, "{key}");
+        // Other content under the same key is refused; the object keeps the scan's bytes.
+        let err = put(b"{}").unwrap_err();
+        assert!(err.to_string().contains("never overwritten"), "{err}");
+        assert_eq!(&stored(&key), bytes, "{key}");
+    }
 }

@@ -7,6 +7,7 @@
 //! mean the scan ran; anything else is a tool failure.
 
 use crate::agent::sandbox::{self, ReadOnlyRuleset};
+use crate::agent::seccomp::{self, Scope};
 use crate::agent::view::{self, Launch, ViewConfig, in_view};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -177,9 +178,11 @@ pub struct ViewOutput {
 }
 
 /// Runs a scanner program in the target view: PRoot in its own process group, inheriting the
-/// root descriptor, Landlocked by `ruleset` before `exec` when given. On the deadline the whole
-/// group and every remaining descendant are killed. Shared by the view probe, the cinc backend
-/// and the tests that prove the view with a plain Ruby program.
+/// root descriptor, under PRoot's seccomp filter, Landlocked by `ruleset` before `exec` when
+/// given (and sealed by `view-exec` when the view config says how). On the deadline the whole
+/// group and every remaining descendant are killed; PRoot's temporary files are removed. Shared
+/// by the view probe, the cinc backend and the tests that prove the view with a plain Ruby
+/// program.
 pub async fn run_in_view(
     view_config: &ViewConfig,
     ruleset: Option<&ReadOnlyRuleset>,
@@ -206,12 +209,14 @@ pub async fn run_in_view(
         .kill_on_drop(true);
     let root_fd = view_config.root_fd;
     let ruleset_fd = ruleset.map(ReadOnlyRuleset::raw_fd);
+    // Built here, before the fork: the child only hands it to the kernel.
+    let proot_filter = seccomp::filter(Scope::Proot);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe system
     // calls (fcntl, prctl, seccomp, landlock_restrict_self); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             sandbox::inherit_fd(root_fd)?;
-            sandbox::deny_untranslated_syscalls()?;
+            seccomp::install(proot_filter)?;
             if let Some(fd) = ruleset_fd {
                 sandbox::restrict_self(fd)?;
             }
@@ -258,6 +263,12 @@ pub async fn run_in_view(
             tracing::warn!(killed, "killed processes the scanner left behind");
         }
     }
+    if let Some(pid) = group {
+        // 5.1.0 keeps them in /tmp whatever PROOT_TMP_DIR says; later versions honour it.
+        for tmp in [Path::new("/tmp"), &view_config.scratch.join("proot")] {
+            sandbox::remove_proot_leftovers(tmp, pid);
+        }
+    }
     // Once every writer is gone the pipes close; a writer that escaped the group and the sweep
     // must not hold the agent forever.
     let collect = |task: tokio::task::JoinHandle<Vec<u8>>| async move {
@@ -268,7 +279,10 @@ pub async fn run_in_view(
             .unwrap_or_default()
     };
     let stdout = collect(out_task).await;
-    let stderr = collect(err_task).await;
+    let mut stderr = collect(err_task).await;
+    if let Some(pid) = group {
+        stderr = without_proot_cleanup_notice(&stderr, pid);
+    }
     let status = match status {
         Some(Ok(status)) => status,
         Some(Err(e)) => return Err(format!("{}: {e}", shown[0])),
@@ -286,6 +300,30 @@ pub async fn run_in_view(
         stderr,
         command: shown,
     })
+}
+
+/// `stderr` without the one line PRoot prints when its filter refuses the `chmod` of its cleanup
+/// (`proot error: can't chmod '/tmp/proot-<pid>-XXXXXX': Operation not permitted`): expected in
+/// every view, and the agent removes that directory itself; it would only mislead in error
+/// messages. Every other line is kept.
+pub fn without_proot_cleanup_notice(stderr: &[u8], pid: u32) -> Vec<u8> {
+    let is_notice = |line: &[u8]| {
+        let Ok(line) = std::str::from_utf8(line) else {
+            return false;
+        };
+        line.strip_prefix("proot error: can't chmod '")
+            .and_then(|rest| rest.strip_suffix("': Operation not permitted"))
+            .and_then(|path| Path::new(path).file_name()?.to_str())
+            .is_some_and(|name| sandbox::is_proot_leftover(name, pid))
+    };
+    let mut out = Vec::with_capacity(stderr.len());
+    for line in stderr.split_inclusive(|b| *b == b'\n') {
+        let bare = line.strip_suffix(b"\n").unwrap_or(line);
+        if !is_notice(bare) {
+            out.extend_from_slice(line);
+        }
+    }
+    out
 }
 
 /// The last lines of a program's output, for error messages.
@@ -412,6 +450,25 @@ mod tests {
             Some(("linux-baseline".into(), "2.9.0".into()))
         );
         assert_eq!(profile_identity("title: x\n"), None);
+    }
+
+    #[test]
+    fn only_proots_own_cleanup_notice_is_dropped() {
+        let stderr = b"double: profile x not found\n\
+            proot error: can't chmod '/tmp/proot-42-AbC123': Operation not permitted\n\
+            proot error: can't chmod '/tmp/proot-43-AbC123': Operation not permitted\n\
+            proot error: can't chmod '/etc/passwd': Operation not permitted\n";
+        let kept = String::from_utf8(without_proot_cleanup_notice(stderr, 42)).unwrap();
+        assert_eq!(
+            kept,
+            "double: profile x not found\n\
+             proot error: can't chmod '/tmp/proot-43-AbC123': Operation not permitted\n\
+             proot error: can't chmod '/etc/passwd': Operation not permitted\n"
+        );
+        assert_eq!(
+            without_proot_cleanup_notice(b"no newline", 42),
+            b"no newline"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod results;
 pub mod root;
 pub mod run;
 pub mod sandbox;
+pub mod seccomp;
 pub mod view;
 
 pub use run::{AgentConfig, Backend, Targeting, own_capabilities, random_run_id, run};

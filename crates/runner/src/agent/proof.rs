@@ -5,9 +5,12 @@
 //! scanner has) and *through the view* the scan will use (for `cinc`: a probe program run with the
 //! very PRoot command line the scan uses; for `builtin`: paths resolved beneath the descriptor).
 //! [`check`] compares them; any mismatch ends the run (exit 3) before a result can be produced.
+//! For `cinc` the probe also tries the metadata calls Landlock does not govern on a file of the
+//! scanner's own (each a no-op were it allowed): every one must be refused with `EPERM`.
 
 use crate::agent::root::FileId;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What both sides saw.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,6 +40,9 @@ pub struct Evidence {
     /// The marker reached through the scanner's prefix in the view (`cinc` only: the tool finds
     /// its own files there); `None` when not applicable.
     pub marker_through_prefix: Option<Option<FileId>>,
+    /// What each metadata call on the marker gave in the view (`cinc` only; must all be
+    /// `EPERM`); `None` when not applicable.
+    pub metadata_in_view: Option<BTreeMap<String, String>>,
 }
 
 /// Checks the evidence; the error says what the view showed instead.
@@ -99,6 +105,24 @@ pub fn check(e: &Evidence) -> Result<(), String> {
             e.marker.0
         ));
     }
+    if let Some(calls) = &e.metadata_in_view {
+        let allowed: Vec<String> = calls
+            .iter()
+            .filter(|(_, outcome)| outcome.as_str() != "EPERM")
+            .map(|(call, outcome)| format!("{call}: {outcome}"))
+            .collect();
+        if calls.is_empty() || !allowed.is_empty() {
+            return Err(format!(
+                "the view does not refuse metadata calls ({}): the scan could change the \
+                 target's modes, owners, timestamps or extended attributes",
+                if calls.is_empty() {
+                    "none was tried".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -125,11 +149,85 @@ pub struct ProbeReport {
     pub root: FileId,
     pub entries: Vec<String>,
     /// Each asked path with its identity, `None` when it does not exist.
-    pub stats: std::collections::BTreeMap<String, Option<FileId>>,
+    pub stats: BTreeMap<String, Option<FileId>>,
+    /// The outcome of each metadata call tried ([`try_metadata_calls`]).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
 }
 
-/// The probe itself: run inside the view, it looks at `/` and at each of `paths`.
-pub fn probe(paths: &[String]) -> std::io::Result<ProbeReport> {
+/// Tries the metadata calls Landlock does not govern on `path` (a file of the caller's own),
+/// each in a form that changes nothing when allowed: `chmod` and `fchmod` to the current mode,
+/// `chown` and `fchown` to -1/-1, `utimensat` with both times omitted, `setxattr` replacing and
+/// `removexattr` removing an attribute that does not exist. Returns `ok` or the errno's name per
+/// call: in the view all must be `EPERM`.
+pub fn try_metadata_calls(path: &str) -> BTreeMap<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut outcomes = BTreeMap::new();
+    let Ok(c_path) = std::ffi::CString::new(path) else {
+        return outcomes;
+    };
+    let (file, mode) = match std::fs::File::open(path).and_then(|f| {
+        let mode = f.metadata()?.mode() & 0o7777;
+        Ok((f, mode))
+    }) {
+        Ok(found) => found,
+        Err(e) => {
+            outcomes.insert(
+                "open".to_string(),
+                errno_name(e.raw_os_error().unwrap_or(0)),
+            );
+            return outcomes;
+        }
+    };
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let p = c_path.as_ptr();
+    let name = c"user.sidescan-probe".as_ptr();
+    let omit = [libc::timespec {
+        tv_sec: 0,
+        tv_nsec: libc::UTIME_OMIT,
+    }; 2];
+    let mut attempt = |call: &str, f: &dyn Fn() -> libc::c_int| {
+        let outcome = if f() == 0 {
+            "ok".to_string()
+        } else {
+            errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        };
+        outcomes.insert(call.to_string(), outcome);
+    };
+    // SAFETY (each): a system call with a valid C string, an open descriptor, integers.
+    attempt("chmod", &|| unsafe { libc::chmod(p, mode) });
+    attempt("fchmod", &|| unsafe { libc::fchmod(fd, mode) });
+    attempt("chown", &|| unsafe { libc::chown(p, u32::MAX, u32::MAX) });
+    attempt("fchown", &|| unsafe {
+        libc::fchown(fd, u32::MAX, u32::MAX)
+    });
+    attempt("utimensat", &|| unsafe {
+        libc::utimensat(libc::AT_FDCWD, p, omit.as_ptr(), 0)
+    });
+    attempt("setxattr", &|| unsafe {
+        libc::setxattr(p, name, c"".as_ptr().cast(), 0, libc::XATTR_REPLACE)
+    });
+    attempt("removexattr", &|| unsafe { libc::removexattr(p, name) });
+    outcomes
+}
+
+/// The symbolic name of an errno the probe may see.
+fn errno_name(errno: i32) -> String {
+    match errno {
+        libc::EPERM => "EPERM".into(),
+        libc::EACCES => "EACCES".into(),
+        libc::ENOENT => "ENOENT".into(),
+        libc::ENOSYS => "ENOSYS".into(),
+        libc::ENODATA => "ENODATA".into(),
+        libc::EOPNOTSUPP => "EOPNOTSUPP".into(),
+        libc::EROFS => "EROFS".into(),
+        other => format!("errno {other}"),
+    }
+}
+
+/// The probe itself: run inside the view, it looks at `/` and at each of `paths`, and tries the
+/// metadata calls on `metadata` when given.
+pub fn probe(paths: &[String], metadata: Option<&str>) -> std::io::Result<ProbeReport> {
     let root = crate::agent::root::file_id(&std::fs::metadata("/")?);
     let mut entries: Vec<String> = std::fs::read_dir("/")?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -148,6 +246,7 @@ pub fn probe(paths: &[String]) -> std::io::Result<ProbeReport> {
         root,
         entries,
         stats,
+        metadata: metadata.map(try_metadata_calls).unwrap_or_default(),
     })
 }
 
@@ -171,7 +270,94 @@ mod tests {
             marker: ("/results/.work/r/view-marker".into(), (5, 9)),
             marker_in_view: None,
             marker_through_prefix: Some(Some((5, 9))),
+            metadata_in_view: Some(refused()),
         }
+    }
+
+    fn refused() -> BTreeMap<String, String> {
+        ["chmod", "chown", "utimensat", "setxattr"]
+            .into_iter()
+            .map(|call| (call.to_string(), "EPERM".to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_view_that_allows_metadata_calls_is_refused() {
+        let mut calls = refused();
+        calls.insert("chmod".into(), "ok".into());
+        calls.insert("setxattr".into(), "ENODATA".into());
+        let e = Evidence {
+            metadata_in_view: Some(calls),
+            ..good()
+        };
+        let err = check(&e).unwrap_err();
+        assert!(
+            err.contains("does not refuse metadata calls (chmod: ok, setxattr: ENODATA)"),
+            "{err}"
+        );
+        let e = Evidence {
+            metadata_in_view: Some(BTreeMap::new()),
+            ..good()
+        };
+        assert!(check(&e).unwrap_err().contains("none was tried"));
+        // builtin: nothing runs in a view, nothing to try.
+        let e = Evidence {
+            metadata_in_view: None,
+            ..good()
+        };
+        assert_eq!(check(&e), Ok(()));
+    }
+
+    #[test]
+    fn metadata_calls_are_no_ops_when_allowed() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("marker");
+        std::fs::write(&path, "m").unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        let outcomes = try_metadata_calls(path.to_str().unwrap());
+        let calls: Vec<&str> = outcomes.keys().map(String::as_str).collect();
+        assert_eq!(
+            calls,
+            [
+                "chmod",
+                "chown",
+                "fchmod",
+                "fchown",
+                "removexattr",
+                "setxattr",
+                "utimensat"
+            ]
+        );
+        for call in ["chmod", "fchmod", "chown", "fchown", "utimensat"] {
+            assert_eq!(outcomes[call], "ok", "{call}");
+        }
+        // No such attribute (or none on this file system): never EPERM without a filter.
+        for call in ["setxattr", "removexattr"] {
+            assert!(
+                ["ENODATA", "EOPNOTSUPP"].contains(&outcomes[call].as_str()),
+                "{call}: {}",
+                outcomes[call]
+            );
+        }
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (
+                after.mode(),
+                after.uid(),
+                after.gid(),
+                after.mtime(),
+                after.mtime_nsec()
+            ),
+            (
+                before.mode(),
+                before.uid(),
+                before.gid(),
+                before.mtime(),
+                before.mtime_nsec()
+            )
+        );
+        assert_eq!(try_metadata_calls("/nonexistent/marker")["open"], "ENOENT");
     }
 
     #[test]

@@ -293,7 +293,9 @@ async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
     Ok(prepared)
 }
 
-/// A file only the scanner has, to show the view does not expose the scanner's files.
+/// A file only the scanner has, to show the view does not expose the scanner's files. Its mode is
+/// the one PRoot's own filter lets `fchmod` set (its loader's), so the probe's `fchmod` to the
+/// current mode is refused only when `view-exec` sealed the view.
 fn write_marker(scratch: &Path) -> Result<(String, FileId), Failure> {
     let path = scratch.join("view-marker");
     let io = |e: std::io::Error| {
@@ -303,6 +305,11 @@ fn write_marker(scratch: &Path) -> Result<(String, FileId), Failure> {
         )
     };
     std::fs::write(&path, format!("{}\n", rand::random::<u64>())).map_err(io)?;
+    std::fs::set_permissions(
+        &path,
+        std::os::unix::fs::PermissionsExt::from_mode(crate::agent::seccomp::LOADER_MODE),
+    )
+    .map_err(io)?;
     let id = root::file_id(&std::fs::metadata(&path).map_err(io)?);
     Ok((path.display().to_string(), id))
 }
@@ -500,6 +507,7 @@ async fn run_phases(
                 fallback_bin: options.fallback_bin.clone(),
                 scratch: scratch.clone(),
                 target_path: target_path.clone(),
+                seal: Some(own_launch()?),
             };
             let report =
                 probe_view(&view_config, ruleset.as_ref(), &evidence, options.timeout).await?;
@@ -510,7 +518,7 @@ async fn run_phases(
                 read_only: ruleset.is_some(),
                 landlock_abi: ruleset.as_ref().map(|r| r.abi),
                 allow_writable_view: options.allow_writable_view,
-                proof: PROOF_TEXT.into(),
+                proof: format!("{PROOF_TEXT}; {METADATA_PROOF_TEXT}"),
             };
             view_setup = Some((view_config, ruleset));
             record
@@ -751,6 +759,21 @@ async fn run_phases(
     Ok(())
 }
 
+const METADATA_PROOF_TEXT: &str = "chmod, fchmod, chown, fchown, utimensat, setxattr, \
+     removexattr refused with EPERM in the view";
+
+/// How to start the agent's own binary in the view (the probe, and `view-exec`, which seals it).
+fn own_launch() -> Result<view::Launch, Failure> {
+    let infra = |m: String| {
+        fail(
+            ExitStatus::Infrastructure,
+            format!("the agent's own binary in the view: {m}"),
+        )
+    };
+    let exe = std::env::current_exe().map_err(|e| infra(e.to_string()))?;
+    view::launch_for(&exe).map_err(infra)
+}
+
 const PROOF_TEXT: &str = "view / = target root descriptor != scanner /; view / lists the target's entries; \
      target executable same inode in the view; scanner-only marker not visible";
 
@@ -800,10 +823,12 @@ fn evidence_from_probe(report: &ProbeReport, e: &mut Evidence) {
     }
     e.marker_in_view = stat(&e.marker.0);
     e.marker_through_prefix = Some(stat(&in_view(Path::new(&e.marker.0)).display().to_string()));
+    e.metadata_in_view = Some(report.metadata.clone());
 }
 
 /// Runs `sidescan-runner probe-view` in the view exactly as the scan will run (same PRoot command,
-/// descriptor, interposer and Landlock ruleset) and reads what it saw.
+/// descriptor, interposer, seccomp filters, `view-exec` seal and Landlock ruleset) and reads what
+/// it saw.
 async fn probe_view(
     view_config: &ViewConfig,
     ruleset: Option<&ReadOnlyRuleset>,
@@ -811,9 +836,16 @@ async fn probe_view(
     timeout: Duration,
 ) -> Result<ProbeReport, Failure> {
     let infra = |m: String| fail(ExitStatus::Infrastructure, format!("view probe: {m}"));
-    let exe = std::env::current_exe().map_err(|e| infra(e.to_string()))?;
-    let launch = view::launch_for(&exe).map_err(infra)?;
-    let mut args: Vec<std::ffi::OsString> = vec![PROBE_SUBCOMMAND.into()];
+    let launch = match &view_config.seal {
+        Some(launch) => launch.clone(),
+        None => own_launch()?,
+    };
+    let marker_in_view = in_view(Path::new(&evidence.marker.0));
+    let mut args: Vec<std::ffi::OsString> = vec![
+        PROBE_SUBCOMMAND.into(),
+        "--metadata".into(),
+        marker_in_view.into(),
+    ];
     args.extend(probe_paths(evidence).into_iter().map(Into::into));
     let limits = Containment {
         timeout: timeout.min(Duration::from_secs(120)),

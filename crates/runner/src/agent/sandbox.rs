@@ -7,7 +7,9 @@
 //! `/tmp`, `/dev`). Reads are not handled, so they stay allowed. The ruleset is created in the
 //! agent and enforced in the scanner's child process between `fork` and `exec`
 //! ([`restrict_self`], async-signal-safe: two system calls), so PRoot and everything it starts
-//! inherit it and cannot write into the target, whatever path they use.
+//! inherit it and cannot write into the target, whatever path they use. What Landlock does not
+//! govern (mode, owner, timestamps, extended attributes) the view's seccomp filters refuse
+//! ([`crate::agent::seccomp`]).
 //!
 //! **Containment**: the agent marks itself a child subreaper, so processes a scan daemonizes
 //! (double fork, `setsid`) are reparented to the agent instead of PID 1, and
@@ -191,91 +193,7 @@ pub fn restrict_self(ruleset_fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
-// ---- system calls PRoot does not translate ---------------------------------------------------
-
-// PRoot 5.1.0 rewrites the paths of the system calls it knows; newer ones with a path argument
-// pass through untranslated and would resolve in the scanner's root: `statx` (coreutils `stat`
-// and `ls`, Rust programs), `faccessat2` (glibc's `faccessat` with flags), `openat2` and
-// `execveat`. In the view they fail with ENOSYS, so the C library and Rust's standard library fall
-// back to `newfstatat`/`faccessat`/`openat`/`execve`, which PRoot translates.
-#[cfg(target_arch = "x86_64")]
-mod arch {
-    pub const AUDIT_ARCH: u32 = 0xC000_003E;
-    pub const UNTRANSLATED: [u32; 4] = [332, 439, 437, 322]; // statx faccessat2 openat2 execveat
-}
-#[cfg(target_arch = "aarch64")]
-mod arch {
-    pub const AUDIT_ARCH: u32 = 0xC000_00B7;
-    pub const UNTRANSLATED: [u32; 4] = [291, 439, 437, 281];
-}
-// Elsewhere the filter matches no architecture and allows everything; the view proof still
-// refuses a view that shows the scanner's root.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod arch {
-    pub const AUDIT_ARCH: u32 = 0;
-    pub const UNTRANSLATED: [u32; 4] = [u32::MAX; 4];
-}
-
-#[repr(C)]
-struct SockFilter {
-    code: u16,
-    jt: u8,
-    jf: u8,
-    k: u32,
-}
-
-#[repr(C)]
-struct SockFprog {
-    len: u16,
-    filter: *const SockFilter,
-}
-
-const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-
-const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> SockFilter {
-    SockFilter { code, jt, jf, k }
-}
-
-/// seccomp_data: `nr` at offset 0, `arch` at offset 4.
-static FILTER: [SockFilter; 9] = [
-    insn(BPF_LD_W_ABS, 0, 0, 4),
-    insn(BPF_JEQ_K, 0, 6, arch::AUDIT_ARCH),
-    insn(BPF_LD_W_ABS, 0, 0, 0),
-    insn(BPF_JEQ_K, 3, 0, arch::UNTRANSLATED[0]),
-    insn(BPF_JEQ_K, 2, 0, arch::UNTRANSLATED[1]),
-    insn(BPF_JEQ_K, 1, 0, arch::UNTRANSLATED[2]),
-    insn(BPF_JEQ_K, 0, 1, arch::UNTRANSLATED[3]),
-    insn(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-    insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-];
-
-/// Sets no_new_privs (needed for an unprivileged seccomp filter and for Landlock) and installs the
-/// filter that makes PRoot's untranslated path system calls fail with ENOSYS. Async-signal-safe.
-pub fn deny_untranslated_syscalls() -> std::io::Result<()> {
-    let prog = SockFprog {
-        len: FILTER.len() as u16,
-        filter: FILTER.as_ptr(),
-    };
-    // SAFETY: prctl with a pointer to a valid, static filter program.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        if libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER,
-            &prog as *const SockFprog,
-        ) != 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
+// ---- descriptors ------------------------------------------------------------------------------
 
 /// Clears close-on-exec on `fd`, so the next `exec` hands it on. Async-signal-safe.
 pub fn inherit_fd(fd: RawFd) -> std::io::Result<()> {
@@ -329,6 +247,46 @@ pub fn process_table(proc: &Path) -> Vec<(u32, u32)> {
         Some((pid, parse_ppid(&stat)?))
     })
     .collect()
+}
+
+/// Whether `name` (an entry of a temporary directory) is a file PRoot `pid` made there: its glue
+/// directory `proot-<pid>-XXXXXX` or its extracted loader `prooted-<pid>-XXXXXX`.
+pub fn is_proot_leftover(name: &str, pid: u32) -> bool {
+    ["proot-", "prooted-"].iter().any(|prefix| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix(&format!("{pid}-")))
+            .is_some_and(|suffix| !suffix.is_empty() && !suffix.contains('/'))
+    })
+}
+
+/// Removes what PRoot `pid` left in `tmp`. PRoot cannot clean its glue directory itself in the
+/// view (its `chmod` is refused: a program in the view can plant a symlink there, which that
+/// `chmod` would follow), and a killed PRoot leaves its loader too. Symlinks are removed, never
+/// followed. Returns how many entries were removed.
+pub fn remove_proot_leftovers(tmp: &Path, pid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| is_proot_leftover(n, pid)) {
+            continue;
+        }
+        let path = entry.path();
+        // file_type() does not follow symlinks; remove_dir_all removes links, not their targets.
+        let result = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        match result {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "PRoot's temporary file not removed")
+            }
+        }
+    }
+    removed
 }
 
 /// Kills every descendant of `root` (normally the agent itself) with SIGKILL and reaps those that
@@ -386,42 +344,39 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_jumps_land_on_its_returns() {
-        // Every syscall comparison jumps to the ENOSYS return when equal; the last one falls
-        // through to ALLOW when not; a foreign architecture goes straight to ALLOW.
-        for (i, insn) in FILTER.iter().enumerate().skip(3).take(4) {
-            assert_eq!(i + 1 + insn.jt as usize, 7, "instruction {i}");
-        }
-        assert_eq!(6 + 1 + FILTER[6].jf as usize, 8);
-        assert_eq!(1 + 1 + FILTER[1].jf as usize, 8);
-        assert_eq!(FILTER[7].k, SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
-        assert_eq!(FILTER[8].k, SECCOMP_RET_ALLOW);
+    fn proot_leftovers_are_matched_by_pid() {
+        assert!(is_proot_leftover("proot-42-AbC123", 42));
+        assert!(is_proot_leftover("prooted-42-xYz789", 42));
+        assert!(!is_proot_leftover("proot-421-AbC123", 42));
+        assert!(!is_proot_leftover("proot-42-", 42));
+        assert!(!is_proot_leftover("proot-42", 42));
+        assert!(!is_proot_leftover("sidescan-proot-42-a", 42));
+        assert!(!is_proot_leftover("view-marker", 42));
     }
 
     #[test]
-    fn untranslated_calls_fail_and_programs_fall_back() {
-        use std::os::unix::process::CommandExt;
-        // coreutils `stat` calls statx; with the filter glibc falls back to fstatat.
-        let mut command = std::process::Command::new("stat");
-        command.args(["-c", "%i", "/"]);
-        // SAFETY: only the async-signal-safe prctl calls run between fork and exec.
-        unsafe {
-            command.pre_exec(deny_untranslated_syscalls);
-        }
-        let out = command.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let ino = std::fs::metadata("/").map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.ino()
-        });
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            ino.unwrap().to_string()
-        );
+    fn leftovers_go_and_symlinks_in_them_are_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        std::fs::write(&victim, "kept").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let glue = tmp.path().join("proot-42-AbC123");
+        std::fs::create_dir_all(glue.join("proc")).unwrap();
+        std::os::unix::fs::symlink(&victim, glue.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), glue.join("dirlink")).unwrap();
+        std::fs::write(tmp.path().join("prooted-42-xYz789"), "loader").unwrap();
+        std::fs::create_dir(tmp.path().join("proot-43-AbC123")).unwrap();
+        assert_eq!(remove_proot_leftovers(tmp.path(), 42), 2);
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["proot-43-AbC123"]);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&victim).unwrap().mode() & 0o7777, 0o640);
     }
 
     #[test]

@@ -35,6 +35,11 @@
 //! applets), so `cat`, `stat`, `find` work on distroless targets too. Nothing of the scanner
 //! appears at a target path other than `/.sidescan-scanner`; `HOME` and `TMPDIR` point into the
 //! scanner's scratch directory, so the tool writes nothing into the target.
+//!
+//! The first program PRoot starts is the agent's own binary, `sidescan-runner view-exec`
+//! ([`ViewConfig::seal`]): it installs the seccomp filter every program of the view keeps (no
+//! metadata changes at all, [`crate::agent::seccomp`]) and then executes the scanner's program, so
+//! PRoot alone keeps the one call it needs for its loader.
 
 use crate::agent::procfs;
 use std::ffi::OsString;
@@ -47,6 +52,10 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// The environment variable the interposer reads the view root from.
 pub const VIEW_ROOT_ENV: &str = "SIDESCAN_PROOT_VIEW_ROOT";
+
+/// The hidden subcommand that seals the view: `sidescan-runner view-exec <program> [args...]`
+/// installs the filter of every program in the view, then executes `program`.
+pub const VIEW_EXEC_SUBCOMMAND: &str = "view-exec";
 
 /// How the view is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +71,10 @@ pub struct ViewConfig {
     pub scratch: PathBuf,
     /// The target process' PATH (from its environment), if readable.
     pub target_path: Option<String>,
+    /// How to start `sidescan-runner` in the view: run first (`view-exec`), it installs the
+    /// filter that refuses every metadata call to every program of the view. `None` leaves only
+    /// PRoot's own filter (which allows `fchmod(fd, 0500)`); the agent always seals.
+    pub seal: Option<Launch>,
 }
 
 /// How to start a scanner program in the view.
@@ -113,18 +126,11 @@ pub fn command_line(
         "-w".into(),
         "/".into(),
     ];
-    if let Some(loader) = &launch.loader {
-        argv.push(in_view(loader).into());
-        let libs: Vec<String> = launch
-            .library_path
-            .iter()
-            .map(|d| in_view(d).display().to_string())
-            .collect();
-        argv.push("--library-path".into());
-        argv.push(libs.join(":").into());
+    if let Some(seal) = &view.seal {
+        argv.extend(launch_argv(seal));
+        argv.push(VIEW_EXEC_SUBCOMMAND.into());
     }
-    argv.push(in_view(&launch.program).into());
-    argv.extend(launch.leading_args.iter().cloned());
+    argv.extend(launch_argv(launch));
     argv.extend(args.iter().cloned());
 
     let mut path = view
@@ -152,6 +158,25 @@ pub fn command_line(
         env.push((VIEW_ROOT_ENV.to_string(), view.view_root().into()));
     }
     (argv, env)
+}
+
+/// The view's command line of a launch: the scanner's loader with its library path (dynamic
+/// programs), the program, its leading arguments; every path prefixed.
+fn launch_argv(launch: &Launch) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = Vec::new();
+    if let Some(loader) = &launch.loader {
+        argv.push(in_view(loader).into());
+        let libs: Vec<String> = launch
+            .library_path
+            .iter()
+            .map(|d| in_view(d).display().to_string())
+            .collect();
+        argv.push("--library-path".into());
+        argv.push(libs.join(":").into());
+    }
+    argv.push(in_view(&launch.program).into());
+    argv.extend(launch.leading_args.iter().cloned());
+    argv
 }
 
 /// Reads the program interpreter (`PT_INTERP`) of an ELF file; `None` for static executables.
@@ -355,6 +380,7 @@ mod tests {
             fallback_bin: Some("/opt/sidescan/bin".into()),
             scratch: "/results/.work/run1".into(),
             target_path: Some("/usr/bin:/bin".into()),
+            seal: None,
         }
     }
 
@@ -410,6 +436,43 @@ mod tests {
             "/usr/local/lib/sidescan/proot-view-root.so"
         );
         assert_eq!(env[VIEW_ROOT_ENV], "/proc/self/fd/7/");
+    }
+
+    #[test]
+    fn the_runner_seals_the_view_before_the_program_runs() {
+        let runner = Launch {
+            loader: Some("/lib64/ld-linux-x86-64.so.2".into()),
+            library_path: vec!["/lib/x86_64-linux-gnu".into()],
+            program: "/usr/local/bin/sidescan-runner".into(),
+            leading_args: vec![],
+        };
+        let ruby = Launch {
+            loader: Some("/lib64/ld-linux-x86-64.so.2".into()),
+            library_path: vec!["/usr/lib/x86_64-linux-gnu".into()],
+            program: "/usr/bin/ruby3.1".into(),
+            leading_args: vec!["-I/.sidescan-scanner/usr/lib/ruby/3.1.0".into()],
+        };
+        let mut v = view();
+        v.seal = Some(runner);
+        let (argv, _) = command_line(&v, &ruby, &["-e".into(), "p 1".into()]);
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert_eq!(
+            argv[13..],
+            [
+                "/.sidescan-scanner/lib64/ld-linux-x86-64.so.2",
+                "--library-path",
+                "/.sidescan-scanner/lib/x86_64-linux-gnu",
+                "/.sidescan-scanner/usr/local/bin/sidescan-runner",
+                "view-exec",
+                "/.sidescan-scanner/lib64/ld-linux-x86-64.so.2",
+                "--library-path",
+                "/.sidescan-scanner/usr/lib/x86_64-linux-gnu",
+                "/.sidescan-scanner/usr/bin/ruby3.1",
+                "-I/.sidescan-scanner/usr/lib/ruby/3.1.0",
+                "-e",
+                "p 1"
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! The target runs as `uid:gid` and is killed (and its runc container deleted) on drop.
 #![allow(dead_code)]
 
+pub mod seaweed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
