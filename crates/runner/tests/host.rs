@@ -539,6 +539,16 @@ fn an_unreachable_store_exits_3_and_keeps_the_files() {
     assert_eq!(message["outcome"], "kept-locally");
     let folder = Path::new(message["local_folder"].as_str().unwrap());
     assert!(folder.join("hdf.json").is_file() && folder.join("metadata.json").is_file());
+    // The log is the fallback: both files are on stdout, matching the volume and the message.
+    assert_eq!(message["in_log"], true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (i, name) in ["hdf.json", "metadata.json"].into_iter().enumerate() {
+        let sha = message["objects"][i]["sha256"].as_str().unwrap();
+        assert_eq!(message["objects"][i]["file"], name);
+        assert!(message["objects"][i].get("key").is_none());
+        let logged = sidescan_runner::log_transfer::decode(&stdout, name, Some(sha)).unwrap();
+        assert_eq!(logged.bytes, std::fs::read(folder.join(name)).unwrap());
+    }
 }
 
 #[test]
@@ -563,7 +573,8 @@ fn agent_uploads_to_the_s3_server_once() {
     );
     assert_eq!(code, 0, "{log}");
     assert_eq!(message["outcome"], "stored");
-    let key = message["keys"][0].as_str().unwrap().to_string();
+    let key = message["objects"][0]["key"].as_str().unwrap().to_string();
+    assert_eq!(message["objects"][0]["file"], "hdf.json");
     assert!(
         key.starts_with("host-tests/local/target/") && key.ends_with("/hdf.json"),
         "{key}"
