@@ -401,8 +401,14 @@ fn jobs_take_credentials_from_a_secret_and_the_spec_from_a_configmap() {
                 .find(|e| e["name"] == name)
                 .map(|e| e["valueFrom"]["fieldRef"]["fieldPath"].clone())
         };
-        assert_eq!(field("JOB_NAME"), Some(json!("metadata.labels['job-name']")));
-        assert_eq!(field("JOB_UID"), Some(json!("metadata.labels['controller-uid']")));
+        assert_eq!(
+            field("JOB_NAME"),
+            Some(json!("metadata.labels['job-name']"))
+        );
+        assert_eq!(
+            field("JOB_UID"),
+            Some(json!("metadata.labels['controller-uid']"))
+        );
     }
     let cron = find(&docs, "CronJob")[0];
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");

@@ -57,7 +57,9 @@ pub enum LogError {
     Unterminated { file: String },
     #[error("{file}: bad line in the scanner's log: {reason}")]
     Malformed { file: String, reason: String },
-    #[error("{file}: read back {got_size} bytes with sha256 {got}, the marker says {size} bytes, sha256 {expected}")]
+    #[error(
+        "{file}: read back {got_size} bytes with sha256 {got}, the marker says {size} bytes, sha256 {expected}"
+    )]
     Corrupted {
         file: String,
         expected: String,
@@ -138,13 +140,11 @@ pub fn decode(
     name: &str,
     expected_sha256: Option<&str>,
 ) -> Result<LoggedFile, LogError> {
-    let file = decode_all(log)
-        .remove(name)
-        .unwrap_or_else(|| {
-            Err(LogError::Missing {
-                file: name.to_string(),
-            })
-        })?;
+    let file = decode_all(log).remove(name).unwrap_or_else(|| {
+        Err(LogError::Missing {
+            file: name.to_string(),
+        })
+    })?;
     match expected_sha256 {
         Some(expected) if expected != file.sha256 => Err(LogError::Corrupted {
             file: name.to_string(),
@@ -171,7 +171,10 @@ fn parse_begin(rest: &str) -> Result<(String, String, usize), (String, String)> 
     }
     match (sha, size) {
         (Some(sha), Some(size)) if !file.is_empty() => Ok((file, sha, size)),
-        _ => Err((file, format!("begin marker without sha256= and size=: {rest:?}"))),
+        _ => Err((
+            file,
+            format!("begin marker without sha256= and size=: {rest:?}"),
+        )),
     }
 }
 

@@ -215,7 +215,10 @@ mod tests {
         assert!(parse("panicked at src/main.rs:1").is_none());
         assert!(parse("{}").is_none());
         assert!(parse("[1]").is_none());
-        assert_eq!(parse(r#"{"outcome":"truncated"}"#).unwrap().outcome, "truncated");
+        assert_eq!(
+            parse(r#"{"outcome":"truncated"}"#).unwrap().outcome,
+            "truncated"
+        );
     }
 
     proptest! {

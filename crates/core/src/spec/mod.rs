@@ -603,11 +603,17 @@ mod tests {
     fn deadlines_are_positive_and_fit_in_the_job() {
         let spec = minimal();
         assert_eq!(spec.orchestrator.deadlines.total_seconds(), 1740);
-        assert!(spec.orchestrator.deadlines.total_seconds() <= spec.orchestrator.active_deadline_seconds);
+        assert!(
+            spec.orchestrator.deadlines.total_seconds()
+                <= spec.orchestrator.active_deadline_seconds
+        );
         let mut spec = minimal();
         spec.orchestrator.deadlines.scan_seconds = 0;
         let err = spec.validate().unwrap_err().to_string();
-        assert!(err.starts_with("orchestrator.deadlines.scanSeconds:"), "{err}");
+        assert!(
+            err.starts_with("orchestrator.deadlines.scanSeconds:"),
+            "{err}"
+        );
         let mut spec = minimal();
         spec.orchestrator.active_deadline_seconds = 600;
         let err = spec.validate().unwrap_err().to_string();

@@ -240,7 +240,10 @@ impl ScanSpec {
         }
         let deadlines = &self.orchestrator.deadlines;
         for (field, value) in [
-            ("orchestrator.deadlines.deploySeconds", deadlines.deploy_seconds),
+            (
+                "orchestrator.deadlines.deploySeconds",
+                deadlines.deploy_seconds,
+            ),
             ("orchestrator.deadlines.scanSeconds", deadlines.scan_seconds),
             (
                 "orchestrator.deadlines.retrieveSeconds",
