@@ -88,6 +88,14 @@ fn prefix_file(file: &str, message: &str) -> String {
 /// Runs and prints the closing summary; the exit status is the verdict.
 pub async fn run(config: RunConfig) -> anyhow::Result<sidescan_core::ExitStatus> {
     let report = orchestrator::run(config).await;
+    if report.phases.is_empty() {
+        // Nothing was deployed (bad input, cluster or store unreachable): one line.
+        eprintln!(
+            "sidescan-runner: {}",
+            report.error.as_deref().unwrap_or("failed")
+        );
+        return Ok(report.status);
+    }
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     out.write_all(orchestrator::report::summary(&report).as_bytes())

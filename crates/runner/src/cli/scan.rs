@@ -186,6 +186,14 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
 /// Runs, printing one line per phase and the closing summary; the exit status is the verdict.
 pub async fn run(config: RunConfig) -> anyhow::Result<sidescan_core::ExitStatus> {
     let report = orchestrator::run(config).await;
-    print!("{}", orchestrator::report::summary(&report));
+    if report.phases.is_empty() {
+        // Nothing was deployed (bad input, cluster or store unreachable): one line.
+        eprintln!(
+            "sidescan-runner: {}",
+            report.error.as_deref().unwrap_or("failed")
+        );
+    } else {
+        print!("{}", orchestrator::report::summary(&report));
+    }
     Ok(report.status)
 }

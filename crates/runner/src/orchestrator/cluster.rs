@@ -108,11 +108,15 @@ fn is_refusal(e: &kube::Error) -> bool {
 }
 
 /// One watch on the scan pod (by name) for the whole run: every wait reads its latest version.
+/// Once [`PodWatch::follow`] names this run's pod, versions of another pod of the same name (a
+/// stale one just deleted) are ignored.
 pub struct PodWatch {
     name: String,
     stream: BoxStream<'static, Result<watcher::Event<Pod>, watcher::Error>>,
     /// The pod as last seen; `None` when it does not exist.
     pub latest: Option<Pod>,
+    uid: Option<String>,
+    relisted: Option<Option<Pod>>,
     synced: bool,
     last_error: Option<String>,
 }
@@ -124,9 +128,24 @@ impl PodWatch {
             name: name.to_string(),
             stream: watcher(api, config).default_backoff().boxed(),
             latest: None,
+            uid: None,
+            relisted: None,
             synced: false,
             last_error: None,
         }
+    }
+
+    /// From now on only this pod (by UID) counts; it is the latest version until the watch
+    /// delivers a newer one.
+    pub fn follow(&mut self, pod: Pod) {
+        self.uid = pod.metadata.uid.clone();
+        self.latest = Some(pod);
+    }
+
+    fn ours(&self, pod: &Pod) -> bool {
+        self.uid
+            .as_ref()
+            .is_none_or(|uid| pod.metadata.uid.as_ref() == Some(uid))
     }
 
     /// Waits for the next change of `latest` (the first call returns after the initial list).
@@ -140,26 +159,32 @@ impl PodWatch {
                 )));
             };
             match event {
-                Ok(watcher::Event::Init) => {}
-                Ok(watcher::Event::InitApply(pod)) => self.latest = Some(pod),
-                Ok(watcher::Event::InitDone) => {
-                    if !self.synced {
-                        self.synced = true;
-                        return Ok(());
+                Ok(watcher::Event::Init) => self.relisted = Some(None),
+                Ok(watcher::Event::InitApply(pod)) => {
+                    if self.ours(&pod) {
+                        self.relisted = Some(Some(pod));
                     }
-                    // A re-list after a broken watch: report the state it found.
+                }
+                Ok(watcher::Event::InitDone) => {
+                    // A (re-)list: what it found is the state, absent included.
+                    self.latest = self.relisted.take().flatten();
+                    self.synced = true;
                     return Ok(());
                 }
                 Ok(watcher::Event::Apply(pod)) => {
-                    self.latest = Some(pod);
-                    if self.synced {
-                        return Ok(());
+                    if self.ours(&pod) {
+                        self.latest = Some(pod);
+                        if self.synced {
+                            return Ok(());
+                        }
                     }
                 }
-                Ok(watcher::Event::Delete(_)) => {
-                    self.latest = None;
-                    if self.synced {
-                        return Ok(());
+                Ok(watcher::Event::Delete(pod)) => {
+                    if self.ours(&pod) {
+                        self.latest = None;
+                        if self.synced {
+                            return Ok(());
+                        }
                     }
                 }
                 Err(e) => {

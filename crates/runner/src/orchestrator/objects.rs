@@ -54,6 +54,9 @@ pub(super) async fn remove_stale(
     }
 }
 
+/// How long cleanup lets the kubelet finish starting a pod before deleting it anyway.
+const STARTING_WAIT: Duration = Duration::from_secs(15);
+
 /// Deletes a scan pod and waits until it is gone. First a graceful delete with the pod's own
 /// short grace period (a target that ignores SIGTERM is killed after it); once the kubelet has
 /// reported every container stopped, the object is removed at once (grace 0) instead of waiting
@@ -67,6 +70,25 @@ pub(super) async fn delete_pod(
     phase: Phase,
     deadline: Instant,
 ) -> Result<(), Error> {
+    // Not while the kubelet is creating its containers (see `progress::starting`), but not
+    // waiting long either: a pod that cannot start (a volume that never mounts) goes anyway.
+    let settle = deadline.min(Instant::now() + STARTING_WAIT);
+    let settled = watch
+        .wait(
+            phase,
+            settle,
+            STARTING_WAIT.as_secs(),
+            |pod| match pod {
+                Some(pod) if progress::starting(pod) => None,
+                _ => Some(Ok(())),
+            },
+            |_| format!("the kubelet to finish starting pod {name}"),
+        )
+        .await;
+    match settled {
+        Ok(()) | Err(Error::Deadline { .. }) => {}
+        Err(e) => return Err(e),
+    }
     let graceful =
         DeleteParams::default().grace_period(sidescan_gen::context::SCAN_POD_GRACE_SECONDS as u32);
     if cluster::delete(pods, name, &graceful).await? {
@@ -262,8 +284,12 @@ pub(super) async fn cleanup(p: &Prepared, created: &Created) -> Result<String, E
         }
         Ok::<_, Error>(deleted)
     };
-    // The pod and the rest at once: the pod takes longest.
-    let work = futures::future::try_join(pod_gone, others);
+    // The pod first: it mounts the ConfigMap and its ServiceAccount's token, and a volume that
+    // vanishes under a starting pod keeps the kubelet from finishing it.
+    let work = async {
+        let pod_took = pod_gone.await?;
+        Ok::<_, Error>((pod_took, others.await?))
+    };
     let (pod_took, others) = match tokio::time::timeout_at(deadline, work).await {
         Ok(result) => result?,
         Err(_) => {

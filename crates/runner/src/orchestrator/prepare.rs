@@ -8,8 +8,8 @@ use crate::orchestrator::plan::{self, Archive, Plan, PlanInput};
 use crate::orchestrator::process;
 use crate::store::{self, Store};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::Api;
 use kube::Client;
+use kube::api::Api;
 use object_store::ObjectStoreExt as _;
 use sidescan_core::spec::ScanSpec;
 use sidescan_eval::Threshold;
@@ -130,8 +130,14 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
         }
         None => None,
     };
+    // The orchestrator talks to the store the spec describes, as the scanner does.
+    let settings = store::S3Settings {
+        endpoint: spec.results.endpoint.clone(),
+        region: spec.results.region.clone(),
+        allow_http: spec.results.allow_http,
+    };
     let scanner_store = match &spec.results.store_url {
-        Some(url) => Some(store::open(url)?),
+        Some(url) => Some(store::open_with(url, &settings)?),
         None => None,
     };
     let sink = match (&scanner_store, &config.local_results) {

@@ -125,6 +125,34 @@ pub fn containers_stopped(pod: &Pod) -> bool {
             .all(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
 }
 
+/// True while the kubelet is starting the pod's containers (scheduled, and a container still
+/// being created). Deleting a pod in that state makes the v1.20 kubelet lose track of the
+/// container it is creating and finish the deletion only on a later resync, 10-90 s on;
+/// waiting the second or two until the containers have started avoids it.
+pub fn starting(pod: &Pod) -> bool {
+    let scheduled = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+    let Some(status) = pod.status.as_ref() else {
+        return scheduled;
+    };
+    if !scheduled || matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+        return false;
+    }
+    let declared = pod.spec.as_ref().map_or(0, |s| s.containers.len());
+    let statuses = status.container_statuses.as_deref().unwrap_or_default();
+    statuses.len() < declared
+        || statuses.iter().any(|c| {
+            c.state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .is_some_and(|w| {
+                    matches!(
+                        w.reason.as_deref(),
+                        None | Some("ContainerCreating" | "PodInitializing")
+                    )
+                })
+        })
+}
+
 /// What a pod that has not started waits for, in one line (for a deadline's message).
 fn pending_reason(pod: &Pod, phase: &str, containers: &[&str]) -> String {
     let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
@@ -344,6 +372,34 @@ mod tests {
             cs("sidescan-scanner", term())]})
         )));
         assert!(!containers_stopped(&pod(json!({}))));
+    }
+
+    #[test]
+    fn starting_is_the_kubelet_creating_containers() {
+        let scheduled = |status: Value| {
+            let mut p = pod(status);
+            p.spec.as_mut().unwrap().node_name = Some("localhost".into());
+            p
+        };
+        let creating = json!({"waiting": {"reason": "ContainerCreating"}});
+        // Not scheduled: nothing to wait for (the API deletes it at once).
+        assert!(!starting(&pod(json!({"phase": "Pending"}))));
+        assert!(starting(&scheduled(json!({"phase": "Pending"}))));
+        assert!(starting(&scheduled(
+            json!({"phase": "Pending", "containerStatuses": [
+            cs("target", creating.clone()), cs("sidescan-scanner", RUNNING())]})
+        )));
+        assert!(!starting(&scheduled(
+            json!({"phase": "Running", "containerStatuses": [
+            cs("target", RUNNING()), cs("sidescan-scanner", RUNNING())]})
+        )));
+        // A final waiting reason is not starting: delete at once.
+        assert!(!starting(&scheduled(
+            json!({"phase": "Pending", "containerStatuses": [
+            cs("target", json!({"waiting": {"reason": "ErrImageNeverPull"}})),
+            cs("sidescan-scanner", RUNNING())]})
+        )));
+        assert!(!starting(&scheduled(json!({"phase": "Failed"}))));
     }
 
     #[test]

@@ -10,8 +10,8 @@ use crate::orchestrator::progress::{self, Progress};
 use crate::orchestrator::report::{self, PhaseReport, RunReport};
 use crate::store::{self};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
 use kube::Resource;
+use kube::api::{Api, PostParams};
 use sidescan_core::spec::ScanSpec;
 use sidescan_core::{ExitStatus, Phase};
 use std::path::PathBuf;
@@ -302,8 +302,9 @@ async fn workflow(
     if let Some(events) = state.events.as_mut() {
         events.regarding = Some(pod.object_ref(&()));
     }
-    // The watch may not have delivered the new pod yet: start from what the create returned.
-    watch.latest = Some(pod);
+    // The watch may not have delivered the new pod yet: start from what the create returned,
+    // and ignore what it still says about a stale pod of the same name.
+    watch.follow(pod);
     let (scanner, target) = (p.scanner.as_str(), p.target_container.as_str());
     let first = watch
         .wait(
