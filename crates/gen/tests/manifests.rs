@@ -283,7 +283,7 @@ fn rbac_is_exactly_what_the_workflow_needs() {
         orchestrator["rules"],
         json!([
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]},
-            {"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get", "list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["list", "watch", "delete"]},
             {"apiGroups": [""], "resources": ["pods/log"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get"]},
             {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["sidescan-checkout-profile"], "verbs": ["get"]},
             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]},

@@ -501,8 +501,10 @@ async fn the_orchestrator_role_refuses_what_the_orchestrator_does_not_need() {
         let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(sa.clone(), &ns);
         let cms: Api<ConfigMap> = Api::namespaced(sa.clone(), &ns);
         let jobs: Api<Job> = Api::namespaced(sa.clone(), &ns);
-        // Allowed (the object does not exist: 404, not 403).
-        assert_eq!(code(pods.get("sidescan-scan-glibc").await.map(drop)), 404);
+        // Allowed: watching the scan pod by name (a list with its name as field selector), its
+        // log, the profile ConfigMap, Jobs (the objects do not exist: 404, not 403).
+        let by_name = ListParams::default().fields("metadata.name=sidescan-scan-glibc");
+        assert_eq!(code(pods.list(&by_name).await.map(drop)), 200);
         assert_eq!(
             code(
                 pods.logs("sidescan-scan-glibc", &LogParams::default())
@@ -538,6 +540,17 @@ async fn the_orchestrator_role_refuses_what_the_orchestrator_does_not_need() {
             code(pods.get("another-pod").await.map(drop)),
             403,
             "another pod"
+        );
+        assert_eq!(
+            code(pods.get("sidescan-scan-glibc").await.map(drop)),
+            403,
+            "get: not used"
+        );
+        let other = ListParams::default().fields("metadata.name=another-pod");
+        assert_eq!(
+            code(pods.list(&other).await.map(drop)),
+            403,
+            "watch another pod"
         );
         assert_eq!(
             code(pods.list(&ListParams::default()).await.map(drop)),
