@@ -13,7 +13,6 @@ use sidescan_core::spec::{self, PROFILE_MOUNT_PATH, ProfileConfigMap, ScanSpec};
 use sidescan_gen::context::{self, SCANNER_KIND};
 use sidescan_gen::inputs::{CONFIGMAP_LIMIT, Inputs};
 use sidescan_gen::{Generator, Kind, KubeVersion};
-use std::collections::BTreeMap;
 
 /// The Job that owns the scan pod (in-cluster runs), from the downward API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +56,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `kind/name` of everything but the pod (for messages and cleanup).
+    /// `kind/name` of everything but the pod.
     pub fn other_objects(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .config_maps
@@ -253,11 +252,6 @@ fn point_profile_at(pod: &mut Value, path: &str) {
     }
 }
 
-/// The labels that select every object of one run.
-pub fn run_selector(run_id: &RunId) -> String {
-    labels::run_selector(run_id)
-}
-
 /// The run id a scan pod carries.
 pub fn run_id_of(
     meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -266,11 +260,6 @@ pub fn run_id_of(
         .as_ref()?
         .get(labels::RUN_ID)
         .map(String::as_str)
-}
-
-/// Labels of a run's objects, for callers that only need the map.
-pub fn labels_of(target: &str, run_id: &RunId, component: Component) -> BTreeMap<String, String> {
-    labels::run_labels(target, run_id, component)
 }
 
 #[cfg(test)]
