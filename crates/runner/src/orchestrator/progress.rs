@@ -107,8 +107,10 @@ pub fn progress(pod: &Pod, scanner: &str, target: &str) -> Progress {
 }
 
 /// True once the kubelet has reported every container of the pod stopped: the pod's phase is
-/// final or every container's state is `terminated`. From then on nothing of the pod runs;
-/// what remains before the kubelet removes the object is its volume and cgroup bookkeeping.
+/// final, or every container's state is `terminated`, or (the pod being deleted, when the
+/// kubelet starts nothing more) waiting for a reason other than being created (an image that
+/// never came). From then on nothing of the pod runs; what remains before the kubelet removes
+/// the object is its volume and cgroup bookkeeping.
 pub fn containers_stopped(pod: &Pod) -> bool {
     let Some(status) = pod.status.as_ref() else {
         return false;
@@ -116,13 +118,25 @@ pub fn containers_stopped(pod: &Pod) -> bool {
     if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
         return true;
     }
+    let deleting = pod.metadata.deletion_timestamp.is_some();
+    let never_started = |w: &k8s_openapi::api::core::v1::ContainerStateWaiting| {
+        !matches!(
+            w.reason.as_deref(),
+            None | Some("ContainerCreating" | "PodInitializing")
+        )
+    };
     let declared = pod.spec.as_ref().map_or(0, |s| s.containers.len());
     let statuses = status.container_statuses.as_deref().unwrap_or_default();
     declared > 0
         && statuses.len() == declared
-        && statuses
-            .iter()
-            .all(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
+        && statuses.iter().all(|c| {
+            c.state.as_ref().is_some_and(|s| {
+                s.terminated.is_some()
+                    || (deleting
+                        && s.running.is_none()
+                        && s.waiting.as_ref().is_some_and(never_started))
+            })
+        })
 }
 
 /// True while the kubelet is starting the pod's containers (scheduled, and a container still
@@ -372,6 +386,21 @@ mod tests {
             cs("sidescan-scanner", term())]})
         )));
         assert!(!containers_stopped(&pod(json!({}))));
+        // Being deleted: an image that never came will not start any more.
+        let deleted_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        ));
+        let mut deleting = pod(json!({"phase": "Pending", "containerStatuses": [
+            cs("target", json!({"waiting": {"reason": "ErrImageNeverPull"}})),
+            cs("sidescan-scanner", term())]}));
+        assert!(!containers_stopped(&deleting));
+        deleting.metadata.deletion_timestamp = deleted_at.clone();
+        assert!(containers_stopped(&deleting));
+        let mut creating = pod(json!({"phase": "Pending", "containerStatuses": [
+            cs("target", json!({"waiting": {"reason": "ContainerCreating"}})),
+            cs("sidescan-scanner", term())]}));
+        creating.metadata.deletion_timestamp = deleted_at;
+        assert!(!containers_stopped(&creating));
     }
 
     #[test]
