@@ -173,6 +173,35 @@ pub(super) async fn sweep_leftovers(p: &Prepared, target: &str) -> Result<(), Er
     Ok(())
 }
 
+/// Creates the scan pod. The API server asks for a retry (500 `ServerTimeout` with a retry
+/// hint) while its admission cache has not yet seen a new ServiceAccount's token Secret: retried
+/// with a short backoff until the deploy deadline.
+pub(super) async fn create_pod(
+    pods: &Api<Pod>,
+    pod: &Pod,
+    deadline: Instant,
+) -> Result<Pod, Error> {
+    let name = pod.name_any();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match pods.create(&PostParams::default(), pod).await {
+            Ok(created) => return Ok(created),
+            Err(kube::Error::Api(s))
+                if (s.code == 500 || s.code == 429)
+                    && s.details
+                        .as_ref()
+                        .is_some_and(|d| d.retry_after_seconds > 0)
+                    && Instant::now() + pause < deadline =>
+            {
+                tracing::info!(pod = %name, "{}; retrying", s.message);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Err(e) => return Err(Error::kube(format!("creating pod {name}"), e)),
+        }
+    }
+}
+
 /// `scan`: the profile ConfigMap and the scanner's RBAC, then (Kubernetes < 1.24) the
 /// ServiceAccount's token Secret, which admission requires before the pod.
 pub(super) async fn create_run_objects(

@@ -11,7 +11,7 @@ use crate::orchestrator::report::{self, PhaseReport, RunReport};
 use crate::store::{self};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
-use kube::api::{Api, PostParams};
+use kube::api::Api;
 use sidescan_core::spec::ScanSpec;
 use sidescan_core::{ExitStatus, Phase};
 use std::path::PathBuf;
@@ -287,17 +287,19 @@ async fn workflow(
     }
     objects::create_run_objects(p, &mut state.created, deploy_deadline).await?;
     state.created.pod = true;
-    let pod = match pods.create(&PostParams::default(), &p.plan.pod).await {
+    let pod = objects::create_pod(&pods, &p.plan.pod, deploy_deadline).await;
+    let pod = match pod {
         Ok(pod) => pod,
-        Err(kube::Error::Api(s)) if s.code == 409 => {
+        Err(Error::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => {
             state.created.pod = false;
             return Err(Error::Concurrent(format!(
                 "pod {name} was created by another run while this one deployed"
             )));
         }
-        Err(e) => {
-            return Err(Error::kube(format!("creating pod {name}"), e));
-        }
+        Err(e) => return Err(e),
     };
     if let Some(events) = state.events.as_mut() {
         events.regarding = Some(pod.object_ref(&()));
