@@ -159,7 +159,9 @@ pub async fn objects_with(client: &Client, ns: &str, selector: &str) -> Vec<Stri
     found
 }
 
-/// Asserts that no object of run `run_id` is left in `ns`, and no pod named `pod`.
+/// Asserts that no object of run `run_id` is left in `ns`, and no pod named `pod`; the token
+/// Secret of a run's ServiceAccount goes too (the token controller removes it with the
+/// ServiceAccount: watched until gone).
 pub async fn assert_nothing_left(client: &Client, ns: &str, run_id: &str, pod: &str) {
     let left = objects_with(client, ns, &format!("sidescan.io/run-id={run_id}")).await;
     assert!(left.is_empty(), "run {run_id} left {left:?}");
@@ -168,6 +170,21 @@ pub async fn assert_nothing_left(client: &Client, ns: &str, run_id: &str, pod: &
         pods.get_opt(pod).await.expect("GET pod").is_none(),
         "pod {pod} is still there"
     );
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let prefix = format!("sidescan-{run_id}-");
+    for secret in secrets
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list secrets")
+        .items
+    {
+        let name = secret.name_any();
+        if name.starts_with(&prefix) {
+            let gone = |s: Option<&Secret>| s.is_none();
+            crate::harness::wait_for(&secrets, &name, "removed with its ServiceAccount", gone)
+                .await;
+        }
+    }
 }
 
 /// The value after `run ` in a run's closing summary (`run <id> in 6.2s, ...`).
