@@ -180,9 +180,16 @@ pub async fn assert_nothing_left(client: &Client, ns: &str, run_id: &str, pod: &
     {
         let name = secret.name_any();
         if name.starts_with(&prefix) {
-            let gone = |s: Option<&Secret>| s.is_none();
-            crate::harness::wait_for(&secrets, &name, "removed with its ServiceAccount", gone)
-                .await;
+            let gone = kube::runtime::wait::await_condition(
+                secrets.clone(),
+                &name,
+                |s: Option<&Secret>| s.is_none(),
+            );
+            match tokio::time::timeout(crate::harness::WAIT, gone).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => panic!("watching secret {name}: {e}"),
+                Err(_) => panic!("secret {name} of run {run_id} is still there"),
+            }
         }
     }
 }
