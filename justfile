@@ -7,9 +7,13 @@ default:
 test:
     scripts/test-all
 
-# The main job: a real scan end to end on embedded defaults.
+# The main job: the whole workflow on the local cluster (leaves the cluster and S3 server up).
 demo:
     scripts/main-job
+
+# The main job's quick variant: the agent against a local target, no cluster.
+demo-local:
+    scripts/main-job --local
 
 # Pure, fast tests only (no services).
 unit:
@@ -69,6 +73,10 @@ runner-bench:
     . scripts/lib/common.sh
     apt_ensure busybox-static
     cargo bench -p sidescan-runner --bench agent
+
+# Orchestrator: a full scan per phase beside a bare pod's lifecycle, and API requests per scan.
+orchestrator-bench:
+    scripts/bench-orchestrator
 
 # End to end: local cluster, S3 server and images up, the e2e tests, teardown (as CI does).
 e2e:

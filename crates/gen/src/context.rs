@@ -21,6 +21,11 @@ use std::collections::BTreeMap;
 
 /// UID the orchestrator runs as (the distroless `nonroot` user).
 pub const ORCHESTRATOR_UID: i64 = 65532;
+/// The scan pod's grace period: scan pods are disposable, so a target that ignores SIGTERM is
+/// killed at once instead of holding up cleanup (the kubelet rounds it up to its 2 s minimum).
+pub const SCAN_POD_GRACE_SECONDS: i64 = 1;
+/// Time the orchestrator's pod gets, beyond its cleanup deadline, between SIGTERM and SIGKILL.
+pub const ORCHESTRATOR_GRACE_MARGIN_SECONDS: i64 = 15;
 /// Names of the orchestrator's and scanner's RBAC objects: `sidescan-<target>-<kind>`.
 pub const ORCHESTRATOR_KIND: &str = "orchestrator";
 pub const SCANNER_KIND: &str = "scanner";
@@ -73,6 +78,9 @@ pub struct PodContext {
     pub target: TargetContainer,
     pub scanner: ScannerContainer,
     pub results_size_limit: String,
+    /// The sum of the orchestrator's phase deadlines: the pod stops by itself after that.
+    pub active_deadline_seconds: i64,
+    pub termination_grace_period_seconds: i64,
     pub profile_volume: Option<ConfigMapVolume>,
     pub thresholds_volume: Option<ConfigMapVolume>,
     pub inputs_volume: Option<ConfigMapVolume>,
@@ -135,6 +143,8 @@ pub struct RbacContext {
     pub service_account_annotations: BTreeMap<String, String>,
     pub orchestrator: String,
     pub scanner: String,
+    /// The profile ConfigMap the orchestrator checks before deploying (profile.dir/configMap).
+    pub profile_config_map: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -168,6 +178,8 @@ pub struct JobContext {
     pub resources: Value,
     pub run_as_user: i64,
     pub image_pull_secrets: Vec<Value>,
+    /// Room for the cleanup phase after SIGTERM (Job deleted or past its deadline).
+    pub termination_grace_period_seconds: i64,
     pub active_deadline_seconds: i64,
     pub backoff_limit: i32,
     pub ttl_seconds_after_finished: i32,
@@ -695,6 +707,11 @@ pub fn build(
             binary_data,
         }
     });
+    let profile_config_map = match spec.profile.as_ref() {
+        Some(p) if p.config_map.is_some() => p.config_map.as_ref().map(|cm| cm.name.clone()),
+        Some(p) if p.dir.is_some() => Some(profile_name.clone()),
+        _ => None,
+    };
     let profile_volume = match spec.profile.as_ref() {
         Some(p) if p.config_map.is_some() => p.config_map.as_ref().map(|cm| ConfigMapVolume {
             config_map: cm.name.clone(),
@@ -816,8 +833,10 @@ pub fn build(
             format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"),
         ]);
     }
-    if let Some(url) = &spec.results.store_url {
-        agent_args.extend(["--store".into(), url.clone()]);
+    match &spec.results.store_url {
+        Some(url) => agent_args.extend(["--store".into(), url.clone()]),
+        // No store: the orchestrator reads the results from the scanner's log.
+        None => agent_args.push("--log-results".into()),
     }
 
     let mut pod_annotations = user_annotations.clone();
@@ -889,6 +908,8 @@ pub fn build(
         },
         scanner,
         results_size_limit: spec.scanner.results_size_limit.clone(),
+        active_deadline_seconds: spec.orchestrator.deadlines.total_seconds(),
+        termination_grace_period_seconds: SCAN_POD_GRACE_SECONDS,
         profile_volume,
         thresholds_volume,
         inputs_volume,
@@ -944,6 +965,8 @@ pub fn build(
         resources: resources(&spec.orchestrator.resources),
         run_as_user: ORCHESTRATOR_UID,
         image_pull_secrets,
+        termination_grace_period_seconds: spec.orchestrator.deadlines.cleanup_seconds
+            + ORCHESTRATOR_GRACE_MARGIN_SECONDS,
         active_deadline_seconds: spec.orchestrator.active_deadline_seconds,
         backoff_limit: spec.orchestrator.backoff_limit,
         ttl_seconds_after_finished: spec.orchestrator.ttl_seconds_after_finished,
@@ -982,6 +1005,7 @@ pub fn build(
             service_account_annotations,
             orchestrator: orchestrator_name,
             scanner: scanner_sa,
+            profile_config_map,
         },
         profile: profile_cm,
         profile_inputs: profile_inputs_cm,

@@ -388,11 +388,25 @@ fn rbac_is_exactly_what_the_workflow_needs() {
     assert_eq!(
         orchestrator["rules"],
         json!([
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "delete"]},
-            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "delete"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["sidescan-checkout-profile"], "verbs": ["get"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
         ])
     );
+    // A profile fetched from a URL: no ConfigMap to check, so no ConfigMap rule at all.
+    let docs_url = documents(&stream(
+        &example_spec("distroless-same-uid"),
+        &["profile.dir=null", "profile.url=s3://p/x.tar.gz"],
+        kube(33),
+    ));
+    let rules = &find(&docs_url, "Role")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-checkout-orchestrator")
+        .unwrap()["rules"];
+    assert!(!rules.to_string().contains("configmaps"), "{rules}");
     let scanner = roles
         .iter()
         .find(|r| r["metadata"]["name"] == "sidescan-checkout-scanner")
@@ -482,6 +496,25 @@ fn jobs_take_credentials_from_a_secret_and_the_spec_from_a_configmap() {
         }
         assert_eq!(job["spec"]["activeDeadlineSeconds"], 1800);
         assert_eq!(job["spec"]["backoffLimit"], 0);
+        // SIGTERM leaves the cleanup deadline (120 s by default) and a margin.
+        assert_eq!(pod["terminationGracePeriodSeconds"], 135);
+        // The owner Job's name and UID come from the Job controller's labels.
+        let field = |name: &str| {
+            c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .map(|e| e["valueFrom"]["fieldRef"]["fieldPath"].clone())
+        };
+        assert_eq!(
+            field("JOB_NAME"),
+            Some(json!("metadata.labels['job-name']"))
+        );
+        assert_eq!(
+            field("JOB_UID"),
+            Some(json!("metadata.labels['controller-uid']"))
+        );
     }
     let cron = find(&docs, "CronJob")[0];
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
@@ -588,4 +621,27 @@ fn the_longest_target_name_gives_valid_names_and_labels() {
             sidescan_core::names::check_dns_label(key, value).unwrap();
         }
     }
+}
+
+#[test]
+fn the_scan_pod_stops_by_itself_and_is_disposable() {
+    let pod = scan_pod("dev-cluster", &[], 20);
+    // deploy 60 + scan 300 + retrieve 60 + cleanup 60 in the example spec.
+    assert_eq!(pod["spec"]["activeDeadlineSeconds"], 480);
+    assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 1);
+    let pod = scan_pod("distroless-same-uid", &[], 33);
+    assert_eq!(pod["spec"]["activeDeadlineSeconds"], 1740);
+}
+
+#[test]
+fn without_a_store_the_agent_prints_its_results_to_its_log() {
+    let has_flag = |pod: &Value| {
+        container(pod, "sidescan-scanner")["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--log-results")
+    };
+    assert!(!has_flag(&scan_pod("dev-cluster", &[], 20)));
+    assert!(has_flag(&scan_pod("dev-cluster", &["results=null"], 20)));
 }

@@ -14,6 +14,7 @@
 
 pub mod agent;
 pub mod error;
+pub mod log_transfer;
 pub mod orchestrator;
 pub mod store;
 pub mod termination;

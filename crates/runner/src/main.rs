@@ -1,4 +1,5 @@
-//! `sidescan-runner`: the scanner sidecar's agent (`agent`).
+//! `sidescan-runner`: the scanner sidecar's agent (`agent`) and the orchestrator around a scan
+//! pod (`orchestrate` in a Job, `scan` from outside the cluster).
 
 mod cli;
 
@@ -11,10 +12,11 @@ use std::io::IsTerminal;
 #[command(
     name = "sidescan-runner",
     version,
-    about = "sidescan's scanner sidecar",
-    long_about = "sidescan's scanner sidecar.\n\nExit codes: 0 scanned and stored, 2 bad input or \
-                  usage, 3 infrastructure (target not found or unreadable, scanner failed, store \
-                  unreachable: results then stay on the volume)."
+    about = "sidescan's scanner sidecar and orchestrator",
+    long_about = "sidescan's scanner sidecar (agent) and the orchestrator around a scan pod \
+                  (orchestrate, scan).\n\nExit codes: 0 passed (or scanned and stored without \
+                  thresholds), 1 thresholds not met, 2 bad input or usage, 3 infrastructure \
+                  (cluster, storage, the scanner could not run)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,11 +36,18 @@ enum Command {
         metadata: Option<String>,
         paths: Vec<String>,
     },
+    /// The whole workflow inside the orchestration Job (in-cluster config).
+    Orchestrate(Box<cli::orchestrate::OrchestrateArgs>),
+    /// The whole workflow from outside the cluster (current kubeconfig): deploy a scan pod,
+    /// scan, retrieve, evaluate, clean up.
+    Scan(Box<cli::scan::ScanArgs>),
 }
 
-fn init_logging() {
+/// Logs go to stderr: JSON lines when stdout is not a terminal. `default` is the level when
+/// `SIDESCAN_LOG` is unset.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIDESCAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -47,6 +56,13 @@ fn init_logging() {
     } else {
         builder.json().flatten_event(true).init();
     }
+}
+
+fn finish(result: anyhow::Result<ExitStatus>) -> ExitStatus {
+    result.unwrap_or_else(|e| {
+        eprintln!("sidescan-runner: {e:#}");
+        ExitStatus::Infrastructure
+    })
 }
 
 fn usage(message: String) -> ExitStatus {
@@ -118,13 +134,26 @@ async fn run_cli() -> std::process::ExitCode {
             }
         };
     }
-    init_logging();
+    // `scan` on a terminal prints its own progress lines: only warnings in the log there.
+    let interactive = std::io::stdout().is_terminal();
+    init_logging(match &cli.command {
+        Command::Scan(_) if interactive => "warn",
+        _ => "info",
+    });
     let status = match cli.command {
         Command::Agent(args) => match cli::agent::config(*args) {
             Ok(config) => agent::run(config).await,
             Err(message) => usage(message),
         },
         Command::ProbeView { .. } => ExitStatus::Passed,
+        Command::Orchestrate(args) => match cli::orchestrate::config(*args) {
+            Ok(config) => finish(cli::orchestrate::run(config).await),
+            Err(message) => usage(message),
+        },
+        Command::Scan(args) => match cli::scan::config(*args) {
+            Ok(config) => finish(cli::scan::run(config).await),
+            Err(message) => usage(message),
+        },
     };
     status.into()
 }

@@ -87,6 +87,20 @@ impl RetryPolicy {
 
 /// Opens `url` (`s3://bucket/prefix` or `file:///dir`).
 pub fn open(url: &str) -> Result<Store, StoreError> {
+    open_with(url, &S3Settings::default())
+}
+
+/// S3 client settings that override the environment's (a scan spec's `results.endpoint`,
+/// `region`, `allowHttp`); credentials always come from the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: bool,
+}
+
+/// Opens `url` with `settings` applied over the environment's.
+pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> {
     let bad = |reason: String| StoreError::BadUrl {
         url: url.to_string(),
         reason,
@@ -101,15 +115,23 @@ pub fn open(url: &str) -> Result<Store, StoreError> {
             // Our own retry loop backs off between attempts; the client's own retries would
             // multiply the wait when the store is down. Client options (AWS_ALLOW_HTTP, default
             // timeouts) stay as the environment set them, plus the CA bundle's roots.
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
                 .with_client_options(client_options_from_env()?)
                 .with_url(format!("s3://{bucket}"))
                 .with_retry(RetryConfig {
                     max_retries: 0,
                     ..RetryConfig::default()
-                })
-                .build()
-                .map_err(|e| bad(e.to_string()))?;
+                });
+            if let Some(endpoint) = &settings.endpoint {
+                builder = builder.with_endpoint(endpoint);
+            }
+            if let Some(region) = &settings.region {
+                builder = builder.with_region(region);
+            }
+            if settings.allow_http {
+                builder = builder.with_allow_http(true);
+            }
+            let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
             Ok(Store {
                 url: url.to_string(),
                 inner: Arc::new(s3),

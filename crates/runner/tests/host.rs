@@ -687,7 +687,8 @@ fn agent_uploads_to_the_s3_server_once() {
     );
     assert_eq!(code, 0, "{log}");
     assert_eq!(message["outcome"], "stored");
-    let key = message["keys"][0].as_str().unwrap().to_string();
+    let key = message["objects"][0]["key"].as_str().unwrap().to_string();
+    assert_eq!(message["objects"][0]["file"], "hdf.json");
     assert!(
         key.starts_with("host-tests/local/target/") && key.ends_with("/hdf.json"),
         "{key}"
@@ -1669,6 +1670,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         .arg("--termination-log")
         .arg(&term)
         .args(["--store", &store_url, "--upload-attempts", "2"])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
         command.env_remove(key);
@@ -1690,7 +1692,6 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
     assert_eq!(message["outcome"], "kept-locally", "{message}");
     assert_eq!(message["store"], store_url.as_str());
-    assert_eq!(message["keys"], serde_json::json!([]), "{message}");
     let folder = PathBuf::from(message["local_folder"].as_str().unwrap());
     let error = message["error"].as_str().unwrap();
     assert!(
@@ -1713,6 +1714,19 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         .collect();
     names.sort();
     assert_eq!(names, ["hdf.json", "metadata.json"], "partial files left");
+    // The log is the other fallback: both files are on stdout, matching the volume and the message.
+    assert_eq!(message["in_log"], true, "{message}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for (i, (name, bytes)) in [("hdf.json", &hdf_bytes), ("metadata.json", &metadata_bytes)]
+        .into_iter()
+        .enumerate()
+    {
+        let sha = message["objects"][i]["sha256"].as_str().unwrap();
+        assert_eq!(message["objects"][i]["file"], name);
+        assert!(message["objects"][i].get("key").is_none(), "{message}");
+        let logged = sidescan_runner::log_transfer::decode(&stdout, name, Some(sha)).unwrap();
+        assert_eq!(&logged.bytes, bytes, "{name}");
+    }
 
     // The store is back: the kept files upload with the agent's own verified put, once.
     s3.start_gateway();

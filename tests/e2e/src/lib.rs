@@ -6,3 +6,5 @@
 pub mod env;
 pub mod harness;
 pub mod pods;
+pub mod scan;
+pub mod seaweed;

@@ -165,11 +165,11 @@ async fn cinc_scan(target: &'static str, mode: &'static str) {
         let summary: Value = serde_json::from_str(&message)
             .unwrap_or_else(|e| panic!("termination message is not JSON ({e}): {message}"));
         assert_eq!(summary["outcome"], "stored", "{message}");
-        let keys: Vec<&str> = summary["keys"]
+        let keys: Vec<&str> = summary["objects"]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(|object| object["key"].as_str())
             .collect();
         let hdf_key = keys
             .iter()

@@ -226,11 +226,11 @@ async fn scan_in(client: &Client, ns: &str, target: &str, sets: &[String]) -> (P
         let run_id = pod.metadata.labels.as_ref().unwrap()["sidescan.io/run-id"].clone();
         assert_eq!(summary["outcome"], "stored", "{message}");
         assert_eq!(summary["run_id"], run_id.as_str(), "{message}");
-        let keys: Vec<&str> = summary["keys"]
+        let keys: Vec<&str> = summary["objects"]
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(Value::as_str)
+            .filter_map(|o| o["key"].as_str())
             .collect();
         let folder = format!("{ns}/{target}/");
         assert!(

@@ -572,6 +572,62 @@ pub struct Orchestrator {
     pub affinity: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    /// How long each phase of a run may take before the run is abandoned (and cleaned up).
+    #[serde(default)]
+    pub deadlines: Deadlines,
+}
+
+/// Per-phase deadlines of an orchestrated run, in seconds. Their sum is also the scan pod's
+/// `activeDeadlineSeconds`, so a scan pod whose orchestrator died stops by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deadlines {
+    /// Creating the scan pod until both containers have started (image pulls included).
+    #[serde(default = "default_deploy_seconds")]
+    pub deploy_seconds: i64,
+    /// Both containers started until the scanner has finished (identify, scan, upload).
+    #[serde(default = "default_scan_seconds")]
+    pub scan_seconds: i64,
+    /// Reading the result back from the store (or the scanner's log) and checking it.
+    #[serde(default = "default_retrieve_seconds")]
+    pub retrieve_seconds: i64,
+    /// Deleting the scan pod and the run's objects until the API says they are gone.
+    #[serde(default = "default_cleanup_seconds")]
+    pub cleanup_seconds: i64,
+}
+
+fn default_deploy_seconds() -> i64 {
+    300
+}
+fn default_scan_seconds() -> i64 {
+    1200
+}
+fn default_retrieve_seconds() -> i64 {
+    120
+}
+fn default_cleanup_seconds() -> i64 {
+    120
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            deploy_seconds: default_deploy_seconds(),
+            scan_seconds: default_scan_seconds(),
+            retrieve_seconds: default_retrieve_seconds(),
+            cleanup_seconds: default_cleanup_seconds(),
+        }
+    }
+}
+
+impl Deadlines {
+    /// The whole run: the scan pod's `activeDeadlineSeconds`.
+    pub fn total_seconds(&self) -> i64 {
+        self.deploy_seconds
+            .saturating_add(self.scan_seconds)
+            .saturating_add(self.retrieve_seconds)
+            .saturating_add(self.cleanup_seconds)
+    }
 }
 
 fn default_runner_image() -> String {
@@ -596,6 +652,7 @@ impl Default for Orchestrator {
             tolerations: Vec::new(),
             affinity: None,
             priority_class_name: None,
+            deadlines: Deadlines::default(),
         }
     }
 }
@@ -707,6 +764,46 @@ mod tests {
                 .to_string()
                 .starts_with("profile:")
         );
+    }
+
+    #[test]
+    fn deadlines_are_positive_and_fit_in_the_job() {
+        let spec = minimal();
+        assert_eq!(spec.orchestrator.deadlines.total_seconds(), 1740);
+        assert!(
+            spec.orchestrator.deadlines.total_seconds()
+                <= spec.orchestrator.active_deadline_seconds
+        );
+        let mut spec = minimal();
+        spec.orchestrator.deadlines.scan_seconds = 0;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("orchestrator.deadlines.scanSeconds:"),
+            "{err}"
+        );
+        let mut spec = minimal();
+        spec.orchestrator.active_deadline_seconds = 600;
+        let err = spec.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("orchestrator.activeDeadlineSeconds:") && err.contains("1740"),
+            "{err}"
+        );
+        let spec: ScanSpec = serde_json::from_value(serde_json::json!({
+            "target": {"name": "a", "image": "b"},
+            "security": {"runAsUser": 1},
+            "scanner": {"backend": "builtin"},
+            "orchestrator": {"activeDeadlineSeconds": 100, "deadlines": {"deploySeconds": 10,
+                "scanSeconds": 20, "retrieveSeconds": 5, "cleanupSeconds": 5}},
+        }))
+        .unwrap();
+        spec.validate().unwrap();
+        assert_eq!(spec.orchestrator.deadlines.total_seconds(), 40);
+        let err = serde_json::from_value::<ScanSpec>(serde_json::json!({
+            "target": {"name": "a", "image": "b"},
+            "orchestrator": {"deadlines": {"scanSecs": 1}},
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("scanSecs"), "{err}");
     }
 
     #[test]

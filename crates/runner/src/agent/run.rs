@@ -14,8 +14,8 @@ use crate::agent::root::{self, FileId, Liveness, TargetRoot};
 use crate::agent::sandbox::{self, ReadOnlyRuleset};
 use crate::agent::view::{self, ViewConfig, in_view};
 use crate::agent::{builtin, counts, preflight, procfs, profile};
-use crate::store::{Receipt, RetryPolicy};
-use crate::termination::{self, TerminationSummary};
+use crate::store::{self, Receipt, RetryPolicy};
+use crate::termination::{self, ResultObject, TerminationSummary};
 use sidescan_core::{ExitStatus, Phase, ResultFile, RunId, RunLocation};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +69,9 @@ pub struct AgentConfig {
     pub waiver_files: Vec<PathBuf>,
     pub pod_name: Option<String>,
     pub node: Option<String>,
+    /// Print the result files to stdout between markers (`crate::log_transfer`), for an
+    /// orchestrator without a store. They are printed anyway when the upload fails.
+    pub log_results: bool,
 }
 
 /// How the run ended, for the exit code and the termination message.
@@ -95,10 +98,7 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         backend: config.backend.as_str().into(),
         counts: BTreeMap::new(),
         store: None,
-        local_folder: None,
-        keys: vec![],
-        keys_omitted: 0,
-        error: None,
+        ..TerminationSummary::default()
     };
     tracing::info!(
         run_id = %config.run_id,
@@ -138,6 +138,7 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
             failure.status
         }
     };
+    summary.timings_ms = timings;
     write_termination_message(&config.termination_log, &summary);
     tracing::info!(
         exit_code = status.code(),
@@ -714,6 +715,18 @@ async fn run_phases(
     }
     summary.local_folder = Some(run_dir.display().to_string());
     summary.outcome = "kept-locally".into();
+    summary.objects = files
+        .iter()
+        .map(|(file, bytes)| ResultObject {
+            file: file.file_name().to_string(),
+            sha256: store::sha256_hex(bytes),
+            size: bytes.len() as u64,
+            key: None,
+        })
+        .collect();
+    if config.log_results {
+        summary.in_log = print_results(&files);
+    }
     phase_done(
         timings,
         Phase::Retrieve,
@@ -735,10 +748,20 @@ async fn run_phases(
         {
             Ok(receipt) => {
                 tracing::info!(key = %receipt.key, sha256 = %receipt.sha256, created = receipt.created, "stored");
-                summary.keys.push(receipt.key.clone());
+                if let Some(object) = summary
+                    .objects
+                    .iter_mut()
+                    .find(|o| o.file == file.file_name())
+                {
+                    object.key = Some(receipt.key.clone());
+                }
                 receipts.push(receipt);
             }
             Err(e) => {
+                // The log is the fallback: an orchestrator can still store the files.
+                if !summary.in_log {
+                    summary.in_log = print_results(&files);
+                }
                 return Err(fail(
                     ExitStatus::Infrastructure,
                     format!(
@@ -872,6 +895,20 @@ async fn probe_view(
 
 /// The hidden subcommand that runs inside the view.
 pub const PROBE_SUBCOMMAND: &str = "probe-view";
+
+/// Prints the result files to stdout between markers; true when all were written.
+fn print_results(files: &[(ResultFile, Vec<u8>)]) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = files.iter().all(|(file, bytes)| {
+        out.write_all(crate::log_transfer::encode(file.file_name(), bytes).as_bytes())
+            .is_ok()
+    }) && out.flush().is_ok();
+    if written {
+        tracing::info!(files = files.len(), "result files printed to the log");
+    }
+    written
+}
 
 /// Reads `/proc/self/status` (for logs and the docs' capability claims).
 pub fn own_capabilities(proc: &Path) -> Option<Vec<String>> {

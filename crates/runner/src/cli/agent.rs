@@ -144,6 +144,10 @@ pub struct AgentArgs {
         env = "SIDESCAN_FALLBACK_BIN"
     )]
     fallback_bin: PathBuf,
+    /// Also print the result files to the log between markers (for an orchestrator without a
+    /// store: it reads them from the pod's log). Printed anyway when the upload fails.
+    #[arg(long, env = "SIDESCAN_LOG_RESULTS")]
+    log_results: bool,
     /// cinc: seconds before the scan is abandoned.
     #[arg(long, default_value_t = 1800, env = "SIDESCAN_SCAN_TIMEOUT")]
     scan_timeout: u64,
@@ -273,5 +277,6 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
         waiver_files,
         pod_name: args.pod_name,
         node: args.node_name,
+        log_results: args.log_results,
     })
 }

@@ -716,6 +716,38 @@ impl ScanSpec {
                 "it must be positive",
             ));
         }
+        let deadlines = &self.orchestrator.deadlines;
+        for (field, value) in [
+            (
+                "orchestrator.deadlines.deploySeconds",
+                deadlines.deploy_seconds,
+            ),
+            ("orchestrator.deadlines.scanSeconds", deadlines.scan_seconds),
+            (
+                "orchestrator.deadlines.retrieveSeconds",
+                deadlines.retrieve_seconds,
+            ),
+            (
+                "orchestrator.deadlines.cleanupSeconds",
+                deadlines.cleanup_seconds,
+            ),
+        ] {
+            if value <= 0 {
+                return Err(rule(field, &value.to_string(), "it must be positive"));
+            }
+        }
+        // The Job stops its orchestrator at activeDeadlineSeconds: the phases must fit in it.
+        if deadlines.total_seconds() > self.orchestrator.active_deadline_seconds {
+            return Err(rule(
+                "orchestrator.activeDeadlineSeconds",
+                &self.orchestrator.active_deadline_seconds.to_string(),
+                &format!(
+                    "it must be at least the sum of orchestrator.deadlines ({} s), or the Job \
+                     stops the orchestrator before its phases end",
+                    deadlines.total_seconds()
+                ),
+            ));
+        }
         validate_cron(&self.schedule.cron)
             .map_err(|e| rule("schedule.cron", &self.schedule.cron, &e))?;
         if let Some(zone) = &self.schedule.time_zone
