@@ -7,9 +7,13 @@ default:
 test:
     scripts/test-all
 
-# The main job: a real scan end to end on embedded defaults.
+# The main job: the whole workflow on the local cluster (leaves the cluster and S3 server up).
 demo:
     scripts/main-job
+
+# The main job's quick variant: the agent against a local target, no cluster.
+demo-local:
+    scripts/main-job --local
 
 # Pure, fast tests only (no services).
 unit:
@@ -42,6 +46,15 @@ gen-golden:
 gen-bench:
     cargo bench -p sidescan-gen --bench render
 
+# Generator: the binary on 1,000 specs in one process, and one render with startup (hyperfine).
+gen-bench-cli:
+    scripts/bench-gen
+
+# Generator: rendered documents against the API server's JSON schemas per release
+# (kubernetes-validate from PyPI, installed on first use).
+gen-validate:
+    SIDESCAN_KUBE_VALIDATE="$(scripts/kube-validate)" cargo test -p sidescan-gen --test kube_validate -- --ignored
+
 # Runner: host tests as root (targets in their own root, PRoot + Ruby view, cinc-auditor double,
 # S3 server, SAF CLI); installs proot, ruby, busybox-static and musl-tools on first use.
 runner-host:
@@ -60,6 +73,10 @@ runner-bench:
     . scripts/lib/common.sh
     apt_ensure busybox-static
     cargo bench -p sidescan-runner --bench agent
+
+# Orchestrator: a full scan per phase beside a bare pod's lifecycle, and API requests per scan.
+orchestrator-bench:
+    scripts/bench-orchestrator
 
 # End to end: local cluster, S3 server and images up, the e2e tests, teardown (as CI does).
 e2e:

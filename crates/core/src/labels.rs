@@ -14,6 +14,17 @@ pub const TARGET: &str = "sidescan.io/target";
 pub const AUDIT_ID: &str = "sidescan.io/audit-id";
 
 pub const PART_OF: &str = "sidescan";
+
+/// The label keys sidescan sets on its objects; user labels may not replace them.
+pub const RESERVED: [&str; 7] = [
+    APP_NAME,
+    APP_INSTANCE,
+    APP_COMPONENT,
+    APP_PART_OF,
+    APP_MANAGED_BY,
+    RUN_ID,
+    TARGET,
+];
 pub const MANAGED_BY: &str = "sidescan";
 
 /// Which piece of a run an object is.

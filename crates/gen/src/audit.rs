@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sidescan_core::audit::{AUDIT_SPEC_KEY, AUDIT_SPEC_MOUNT_PATH, AuditSpec, PlacementMode};
 use sidescan_core::labels::{self, Component};
-use sidescan_core::spec::{ProfileConfigMap, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH, profile_key};
+use sidescan_core::spec::{ProfileConfigMap, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -249,18 +249,11 @@ pub fn build(
     };
 
     let profile = inputs.profile.as_ref().map(|files| {
-        let mut data = BTreeMap::new();
-        let mut binary_data = BTreeMap::new();
-        for (path, bytes) in &files.files {
-            let key = profile_key(path).unwrap_or_else(|| path.clone());
-            match std::str::from_utf8(bytes) {
-                Ok(text) => data.insert(key, text.to_string()),
-                Err(_) => binary_data.insert(key, crate::context::base64(bytes)),
-            };
-        }
+        let (data, binary_data) = crate::context::profile_config_map_data(files);
         ConfigMapContext {
             name: object(spec, "profile"),
             labels: labels.clone(),
+            annotations: BTreeMap::new(),
             data,
             binary_data,
         }
@@ -268,6 +261,7 @@ pub fn build(
     let thresholds = inputs.thresholds.as_ref().map(|text| ConfigMapContext {
         name: object(spec, "thresholds"),
         labels: labels.clone(),
+        annotations: BTreeMap::new(),
         data: BTreeMap::from([(THRESHOLDS_KEY.to_string(), text.clone())]),
         binary_data: BTreeMap::new(),
     });
@@ -352,6 +346,7 @@ pub fn build(
         spec_config_map: ConfigMapContext {
             name: object(spec, "spec"),
             labels,
+            annotations: BTreeMap::new(),
             data: BTreeMap::from([(AUDIT_SPEC_KEY.to_string(), spec_text)]),
             binary_data: BTreeMap::new(),
         },

@@ -2,30 +2,42 @@
 //! All decisions (names, labels, arguments, version gates, security settings) are made here, so
 //! templates only lay out fields.
 
-use crate::inputs::Inputs;
+use crate::inputs::{CONFIGMAP_LIMIT, Inputs, profile_key};
+use crate::pss::{self, Level};
 use crate::{GenError, KubeVersion};
+use k8s_openapi::api::core::v1 as core;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sidescan_core::RunId;
 use sidescan_core::labels::{self, Component};
 use sidescan_core::spec::{
-    self, PROFILE_MOUNT_PATH, ProfileConfigMap, SPEC_CONFIGMAP_KEY, SPEC_MOUNT_PATH, ScanBackend,
+    self, API_TOKEN_MOUNT_PATH, CA_BUNDLE_MOUNT_PATH, PROFILE_INPUTS_MOUNT_PATH,
+    PROFILE_MOUNT_PATH, ProfileConfigMap, SPEC_CONFIGMAP_KEY, SPEC_MOUNT_PATH, ScanBackend,
     ScanSpec, SecurityMode, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH,
 };
 use std::collections::BTreeMap;
 
 /// UID the orchestrator runs as (the distroless `nonroot` user).
 pub const ORCHESTRATOR_UID: i64 = 65532;
+/// The scan pod's grace period: scan pods are disposable, so a target that ignores SIGTERM is
+/// killed at once instead of holding up cleanup (the kubelet rounds it up to its 2 s minimum).
+pub const SCAN_POD_GRACE_SECONDS: i64 = 1;
+/// Time the orchestrator's pod gets, beyond its cleanup deadline, between SIGTERM and SIGKILL.
+pub const ORCHESTRATOR_GRACE_MARGIN_SECONDS: i64 = 15;
 /// Names of the orchestrator's and scanner's RBAC objects: `sidescan-<target>-<kind>`.
 pub const ORCHESTRATOR_KIND: &str = "orchestrator";
 pub const SCANNER_KIND: &str = "scanner";
+/// The env var the agent and orchestrator read the store's CA bundle path from.
+pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderContext {
     pub namespace: String,
     pub spec_mount_path: &'static str,
     pub thresholds_mount_path: &'static str,
+    pub api_token_mount_path: &'static str,
     pub kube: KubeGates,
     pub pod: PodContext,
     pub rbac: RbacContext,
@@ -33,9 +45,12 @@ pub struct RenderContext {
     #[serde(skip)]
     pub profile: Option<ConfigMapContext>,
     #[serde(skip)]
+    pub profile_inputs: Option<ConfigMapContext>,
+    #[serde(skip)]
     pub thresholds: Option<ConfigMapContext>,
     pub spec_config_map: ConfigMapContext,
     pub job: JobContext,
+    pub network_policy: Option<NetworkPolicyContext>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +70,7 @@ pub struct PodContext {
     pub annotations: BTreeMap<String, String>,
     pub service_account: String,
     pub host_network: bool,
+    pub priority_class_name: Option<String>,
     pub node_selector: BTreeMap<String, String>,
     pub tolerations: Value,
     pub affinity: Option<Value>,
@@ -62,8 +78,17 @@ pub struct PodContext {
     pub target: TargetContainer,
     pub scanner: ScannerContainer,
     pub results_size_limit: String,
+    /// The sum of the orchestrator's phase deadlines: the pod stops by itself after that.
+    pub active_deadline_seconds: i64,
+    pub termination_grace_period_seconds: i64,
     pub profile_volume: Option<ConfigMapVolume>,
     pub thresholds_volume: Option<ConfigMapVolume>,
+    pub inputs_volume: Option<ConfigMapVolume>,
+    pub ca_bundle_volume: Option<Value>,
+    /// The target's own volumes, as the spec gives them.
+    pub volumes: Vec<Value>,
+    /// The CA bundle's volume and the target's, rendered after sidescan's fixed ones.
+    pub extra_volumes: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +99,9 @@ pub struct TargetContainer {
     pub command: Option<Vec<String>>,
     pub args: Option<Vec<String>>,
     pub env: Vec<Value>,
+    pub env_from: Vec<Value>,
+    pub volume_mounts: Vec<Value>,
+    pub security_context: Option<Value>,
     pub resources: Value,
 }
 
@@ -87,17 +115,8 @@ pub struct ScannerContainer {
     pub credentials: Option<Credentials>,
     pub resources: Value,
     pub results_dir: String,
-    pub security: SecurityContext,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SecurityContext {
     pub mode: &'static str,
-    pub ptrace: bool,
-    pub run_as_user: i64,
-    pub has_run_as_group: bool,
-    pub run_as_group: i64,
-    pub run_as_non_root: bool,
+    pub security_context: Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,14 +137,21 @@ pub struct ConfigMapVolume {
 pub struct RbacContext {
     pub labels_orchestrator: BTreeMap<String, String>,
     pub labels_scanner: BTreeMap<String, String>,
+    /// Annotations of the Roles and RoleBindings.
+    pub annotations: BTreeMap<String, String>,
+    /// Annotations of the ServiceAccounts (with `serviceAccount.annotations`).
+    pub service_account_annotations: BTreeMap<String, String>,
     pub orchestrator: String,
     pub scanner: String,
+    /// The profile ConfigMap the orchestrator checks before deploying (profile.dir/configMap).
+    pub profile_config_map: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigMapContext {
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
     pub data: BTreeMap<String, String>,
     pub binary_data: BTreeMap<String, String>,
 }
@@ -135,8 +161,15 @@ pub struct JobContext {
     pub name: String,
     pub cronjob_name: String,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// The pod template's annotations (the seccomp annotation before 1.19 included).
+    pub template_annotations: BTreeMap<String, String>,
     pub service_account: String,
     pub host_network: bool,
+    pub priority_class_name: Option<String>,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Value,
+    pub affinity: Option<Value>,
     pub image: String,
     pub pull_policy: &'static str,
     pub args: Vec<String>,
@@ -145,16 +178,30 @@ pub struct JobContext {
     pub resources: Value,
     pub run_as_user: i64,
     pub image_pull_secrets: Vec<Value>,
+    /// Room for the cleanup phase after SIGTERM (Job deleted or past its deadline).
+    pub termination_grace_period_seconds: i64,
     pub active_deadline_seconds: i64,
     pub backoff_limit: i32,
     pub ttl_seconds_after_finished: i32,
     pub thresholds_config_map: Option<String>,
+    /// The CA bundle's volume, when there is one (a list of at most one).
+    pub ca_bundle_volumes: Vec<Value>,
+    pub ca_bundle_mount_path: &'static str,
     pub schedule: String,
     pub time_zone: Option<String>,
     pub successful_jobs_history_limit: i32,
     pub failed_jobs_history_limit: i32,
     pub starting_deadline_seconds: i64,
     pub suspend: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkPolicyContext {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub pod_selector: BTreeMap<String, String>,
+    pub egress: Vec<Value>,
 }
 
 /// The run id: the spec's, or one derived from the spec's content (same spec, same manifests).
@@ -169,6 +216,17 @@ pub fn run_id(spec: &ScanSpec) -> RunId {
     RunId::from_entropy(bytes)
 }
 
+/// The user's labels under sidescan's own (validation keeps the keys apart).
+fn with_user_labels(
+    spec: &ScanSpec,
+    mut labels: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    for (k, v) in &spec.metadata.labels {
+        labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    labels
+}
+
 /// Labels of long-lived objects (RBAC, Job, CronJob, input ConfigMaps): the run labels without a
 /// run id, instance = target.
 fn stable_labels(
@@ -179,7 +237,7 @@ fn stable_labels(
     let mut labels = labels::run_labels(&spec.target.name, run_id, component);
     labels.remove(labels::RUN_ID);
     labels.insert(labels::APP_INSTANCE.into(), spec.target.name.clone());
-    labels
+    with_user_labels(spec, labels)
 }
 
 fn resources(r: &spec::Resources) -> Value {
@@ -206,6 +264,12 @@ fn client_env(spec: &ScanSpec) -> Vec<Value> {
     if spec.results.allow_http {
         env.push(env_value("AWS_ALLOW_HTTP", "true"));
     }
+    if let Some(ca) = &spec.results.ca_bundle {
+        env.push(env_value(
+            CA_BUNDLE_ENV,
+            &format!("{CA_BUNDLE_MOUNT_PATH}/{}", ca.key),
+        ));
+    }
     if spec.results.store_url.is_some() {
         // No metadata-service probing: credentials come from the Secret or nowhere.
         env.push(env_value("AWS_EC2_METADATA_DISABLED", "true"));
@@ -224,10 +288,23 @@ fn credentials(spec: &ScanSpec) -> Option<Credentials> {
         })
 }
 
+/// The CA bundle volume (ConfigMap or Secret, only its key, read-only).
+fn ca_bundle_volume(spec: &ScanSpec) -> Option<Value> {
+    let ca = spec.results.ca_bundle.as_ref()?;
+    let items = json!([{"key": ca.key, "path": ca.key}]);
+    Some(match (&ca.config_map, &ca.secret) {
+        (Some(name), _) => json!({"name": "s3-ca", "configMap": {
+            "name": name, "defaultMode": 0o444, "items": items}}),
+        (None, Some(name)) => json!({"name": "s3-ca", "secret": {
+            "secretName": name, "defaultMode": 0o444, "items": items}}),
+        (None, None) => return None,
+    })
+}
+
 fn configmap_items(files: impl IntoIterator<Item = String>) -> Vec<Value> {
     files
         .into_iter()
-        .filter_map(|path| spec::profile_key(&path).map(|key| json!({"key": key, "path": path})))
+        .filter_map(|path| profile_key(&path).map(|key| json!({"key": key, "path": path})))
         .collect()
 }
 
@@ -253,6 +330,11 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// The name of the ConfigMap rendered from the profile's input and waiver files.
+pub fn profile_inputs_name(target: &str) -> String {
+    spec::object_name(target, "profile-inputs")
+}
+
 /// The spec the orchestration Job reads: local files replaced by the ConfigMaps rendered from
 /// them, no fixed run id (every orchestrated run makes its own).
 pub fn orchestration_spec(spec: &ScanSpec, inputs: &Inputs) -> ScanSpec {
@@ -265,6 +347,13 @@ pub fn orchestration_spec(spec: &ScanSpec, inputs: &Inputs) -> ScanSpec {
             files: files.files.keys().cloned().collect(),
         });
     }
+    if let (Some(profile), Some(files)) =
+        (resolved.profile.as_mut(), inputs.profile_inputs.as_ref())
+    {
+        profile.inputs_config_map = Some(profile_inputs_name(&spec.target.name));
+        profile.input_files = files.input_files.iter().map(|(k, _)| k.clone()).collect();
+        profile.waiver_files = files.waiver_files.iter().map(|(k, _)| k.clone()).collect();
+    }
     if let Some(thresholds) = resolved.thresholds.as_mut()
         && thresholds.file.is_some()
     {
@@ -274,43 +363,308 @@ pub fn orchestration_spec(spec: &ScanSpec, inputs: &Inputs) -> ScanSpec {
     resolved
 }
 
-/// Builds the render data. Fails only on choices the target Kubernetes version cannot express
-/// and on an `affinity` that is not a Kubernetes `Affinity`.
+/// Checks `value` field by field against the Kubernetes type `T` (named `schema` in errors).
+fn strict_field<T: DeserializeOwned + Serialize>(
+    field: &str,
+    value: &Value,
+    schema: &str,
+) -> Result<(), GenError> {
+    crate::strict::check::<T>(value).map_err(|found| {
+        // `found` is `<path> (<problem>)` or `: <deserializer message>`.
+        let (path, problem) = match found.split_once(" (") {
+            Some((path, rest)) => (path.to_string(), rest.trim_end_matches(')').to_string()),
+            None => (String::new(), found.trim_start_matches(": ").to_string()),
+        };
+        GenError::Unsupported {
+            field: format!("{field}{path}"),
+            reason: format!("{problem} (checked against the Kubernetes {schema} schema)"),
+        }
+    })
+}
+
+/// The Kubernetes objects the spec passes through, checked against their schemas, plus the
+/// rules the API server adds (one volume source, one env source).
+fn check_kubernetes_objects(spec: &ScanSpec, kube: KubeVersion) -> Result<(), GenError> {
+    for (field, affinity) in [
+        ("scheduling.affinity", &spec.scheduling.affinity),
+        ("orchestrator.affinity", &spec.orchestrator.affinity),
+    ] {
+        if let Some(a) = affinity {
+            strict_field::<core::Affinity>(field, a, "Affinity")?;
+        }
+    }
+    let target = &spec.target;
+    if let Some(sc) = &target.security_context {
+        strict_field::<core::SecurityContext>("target.securityContext", sc, "SecurityContext")?;
+        if sc.get("seccompProfile").is_some() && !kube.has_seccomp_field() {
+            return Err(GenError::Unsupported {
+                field: "target.securityContext.seccompProfile".into(),
+                reason: format!("the field needs Kubernetes 1.19 or newer (rendering for {kube})"),
+            });
+        }
+    }
+    for (i, source) in target.env_from.iter().enumerate() {
+        let field = format!("target.envFrom[{i}]");
+        strict_field::<core::EnvFromSource>(&field, source, "EnvFromSource")?;
+        let refs = ["configMapRef", "secretRef"]
+            .iter()
+            .filter(|r| source.get(**r).is_some())
+            .count();
+        if refs != 1 {
+            return Err(GenError::Unsupported {
+                field,
+                reason: "set exactly one of configMapRef, secretRef".into(),
+            });
+        }
+    }
+    for (i, volume) in target.volumes.iter().enumerate() {
+        let field = format!("target.volumes[{i}]");
+        strict_field::<core::Volume>(&field, volume, "Volume")?;
+        let sources: Vec<&String> = volume
+            .as_object()
+            .map(|m| m.keys().filter(|k| *k != "name").collect())
+            .unwrap_or_default();
+        if sources.len() != 1 {
+            return Err(GenError::Unsupported {
+                field,
+                reason: format!(
+                    "a volume has exactly one source (configMap, secret, emptyDir, ...), found {}",
+                    sources.len()
+                ),
+            });
+        }
+    }
+    for (i, mount) in target.volume_mounts.iter().enumerate() {
+        strict_field::<core::VolumeMount>(
+            &format!("target.volumeMounts[{i}]"),
+            mount,
+            "VolumeMount",
+        )?;
+    }
+    Ok(())
+}
+
+/// The JSON leaf with the most bytes (`target.env.BIG`), to name the key behind an oversized
+/// ConfigMap.
+fn largest_leaf(value: &Value, path: &str) -> (String, usize) {
+    let size = |v: &Value| match v {
+        Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    };
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                largest_leaf(v, &child)
+            })
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or((path.to_string(), 0)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| largest_leaf(v, &format!("{path}[{i}]")))
+            .max_by_key(|(_, n)| *n)
+            .unwrap_or((path.to_string(), 0)),
+        other => (path.to_string(), size(other)),
+    }
+}
+
+/// The resolved spec as the spec ConfigMap holds it, refused when it would not fit.
+fn spec_config_map_text(spec: &ScanSpec, inputs: &Inputs) -> Result<String, GenError> {
+    let resolved = orchestration_spec(spec, inputs);
+    let text = serde_json::to_string_pretty(&resolved).unwrap_or_default() + "\n";
+    let size = text.len() + SPEC_CONFIGMAP_KEY.len();
+    if size > CONFIGMAP_LIMIT {
+        let tree = serde_json::to_value(&resolved).unwrap_or_default();
+        let (field, bytes) = largest_leaf(&tree, "");
+        return Err(GenError::Unsupported {
+            field,
+            reason: format!(
+                "{bytes} bytes make the spec ConfigMap {size} bytes, above the ConfigMap limit \
+                 of {CONFIGMAP_LIMIT} bytes (and a pod carrying it would be refused too)"
+            ),
+        });
+    }
+    Ok(text)
+}
+
+/// The target's security context: the user's, and in `same-uid` mode the fields Pod Security
+/// "restricted" needs, where the user left them out.
+fn target_security_context(spec: &ScanSpec, kube: KubeVersion) -> Option<Value> {
+    let user = spec.target.security_context.clone();
+    if spec.security.mode != SecurityMode::SameUid {
+        return user;
+    }
+    let mut sc = match user {
+        Some(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    sc.entry("runAsNonRoot").or_insert(json!(true));
+    if let Some(uid) = spec.security.run_as_user {
+        sc.entry("runAsUser").or_insert(json!(uid));
+    }
+    sc.entry("allowPrivilegeEscalation").or_insert(json!(false));
+    let caps = sc.entry("capabilities").or_insert(json!({}));
+    if let Value::Object(caps) = caps {
+        caps.entry("drop").or_insert(json!(["ALL"]));
+    }
+    if kube.has_seccomp_field() {
+        sc.entry("seccompProfile")
+            .or_insert(json!({"type": "RuntimeDefault"}));
+    }
+    Some(Value::Object(sc))
+}
+
+/// The scanner's security context for its mode (docs/security.md explains each field).
+fn scanner_security_context(spec: &ScanSpec, kube: KubeVersion) -> Value {
+    let (uid, non_root, caps) = match spec.security.mode {
+        SecurityMode::SameUid => (
+            spec.security.run_as_user.unwrap_or_default(),
+            true,
+            json!({"drop": ["ALL"]}),
+        ),
+        // Capabilities only take effect for UID 0 (Kubernetes sets no ambient set).
+        SecurityMode::Ptrace => (0, false, json!({"drop": ["ALL"], "add": ["SYS_PTRACE"]})),
+    };
+    let mut sc = json!({
+        "privileged": false,
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "runAsNonRoot": non_root,
+        "runAsUser": uid,
+        "capabilities": caps,
+    });
+    if let Some(gid) = spec.security.run_as_group {
+        sc["runAsGroup"] = json!(gid);
+    }
+    if kube.has_seccomp_field() {
+        sc["seccompProfile"] = json!({"type": "RuntimeDefault"});
+    }
+    sc
+}
+
+/// Refuses settings that would put the scan pod below the Pod Security level its mode keeps:
+/// `restricted` for `same-uid`, `baseline` plus the scanner's `SYS_PTRACE` for `ptrace`. Host
+/// networking (the development cluster) is the one documented exception, not checked here.
+fn check_pod_security(spec: &ScanSpec, pod: &PodContext) -> Result<(), GenError> {
+    let (level, level_name) = match spec.security.mode {
+        SecurityMode::SameUid => (Level::Restricted, "restricted"),
+        SecurityMode::Ptrace => (Level::Baseline, "baseline"),
+    };
+    let mut target = json!({"name": pod.target.name, "image": pod.target.image});
+    if let Some(sc) = &pod.target.security_context {
+        target["securityContext"] = sc.clone();
+    }
+    let scanner = json!({"name": pod.scanner.name, "image": pod.scanner.image,
+        "securityContext": pod.scanner.security_context});
+    let template = json!({
+        "metadata": {"annotations": pod.annotations},
+        "spec": {"containers": [target, scanner], "volumes": pod.volumes},
+    });
+    let template: core::PodTemplateSpec =
+        serde_json::from_value(template).map_err(|e| GenError::Render {
+            template: "pod security".into(),
+            message: e.to_string(),
+        })?;
+    let scanner_prefix = format!("spec.containers[{}].", pod.scanner.name);
+    let target_prefix = format!("spec.containers[{}].", pod.target.name);
+    for v in pss::pss_violations(&template, level) {
+        if !v.rule.enforced()
+            || (spec.security.mode == SecurityMode::Ptrace
+                && v.rule == pss::Rule::Capabilities
+                && v.field.starts_with(&scanner_prefix))
+        {
+            continue;
+        }
+        let field = if let Some(rest) = v.field.strip_prefix(&target_prefix) {
+            format!("target.{rest}")
+        } else if let Some(name) = v
+            .field
+            .strip_prefix("spec.volumes[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            format!("target.volumes ({name})")
+        } else {
+            v.field.clone()
+        };
+        return Err(GenError::Unsupported {
+            field,
+            reason: format!(
+                "{} breaks the Pod Security rule \"{}\" of level {level_name}, which mode {} \
+                 keeps (docs/security.md)",
+                v.detail,
+                v.rule.title(),
+                spec.security.mode.as_str()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn network_policy(
+    spec: &ScanSpec,
+    run_id: &RunId,
+    annotations: &BTreeMap<String, String>,
+) -> Option<NetworkPolicyContext> {
+    if !spec.network_policy.enabled {
+        return None;
+    }
+    let mut egress = Vec::new();
+    let mut peers = Vec::new();
+    if let Some(api) = spec.network_policy_api_server() {
+        peers.push(api);
+    }
+    let remote_store = spec
+        .results
+        .store_url
+        .as_deref()
+        .is_some_and(|u| !u.starts_with("file:"));
+    if remote_store && let Some(store) = spec.network_policy_store() {
+        peers.push(store);
+    }
+    for peer in peers {
+        egress.push(json!({
+            "to": [{"ipBlock": {"cidr": peer.cidr}}],
+            "ports": [{"protocol": "TCP", "port": peer.port}],
+        }));
+    }
+    if spec.network_policy.dns {
+        egress.push(json!({"ports": [
+            {"protocol": "UDP", "port": 53},
+            {"protocol": "TCP", "port": 53},
+        ]}));
+    }
+    Some(NetworkPolicyContext {
+        name: spec::object_name(&spec.target.name, "scan-pod"),
+        labels: stable_labels(spec, run_id, Component::ScanPod),
+        annotations: annotations.clone(),
+        pod_selector: BTreeMap::from([
+            (labels::TARGET.to_string(), spec.target.name.clone()),
+            (
+                labels::APP_COMPONENT.to_string(),
+                Component::ScanPod.as_str().to_string(),
+            ),
+        ]),
+        egress,
+    })
+}
+
+/// Builds the render data. Fails on choices the target Kubernetes version cannot express, on
+/// Kubernetes objects in the spec that do not match their schema, on a resolved spec above the
+/// ConfigMap limit, and on target settings that break the mode's Pod Security level.
 pub fn build(
     spec: &ScanSpec,
     inputs: &Inputs,
     kube: KubeVersion,
 ) -> Result<RenderContext, GenError> {
-    let run_id = run_id(spec);
-    let target = &spec.target.name;
-    let pull_policy = spec.images.pull_policy.as_str();
-    let pod_name = spec::scan_pod_name(target);
-    let orchestrator_name = spec::object_name(target, ORCHESTRATOR_KIND);
-    let scanner_sa = spec::object_name(target, SCANNER_KIND);
-    let image_pull_secrets: Vec<Value> = spec
-        .images
-        .pull_secrets
-        .iter()
-        .map(|name| json!({"name": name}))
-        .collect();
-
-    if let Some(affinity) = &spec.scheduling.affinity {
-        crate::strict::check::<k8s_openapi::api::core::v1::Affinity>(affinity).map_err(
-            |found| {
-                // `found` is `<path> (<problem>)` or `: <deserializer message>`.
-                let (path, problem) = match found.split_once(" (") {
-                    Some((path, rest)) => {
-                        (path.to_string(), rest.trim_end_matches(')').to_string())
-                    }
-                    None => (String::new(), found.trim_start_matches(": ").to_string()),
-                };
-                GenError::Unsupported {
-                    field: format!("scheduling.affinity{path}"),
-                    reason: format!("{problem} (checked against the Kubernetes Affinity schema)"),
-                }
-            },
-        )?;
-    }
+    // Size first: a huge value fails here, before any rendering work.
+    let spec_text = spec_config_map_text(spec, inputs)?;
+    check_kubernetes_objects(spec, kube)?;
     if spec.schedule.time_zone.is_some() && !kube.has_cronjob_time_zone() {
         return Err(GenError::Unsupported {
             field: "schedule.timeZone".into(),
@@ -319,26 +673,37 @@ pub fn build(
             ),
         });
     }
+    let run_id = run_id(spec);
+    let target = &spec.target.name;
+    let pull_policy = spec.images.pull_policy.as_str();
+    let pod_name = spec::scan_pod_name(target);
+    let orchestrator_name = spec::object_name(target, ORCHESTRATOR_KIND);
+    let scanner_sa = spec::object_name(target, SCANNER_KIND);
+    let user_annotations = spec.metadata.annotations.clone();
+    let image_pull_secrets: Vec<Value> = spec
+        .images
+        .pull_secrets
+        .iter()
+        .map(|name| json!({"name": name}))
+        .collect();
 
     // Profile: a ConfigMap rendered from a directory, an existing ConfigMap, or a URL.
     let profile_name = spec::object_name(target, "profile");
     let profile_cm = inputs.profile.as_ref().map(|files| {
-        let mut data = BTreeMap::new();
-        let mut binary_data = BTreeMap::new();
-        for (path, bytes) in &files.files {
-            let key = spec::profile_key(path).unwrap_or_else(|| path.clone());
-            match std::str::from_utf8(bytes) {
-                Ok(text) => data.insert(key, text.to_string()),
-                Err(_) => binary_data.insert(key, base64(bytes)),
-            };
-        }
+        let (data, binary_data) = profile_config_map_data(files);
         ConfigMapContext {
             name: profile_name.clone(),
             labels: stable_labels(spec, &run_id, Component::Profile),
+            annotations: user_annotations.clone(),
             data,
             binary_data,
         }
     });
+    let profile_config_map = match spec.profile.as_ref() {
+        Some(p) if p.config_map.is_some() => p.config_map.as_ref().map(|cm| cm.name.clone()),
+        Some(p) if p.dir.is_some() => Some(profile_name.clone()),
+        _ => None,
+    };
     let profile_volume = match spec.profile.as_ref() {
         Some(p) if p.config_map.is_some() => p.config_map.as_ref().map(|cm| ConfigMapVolume {
             config_map: cm.name.clone(),
@@ -353,12 +718,54 @@ pub fn build(
         _ => None,
     };
     let profile_arg = match spec.profile.as_ref() {
-        Some(p) => match &p.url {
-            Some(url) => Some(url.clone()),
-            None => Some(PROFILE_MOUNT_PATH.to_string()),
+        Some(p) => match (&p.url, &p.dir, &p.config_map) {
+            (Some(url), _, _) => Some(url.clone()),
+            (None, None, None) => None,
+            _ => Some(PROFILE_MOUNT_PATH.to_string()),
         },
         None => None,
     };
+
+    // Input and waiver files: a ConfigMap rendered from local files, or an existing one.
+    let inputs_name = profile_inputs_name(target);
+    let profile_inputs_cm = inputs
+        .profile_inputs
+        .as_ref()
+        .map(|files| ConfigMapContext {
+            name: inputs_name.clone(),
+            labels: stable_labels(spec, &run_id, Component::Profile),
+            annotations: user_annotations.clone(),
+            data: files
+                .input_files
+                .iter()
+                .chain(&files.waiver_files)
+                .cloned()
+                .collect(),
+            binary_data: BTreeMap::new(),
+        });
+    let (input_keys, waiver_keys, inputs_config_map): (Vec<String>, Vec<String>, Option<String>) =
+        match (spec.profile.as_ref(), inputs.profile_inputs.as_ref()) {
+            (_, Some(files)) => (
+                files.input_files.iter().map(|(k, _)| k.clone()).collect(),
+                files.waiver_files.iter().map(|(k, _)| k.clone()).collect(),
+                Some(inputs_name.clone()),
+            ),
+            (Some(p), None) if p.inputs_config_map.is_some() => (
+                p.input_files.clone(),
+                p.waiver_files.clone(),
+                p.inputs_config_map.clone(),
+            ),
+            _ => (Vec::new(), Vec::new(), None),
+        };
+    let inputs_volume = inputs_config_map.map(|name| ConfigMapVolume {
+        config_map: name,
+        mount_path: PROFILE_INPUTS_MOUNT_PATH,
+        items: input_keys
+            .iter()
+            .chain(&waiver_keys)
+            .map(|k| json!({"key": k, "path": k}))
+            .collect(),
+    });
 
     // Thresholds: a ConfigMap rendered from a file, or an existing ConfigMap.
     let thresholds_name = match spec.thresholds.as_ref() {
@@ -372,6 +779,7 @@ pub fn build(
     let thresholds_cm = inputs.thresholds.as_ref().map(|text| ConfigMapContext {
         name: spec::object_name(target, "thresholds"),
         labels: stable_labels(spec, &run_id, Component::Thresholds),
+        annotations: user_annotations.clone(),
         data: BTreeMap::from([(THRESHOLDS_KEY.to_string(), text.clone())]),
         binary_data: BTreeMap::new(),
     });
@@ -381,7 +789,7 @@ pub fn build(
         items: vec![json!({"key": THRESHOLDS_KEY, "path": THRESHOLDS_KEY})],
     });
 
-    // The scanner sidecar: `sidescan-runner agent` (its flags: crates/runner/src/main.rs).
+    // The scanner sidecar: `sidescan-runner agent` (its flags: crates/runner/src/cli/agent.rs).
     let mut agent_args = vec![
         "agent".to_string(),
         "--backend".into(),
@@ -401,41 +809,51 @@ pub fn build(
         && let Some(profile) = profile_arg
     {
         agent_args.extend(["--profile".into(), profile]);
-    }
-    if let Some(url) = &spec.results.store_url {
-        agent_args.extend(["--store".into(), url.clone()]);
-    }
-    let security = match spec.security.mode {
-        SecurityMode::SameUid => SecurityContext {
-            mode: SecurityMode::SameUid.as_str(),
-            ptrace: false,
-            run_as_user: spec.security.run_as_user.unwrap_or_default(),
-            has_run_as_group: spec.security.run_as_group.is_some(),
-            run_as_group: spec.security.run_as_group.unwrap_or_default(),
-            run_as_non_root: true,
-        },
-        SecurityMode::Ptrace => {
-            // Capabilities only take effect for UID 0 (Kubernetes sets no ambient set).
-            let uid = spec.security.run_as_user.unwrap_or(0);
-            SecurityContext {
-                mode: SecurityMode::Ptrace.as_str(),
-                ptrace: true,
-                run_as_user: uid,
-                has_run_as_group: spec.security.run_as_group.is_some(),
-                run_as_group: spec.security.run_as_group.unwrap_or_default(),
-                run_as_non_root: uid != 0,
-            }
+        if let Some(sha) = spec.profile.as_ref().and_then(|p| p.sha256.as_ref()) {
+            agent_args.extend(["--profile-sha256".into(), sha.to_ascii_lowercase()]);
         }
-    };
-    let mut annotations = BTreeMap::new();
+    }
+    for key in &input_keys {
+        agent_args.extend([
+            "--input-file".into(),
+            format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"),
+        ]);
+    }
+    for key in &waiver_keys {
+        agent_args.extend([
+            "--waiver-file".into(),
+            format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"),
+        ]);
+    }
+    match &spec.results.store_url {
+        Some(url) => agent_args.extend(["--store".into(), url.clone()]),
+        // No store: the orchestrator reads the results from the scanner's log.
+        None => agent_args.push("--log-results".into()),
+    }
+
+    let mut pod_annotations = user_annotations.clone();
     if !kube.has_seccomp_field() {
-        annotations.insert(
+        pod_annotations.insert(
             format!(
                 "container.seccomp.security.alpha.kubernetes.io/{}",
                 spec.scanner.container
             ),
             "runtime/default".to_string(),
         );
+        let user_seccomp = spec
+            .target
+            .security_context
+            .as_ref()
+            .is_some_and(|sc| sc.get("seccompProfile").is_some());
+        if spec.security.mode == SecurityMode::SameUid && !user_seccomp {
+            pod_annotations.insert(
+                format!(
+                    "container.seccomp.security.alpha.kubernetes.io/{}",
+                    spec.target.container
+                ),
+                "runtime/default".to_string(),
+            );
+        }
     }
     let scanner = ScannerContainer {
         name: spec.scanner.container.clone(),
@@ -446,14 +864,19 @@ pub fn build(
         credentials: credentials(spec),
         resources: resources(&spec.scanner.resources),
         results_dir: spec.scanner.results_dir.clone(),
-        security,
+        mode: spec.security.mode.as_str(),
+        security_context: scanner_security_context(spec, kube),
     };
     let pod = PodContext {
         name: pod_name.clone(),
-        labels: labels::run_labels(target, &run_id, Component::ScanPod),
-        annotations,
+        labels: with_user_labels(
+            spec,
+            labels::run_labels(target, &run_id, Component::ScanPod),
+        ),
+        annotations: pod_annotations,
         service_account: scanner_sa.clone(),
         host_network: spec.cluster.host_network,
+        priority_class_name: spec.scheduling.priority_class_name.clone(),
         node_selector: spec.scheduling.node_selector.clone(),
         tolerations: serde_json::to_value(&spec.scheduling.tolerations).unwrap_or(Value::Null),
         affinity: spec.scheduling.affinity.clone(),
@@ -470,18 +893,29 @@ pub fn build(
                 .iter()
                 .map(|(k, v)| env_value(k, v))
                 .collect(),
+            env_from: spec.target.env_from.clone(),
+            volume_mounts: spec.target.volume_mounts.clone(),
+            security_context: target_security_context(spec, kube),
             resources: resources(&spec.target.resources),
         },
         scanner,
         results_size_limit: spec.scanner.results_size_limit.clone(),
+        active_deadline_seconds: spec.orchestrator.deadlines.total_seconds(),
+        termination_grace_period_seconds: SCAN_POD_GRACE_SECONDS,
         profile_volume,
         thresholds_volume,
+        inputs_volume,
+        ca_bundle_volume: ca_bundle_volume(spec),
+        volumes: spec.target.volumes.clone(),
+        extra_volumes: ca_bundle_volume(spec)
+            .into_iter()
+            .chain(spec.target.volumes.iter().cloned())
+            .collect(),
     };
+    check_pod_security(spec, &pod)?;
 
     // The orchestration Job and CronJob.
     let spec_cm_name = spec::object_name(target, "spec");
-    let resolved = orchestration_spec(spec, inputs);
-    let spec_text = serde_json::to_string_pretty(&resolved).unwrap_or_default() + "\n";
     let mut orchestrate_args = vec![
         "orchestrate".to_string(),
         "--spec".into(),
@@ -496,12 +930,25 @@ pub fn build(
     let cronjob_name = job_name[..job_name.len().min(52)]
         .trim_end_matches('-')
         .to_string();
+    let mut template_annotations = user_annotations.clone();
+    if !kube.has_seccomp_field() {
+        template_annotations.insert(
+            "seccomp.security.alpha.kubernetes.io/pod".into(),
+            "runtime/default".into(),
+        );
+    }
     let job = JobContext {
         name: job_name,
         cronjob_name,
         labels: job_labels.clone(),
+        annotations: user_annotations.clone(),
+        template_annotations,
         service_account: orchestrator_name.clone(),
         host_network: spec.cluster.host_network,
+        priority_class_name: spec.orchestrator.priority_class_name.clone(),
+        node_selector: spec.orchestrator.node_selector.clone(),
+        tolerations: serde_json::to_value(&spec.orchestrator.tolerations).unwrap_or(Value::Null),
+        affinity: spec.orchestrator.affinity.clone(),
         image: spec.images.reference(&spec.orchestrator.image),
         pull_policy,
         args: orchestrate_args,
@@ -510,10 +957,14 @@ pub fn build(
         resources: resources(&spec.orchestrator.resources),
         run_as_user: ORCHESTRATOR_UID,
         image_pull_secrets,
+        termination_grace_period_seconds: spec.orchestrator.deadlines.cleanup_seconds
+            + ORCHESTRATOR_GRACE_MARGIN_SECONDS,
         active_deadline_seconds: spec.orchestrator.active_deadline_seconds,
         backoff_limit: spec.orchestrator.backoff_limit,
         ttl_seconds_after_finished: spec.orchestrator.ttl_seconds_after_finished,
         thresholds_config_map: thresholds_name,
+        ca_bundle_volumes: ca_bundle_volume(spec).into_iter().collect(),
+        ca_bundle_mount_path: CA_BUNDLE_MOUNT_PATH,
         schedule: spec.schedule.cron.clone(),
         time_zone: spec.schedule.time_zone.clone(),
         successful_jobs_history_limit: spec.schedule.successful_jobs_history_limit,
@@ -521,11 +972,14 @@ pub fn build(
         starting_deadline_seconds: spec.schedule.starting_deadline_seconds,
         suspend: spec.schedule.suspend,
     };
+    let mut service_account_annotations = user_annotations.clone();
+    service_account_annotations.extend(spec.service_account.annotations.clone());
 
     Ok(RenderContext {
         namespace: spec.namespace.clone(),
         spec_mount_path: SPEC_MOUNT_PATH,
         thresholds_mount_path: THRESHOLDS_MOUNT_PATH,
+        api_token_mount_path: API_TOKEN_MOUNT_PATH,
         kube: KubeGates {
             version: kube.to_string(),
             cronjob_api_version: kube.cronjob_api_version(),
@@ -534,23 +988,46 @@ pub fn build(
             cronjob_time_zone: kube.has_cronjob_time_zone(),
             bound_token: kube.has_bound_token_projection(),
         },
+        network_policy: network_policy(spec, &run_id, &user_annotations),
         pod,
         rbac: RbacContext {
             labels_orchestrator: job_labels,
             labels_scanner: stable_labels(spec, &run_id, Component::Scanner),
+            annotations: user_annotations.clone(),
+            service_account_annotations,
             orchestrator: orchestrator_name,
             scanner: scanner_sa,
+            profile_config_map,
         },
         profile: profile_cm,
+        profile_inputs: profile_inputs_cm,
         thresholds: thresholds_cm,
         spec_config_map: ConfigMapContext {
             name: spec_cm_name,
             labels: stable_labels(spec, &run_id, Component::Orchestrator),
+            annotations: user_annotations,
             data: BTreeMap::from([(SPEC_CONFIGMAP_KEY.to_string(), spec_text)]),
             binary_data: BTreeMap::new(),
         },
         job,
     })
+}
+
+/// A profile's files as ConfigMap `data` (text) and `binaryData` (base64), keyed by
+/// [`profile_key`].
+pub(crate) fn profile_config_map_data(
+    files: &crate::inputs::ProfileFiles,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut data = BTreeMap::new();
+    let mut binary_data = BTreeMap::new();
+    for (path, bytes) in &files.files {
+        let key = profile_key(path).unwrap_or_else(|| path.clone());
+        match std::str::from_utf8(bytes) {
+            Ok(text) => data.insert(key, text.to_string()),
+            Err(_) => binary_data.insert(key, base64(bytes)),
+        };
+    }
+    (data, binary_data)
 }
 
 #[cfg(test)]
@@ -570,5 +1047,11 @@ mod tests {
         ] {
             assert_eq!(base64(input.as_bytes()), expected);
         }
+    }
+
+    #[test]
+    fn the_largest_leaf_names_the_key() {
+        let v = json!({"target": {"env": {"A": "x", "BIG": "y".repeat(100)}}, "l": ["zz"]});
+        assert_eq!(largest_leaf(&v, ""), ("target.env.BIG".to_string(), 100));
     }
 }

@@ -1,13 +1,59 @@
-//! Reading the files a spec points to: the profile directory and the threshold file. The only
-//! I/O of rendering; everything after works on the bytes read here.
+//! Reading the files a spec points to: the profile directory, the profile's input and waiver
+//! files and the threshold file. The only I/O of rendering; everything after works on the bytes
+//! read here. Also the ConfigMap key encoding of a profile's tree.
 
 use crate::GenError;
-use sidescan_core::spec::profile_key;
-use std::collections::BTreeMap;
+use sidescan_core::names;
+use sidescan_core::spec::is_config_map_key;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The API server's limit on a ConfigMap's data (sum of key and value sizes).
 pub const CONFIGMAP_LIMIT: usize = 1024 * 1024;
+
+/// The ConfigMap key of a profile file: `/` becomes `__` (keys may not hold `/`); the volume's
+/// `items` restore the tree. `None` when the path cannot be encoded reversibly.
+pub fn profile_key(path: &str) -> Option<String> {
+    let valid_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '/');
+    if path.is_empty()
+        || !path.chars().all(valid_char)
+        || path.contains("__")
+        || path
+            .split('/')
+            .any(|s| s.is_empty() || s.ends_with('_') || s.starts_with('_'))
+    {
+        return None;
+    }
+    let key = path.replace('/', "__");
+    (key.len() <= names::DNS_SUBDOMAIN_MAX).then_some(key)
+}
+
+/// The relative path a [`profile_key`] stands for.
+pub fn profile_path(key: &str) -> String {
+    key.replace("__", "/")
+}
+
+/// The profile's input and waiver files by ConfigMap key (their file names), in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProfileInputs {
+    pub input_files: Vec<(String, String)>,
+    pub waiver_files: Vec<(String, String)>,
+}
+
+impl ProfileInputs {
+    pub fn is_empty(&self) -> bool {
+        self.input_files.is_empty() && self.waiver_files.is_empty()
+    }
+
+    /// Bytes counted against the ConfigMap limit.
+    pub fn configmap_size(&self) -> usize {
+        self.input_files
+            .iter()
+            .chain(&self.waiver_files)
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
+    }
+}
 
 /// The parts of an InSpec profile directory that are rendered (plus `inspec.yml`).
 pub const PROFILE_SUBDIRS: [&str; 3] = ["controls", "libraries", "files"];
@@ -32,6 +78,8 @@ impl ProfileFiles {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Inputs {
     pub profile: Option<ProfileFiles>,
+    /// Local input and waiver files (absent when they come from an existing ConfigMap).
+    pub profile_inputs: Option<ProfileInputs>,
     pub thresholds: Option<String>,
 }
 
@@ -124,14 +172,91 @@ fn add_file(profile: &mut ProfileFiles, root: &Path, rel: &str) -> Result<(), Ge
     Ok(())
 }
 
-/// Reads a SAF threshold file and checks that it parses.
+/// Reads a SAF threshold file and checks that it parses and fits into its ConfigMap.
 pub fn read_thresholds(path: &Path) -> Result<String, GenError> {
-    let text = std::fs::read_to_string(path).map_err(|e| GenError::Thresholds {
+    let bad = |reason: String| GenError::Thresholds {
         path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| bad(e.to_string()))?
+        .len();
+    if size > CONFIGMAP_LIMIT as u64 {
+        return Err(bad(format!(
+            "{size} bytes, above the ConfigMap limit of {CONFIGMAP_LIMIT} bytes"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
     crate::thresholds::check(&text, path)?;
     Ok(text)
+}
+
+/// Reads the profile's input and waiver files (UTF-8 text: YAML), keyed by file name.
+pub fn read_profile_inputs(
+    profile: &sidescan_core::spec::Profile,
+    base_dir: &Path,
+) -> Result<ProfileInputs, GenError> {
+    let mut keys = BTreeMap::new();
+    let mut read = |field: &str, files: &[String]| -> Result<Vec<(String, String)>, GenError> {
+        let mut out = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let at = format!("{field}[{i}]");
+            let bad = |reason: String| GenError::Unsupported {
+                field: format!("{at} {file}"),
+                reason,
+            };
+            let path = base_dir.join(file);
+            let key = Path::new(file)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            if !is_config_map_key(&key) {
+                return Err(bad(
+                    "the file name must be a ConfigMap key (letters, digits, '-', '_', '.')".into(),
+                ));
+            }
+            if let Some(other) = keys.insert(key.clone(), at.clone()) {
+                return Err(bad(format!(
+                    "{other} has the same file name {key:?}; file names must differ"
+                )));
+            }
+            let size = std::fs::metadata(&path)
+                .map_err(|e| bad(e.to_string()))?
+                .len();
+            if size > CONFIGMAP_LIMIT as u64 {
+                return Err(bad(format!(
+                    "{size} bytes, above the ConfigMap limit of {CONFIGMAP_LIMIT} bytes"
+                )));
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+            out.push((key, text));
+        }
+        Ok(out)
+    };
+    let inputs = ProfileInputs {
+        input_files: read("profile.inputFiles", &profile.input_files)?,
+        waiver_files: read("profile.waiverFiles", &profile.waiver_files)?,
+    };
+    let size = inputs.configmap_size();
+    if size > CONFIGMAP_LIMIT {
+        return Err(GenError::Unsupported {
+            field: "profile.inputFiles".into(),
+            reason: format!(
+                "the input and waiver files are {size} bytes together, above the ConfigMap \
+                 limit of {CONFIGMAP_LIMIT} bytes"
+            ),
+        });
+    }
+    Ok(inputs)
+}
+
+/// Profile directories and threshold files already read and checked in this run: a batch of
+/// specs sharing a profile reads it once.
+#[derive(Debug, Default)]
+pub struct InputCache {
+    profiles: HashMap<PathBuf, ProfileFiles>,
+    thresholds: HashMap<PathBuf, String>,
 }
 
 /// Reads what the spec points to; relative paths are taken from `base_dir` (the values file's
@@ -140,17 +265,47 @@ pub fn load_inputs(
     spec: &sidescan_core::spec::ScanSpec,
     base_dir: &Path,
 ) -> Result<Inputs, GenError> {
+    load_inputs_cached(spec, base_dir, &mut InputCache::default())
+}
+
+/// [`load_inputs`], reusing what `cache` already holds.
+pub fn load_inputs_cached(
+    spec: &sidescan_core::spec::ScanSpec,
+    base_dir: &Path,
+    cache: &mut InputCache,
+) -> Result<Inputs, GenError> {
     let resolve = |p: &str| -> PathBuf { base_dir.join(p) };
     let profile = match spec.profile.as_ref().and_then(|p| p.dir.as_deref()) {
-        Some(dir) => Some(read_profile_dir(&resolve(dir))?),
+        Some(dir) => {
+            let path = resolve(dir);
+            Some(match cache.profiles.get(&path) {
+                Some(files) => files.clone(),
+                None => {
+                    let files = read_profile_dir(&path)?;
+                    cache.profiles.insert(path, files.clone());
+                    files
+                }
+            })
+        }
         None => None,
     };
     let thresholds = match spec.thresholds.as_ref().and_then(|t| t.file.as_deref()) {
-        Some(file) => Some(read_thresholds(&resolve(file))?),
+        Some(file) => {
+            let path = resolve(file);
+            Some(match cache.thresholds.get(&path) {
+                Some(text) => text.clone(),
+                None => {
+                    let text = read_thresholds(&path)?;
+                    cache.thresholds.insert(path, text.clone());
+                    text
+                }
+            })
+        }
         None => None,
     };
     Ok(Inputs {
         profile,
+        profile_inputs: local_profile_inputs(spec.profile.as_ref(), base_dir)?,
         thresholds,
     })
 }
@@ -171,6 +326,45 @@ pub fn load_audit_inputs(
     };
     Ok(Inputs {
         profile,
+        profile_inputs: local_profile_inputs(spec.profile.as_ref(), base_dir)?,
         thresholds,
     })
+}
+
+/// The input and waiver files a profile names on this machine (none when they come from an
+/// existing ConfigMap).
+fn local_profile_inputs(
+    profile: Option<&sidescan_core::spec::Profile>,
+    base_dir: &Path,
+) -> Result<Option<ProfileInputs>, GenError> {
+    match profile {
+        Some(p)
+            if p.inputs_config_map.is_none()
+                && (!p.input_files.is_empty() || !p.waiver_files.is_empty()) =>
+        {
+            Ok(Some(read_profile_inputs(p, base_dir)?))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_keys_round_trip_and_refuse_ambiguous_paths() {
+        assert_eq!(
+            profile_key("controls/ssh_config.rb").as_deref(),
+            Some("controls__ssh_config.rb")
+        );
+        assert_eq!(
+            profile_path("controls__ssh_config.rb"),
+            "controls/ssh_config.rb"
+        );
+        assert_eq!(profile_key("a__b"), None);
+        assert_eq!(profile_key("a_/b"), None);
+        assert_eq!(profile_key("a b"), None);
+        assert_eq!(profile_key("/abs"), None);
+    }
 }

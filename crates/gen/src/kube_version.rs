@@ -14,6 +14,10 @@ impl KubeVersion {
     pub const DEFAULT: KubeVersion = KubeVersion { minor: 33 };
     /// The oldest release the generator renders for.
     pub const OLDEST: KubeVersion = KubeVersion { minor: 18 };
+    /// The newest release whose API the generator knows: the newest `v1_XX` feature of the
+    /// k8s-openapi release the strict checks use (0.29: 1.33 to 1.37). A test fails when
+    /// k8s-openapi changes, so this is revisited with it.
+    pub const NEWEST: KubeVersion = KubeVersion { minor: 37 };
 
     /// Parses `1.33`, `v1.33` or `1.33.2`.
     pub fn parse(value: &str) -> Result<KubeVersion, GenError> {
@@ -39,10 +43,11 @@ impl KubeVersion {
             .parse()
             .map_err(|_| bad("the minor part must be a number"))?;
         let version = KubeVersion { minor };
-        if version < Self::OLDEST {
+        if version < Self::OLDEST || version > Self::NEWEST {
             return Err(bad(&format!(
-                "the oldest supported release is {}",
-                Self::OLDEST
+                "not a known Kubernetes release: supported are {} to {}",
+                Self::OLDEST,
+                Self::NEWEST
             )));
         }
         Ok(version)
@@ -105,9 +110,28 @@ mod tests {
         assert_eq!(KubeVersion::parse("1.33").unwrap().minor, 33);
         assert_eq!(KubeVersion::parse("v1.20").unwrap().minor, 20);
         assert_eq!(KubeVersion::parse("1.20.2").unwrap().minor, 20);
-        for bad in ["2.1", "1", "1.x", "1.17", "1.20.x", "1.20.1.1", ""] {
+        assert_eq!(KubeVersion::parse("1.37").unwrap().minor, 37);
+        for bad in [
+            "2.1", "1", "1.x", "1.17", "1.38", "1.99", "1.20.x", "1.20.1.1", "",
+        ] {
             assert!(KubeVersion::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn newest_follows_the_k8s_openapi_release() {
+        // k8s-openapi 0.29 ships v1_33 ..= v1_37; a new release moves NEWEST.
+        let lock = include_str!("../../../Cargo.lock");
+        let version = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"k8s-openapi\""))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+            .unwrap_or_default();
+        assert_eq!(
+            version, "\"0.29.0\"",
+            "k8s-openapi changed: update KubeVersion::NEWEST"
+        );
+        assert_eq!(KubeVersion::NEWEST.minor, 37);
     }
 
     #[test]

@@ -3,14 +3,18 @@
 //! `templates/`.
 //!
 //! The pipeline: [`values`] (YAML + `--set` -> [`ScanSpec`]), [`inputs`] (the only file reads:
-//! profile directory, threshold file), [`context::build`] (pure: spec + inputs + Kubernetes
-//! version -> render data), [`Generator::render`] (templates -> YAML documents).
+//! profile directory, input and waiver files, threshold file), [`context::build`] (pure: spec +
+//! inputs + Kubernetes version -> render data, with the [`pss`] check of the scan pod),
+//! [`Generator::render`] (templates -> YAML documents), [`output`] (files written all or
+//! nothing).
 
 pub mod audit;
 pub mod context;
 pub mod error;
 pub mod inputs;
 pub mod kube_version;
+pub mod output;
+pub mod pss;
 pub mod render;
 pub mod strict;
 pub mod thresholds;
@@ -36,18 +40,31 @@ pub enum Kind {
     Rbac,
     Profile,
     Thresholds,
+    NetworkPolicy,
     ScanPod,
     Job,
     CronJob,
 }
 
 impl Kind {
-    /// Every kind, in the order `render all` writes them (what is referenced comes first).
-    pub const ALL: [Kind; 6] = [
+    /// Every kind.
+    pub const ALL: [Kind; 7] = [
         Kind::Rbac,
         Kind::Profile,
         Kind::Thresholds,
+        Kind::NetworkPolicy,
         Kind::ScanPod,
+        Kind::Job,
+        Kind::CronJob,
+    ];
+
+    /// What `render all` writes, in order (what is referenced comes first): the Job path. The
+    /// bare scan pod is the manual path (`render scan-pod`): the Job creates the same pod.
+    pub const JOB_PATH: [Kind; 6] = [
+        Kind::Rbac,
+        Kind::Profile,
+        Kind::Thresholds,
+        Kind::NetworkPolicy,
         Kind::Job,
         Kind::CronJob,
     ];
@@ -57,10 +74,16 @@ impl Kind {
             Kind::Rbac => "rbac",
             Kind::Profile => "profile",
             Kind::Thresholds => "thresholds",
+            Kind::NetworkPolicy => "network-policy",
             Kind::ScanPod => "scan-pod",
             Kind::Job => "job",
             Kind::CronJob => "cronjob",
         }
+    }
+
+    /// The file `--output-dir` writes the kind to.
+    pub fn file_name(self) -> String {
+        format!("{}.yaml", self.as_str())
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
@@ -174,13 +197,30 @@ impl Generator {
                 docs.extend(split_documents(&self.text(name, &prepared.main)?));
                 docs
             }
-            Kind::Profile => match &ctx.profile {
-                Some(cm) => self.config_map(ctx, cm)?,
+            Kind::Profile => {
+                let mut docs = Vec::new();
+                for cm in ctx.profile.iter().chain(&ctx.profile_inputs) {
+                    docs.extend(self.config_map(ctx, cm)?);
+                }
+                if docs.is_empty() {
+                    if explicit {
+                        return Err(GenError::Nothing {
+                            what: "profile.dir".into(),
+                            reason: "not set: only a profile directory and local input or \
+                                     waiver files are rendered into ConfigMaps"
+                                .into(),
+                        });
+                    }
+                    return Ok(None);
+                }
+                docs
+            }
+            Kind::NetworkPolicy => match &ctx.network_policy {
+                Some(_) => split_documents(&self.text("network-policy", &prepared.main)?),
                 None if explicit => {
                     return Err(GenError::Nothing {
-                        what: "profile.dir".into(),
-                        reason: "not set: only a profile directory is rendered into a ConfigMap"
-                            .into(),
+                        what: "networkPolicy.enabled".into(),
+                        reason: "false: no NetworkPolicy to render".into(),
                     });
                 }
                 None => return Ok(None),
@@ -200,8 +240,9 @@ impl Generator {
         Ok(Some(Rendered { kind, documents }))
     }
 
-    /// Renders the requested kinds (`None`: all of them). A kind with nothing to render (no
-    /// profile directory, no threshold file) is an error when asked for alone, skipped in `all`.
+    /// Renders the requested kinds (`None`: `render all`, the Job path). A kind with nothing to
+    /// render (no profile directory, no threshold file, no NetworkPolicy) is an error when asked
+    /// for alone, skipped in `all`.
     pub fn render_kinds(
         &self,
         kind: Option<Kind>,
@@ -209,7 +250,7 @@ impl Generator {
     ) -> Result<Vec<Rendered>, GenError> {
         let (kinds, explicit): (&[Kind], bool) = match &kind {
             Some(k) => (std::slice::from_ref(k), true),
-            None => (&Kind::ALL, false),
+            None => (&Kind::JOB_PATH, false),
         };
         let jobs = kinds.iter().any(|k| matches!(k, Kind::Job | Kind::CronJob));
         let prepared = self.prepare(ctx, jobs)?;
@@ -260,12 +301,7 @@ pub fn documents(stream: &str) -> Result<Vec<serde_json::Value>, GenError> {
 pub fn to_files(rendered: &[Rendered]) -> BTreeMap<String, String> {
     rendered
         .iter()
-        .map(|r| {
-            (
-                format!("{}.yaml", r.kind.as_str()),
-                to_stream(std::slice::from_ref(r)),
-            )
-        })
+        .map(|r| (r.kind.file_name(), to_stream(std::slice::from_ref(r))))
         .collect()
 }
 
@@ -277,7 +313,26 @@ pub fn generate(
     kube: KubeVersion,
     kind: Option<Kind>,
 ) -> Result<Vec<Rendered>, GenError> {
-    let inputs = inputs::load_inputs(spec, base_dir)?;
+    generate_cached(
+        generator,
+        spec,
+        base_dir,
+        kube,
+        kind,
+        &mut inputs::InputCache::default(),
+    )
+}
+
+/// [`generate`] for many specs: files the specs share are read once (`cache`).
+pub fn generate_cached(
+    generator: &Generator,
+    spec: &ScanSpec,
+    base_dir: &Path,
+    kube: KubeVersion,
+    kind: Option<Kind>,
+    cache: &mut inputs::InputCache,
+) -> Result<Vec<Rendered>, GenError> {
+    let inputs = inputs::load_inputs_cached(spec, base_dir, cache)?;
     let ctx = context::build(spec, &inputs, kube)?;
     generator.render_kinds(kind, &ctx)
 }

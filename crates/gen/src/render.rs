@@ -13,7 +13,7 @@ use handlebars::{
 };
 
 /// Template name and source, from the repository's `templates/` directory.
-pub const TEMPLATES: [(&str, &str); 6] = [
+pub const TEMPLATES: [(&str, &str); 7] = [
     (
         "scan-pod",
         include_str!("../../../templates/scan-pod.yaml.hbs"),
@@ -27,6 +27,10 @@ pub const TEMPLATES: [(&str, &str); 6] = [
     (
         "cronjob",
         include_str!("../../../templates/cronjob.yaml.hbs"),
+    ),
+    (
+        "network-policy",
+        include_str!("../../../templates/network-policy.yaml.hbs"),
     ),
     // The Job's spec, rendered once and placed (indented) into the Job and the CronJob.
     (

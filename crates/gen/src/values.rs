@@ -50,7 +50,8 @@ pub fn apply_set(root: &mut Value, arg: &str, as_string: bool) -> Result<(), Gen
     let (path, raw) = arg
         .split_once('=')
         .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
-    let segments: Vec<&str> = path.split('.').collect();
+    let owned = split_path(path);
+    let segments: Vec<&str> = owned.iter().map(String::as_str).collect();
     if segments.iter().any(|s| s.is_empty()) {
         return Err(bad("the key has an empty segment".into()));
     }
@@ -120,6 +121,24 @@ pub fn apply_set(root: &mut Value, arg: &str, as_string: bool) -> Result<(), Gen
     Ok(())
 }
 
+/// Splits a `--set` key at its dots; `\.` is a dot inside a segment, as in Helm
+/// (`metadata.labels.team\.example\.com/owner=x`).
+fn split_path(path: &str) -> Vec<String> {
+    let mut segments = vec![String::new()];
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'.') => {
+                chars.next();
+                segments.last_mut().unwrap_or(&mut String::new()).push('.');
+            }
+            '.' => segments.push(String::new()),
+            c => segments.last_mut().unwrap_or(&mut String::new()).push(c),
+        }
+    }
+    segments
+}
+
 /// Deserializes the merged tree strictly and checks the spec's rules.
 pub fn spec_from_value(value: Value) -> Result<ScanSpec, GenError> {
     let spec: ScanSpec = serde_path_to_error::deserialize(value).map_err(|err| {
@@ -164,6 +183,12 @@ mod tests {
         apply_set(&mut root, "target.env.ZIP=01234", true).unwrap();
         apply_set(&mut root, "cluster.gone=1", false).unwrap();
         apply_set(&mut root, "cluster.gone=null", false).unwrap();
+        apply_set(
+            &mut root,
+            r"metadata.labels.team\.example\.com/owner=ops",
+            false,
+        )
+        .unwrap();
         assert_eq!(
             root,
             json!({
@@ -171,6 +196,7 @@ mod tests {
                 "security": {"runAsUser": 1000},
                 "cluster": {"hostNetwork": true},
                 "scheduling": {"tolerations": [{"key": "gpu"}]},
+                "metadata": {"labels": {"team.example.com/owner": "ops"}},
             })
         );
     }

@@ -19,14 +19,18 @@ fn kube(minor: u32) -> KubeVersion {
     KubeVersion::parse(&format!("1.{minor}")).unwrap()
 }
 
+/// Releases the newer knobs are combined with (their output does not depend on the release
+/// otherwise; the base variants cover every release).
+const KNOB_RELEASES: [u32; 3] = [18, 22, 33];
+
 /// Overrides that change the output, combined with every spec and release.
 fn variants(spec: &str, minor: u32) -> Vec<Vec<&'static str>> {
     let mut out: Vec<Vec<&str>> = vec![
         vec![],
-        vec!["security.mode=ptrace"],
+        vec!["security.mode=ptrace", "security.runAsUser=null"],
         vec![
             "security.mode=ptrace",
-            "security.runAsUser=1000",
+            "security.runAsUser=0",
             "security.runAsGroup=1000",
         ],
         vec!["scanner.backend=builtin"],
@@ -39,7 +43,10 @@ fn variants(spec: &str, minor: u32) -> Vec<Vec<&'static str>> {
             "images.pullSecrets.0=regcred",
             "scheduling.nodeSelector.disk=ssd",
         ],
-        vec!["scheduling.tolerations.0.operator=Exists"],
+        vec![
+            "scheduling.tolerations.0.operator=Exists",
+            "scheduling.tolerations.0.value=null",
+        ],
         vec!["target.command.0=/bin/app", "target.args.0=--serve"],
     ];
     if spec != "scheduled-remote-profile" {
@@ -56,6 +63,73 @@ fn variants(spec: &str, minor: u32) -> Vec<Vec<&'static str>> {
         out.push(vec!["thresholds=null"]);
         out.push(vec!["results=null"]);
     }
+    if !KNOB_RELEASES.contains(&minor) {
+        return finish(spec, minor, out);
+    }
+    out.extend([
+        // The knobs for the clusters users run: labels and annotations everywhere, cloud
+        // identity, priority classes, the orchestrator's placement, the target's own settings.
+        vec![
+            r"metadata.labels.team\.example\.com/owner=payments",
+            "metadata.annotations.note=scanned by sidescan",
+            r"serviceAccount.annotations.eks\.amazonaws\.com/role-arn=arn:aws:iam::1:role/scan",
+            "scheduling.priorityClassName=scans",
+            "orchestrator.priorityClassName=scans",
+            r"orchestrator.nodeSelector.kubernetes\.io/os=linux",
+            "orchestrator.tolerations.0.operator=Exists",
+            "orchestrator.tolerations.0.value=null",
+            r"orchestrator.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.weight=1",
+            r"orchestrator.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.preference.matchExpressions.0.key=pool",
+            r"orchestrator.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.preference.matchExpressions.0.operator=Exists",
+        ],
+        vec![
+            "target.envFrom.0.configMapRef.name=app-env",
+            "target.envFrom.1.secretRef.name=app-secrets",
+            "target.envFrom.1.prefix=SECRET_",
+            "target.volumes.0.name=config",
+            "target.volumes.0.configMap.name=app-config",
+            "target.volumes.1.name=scratch",
+            "target.volumes.1.emptyDir.sizeLimit=64Mi",
+            "target.volumeMounts.0.name=config",
+            "target.volumeMounts.0.mountPath=/etc/app",
+            "target.volumeMounts.0.readOnly=true",
+            "target.volumeMounts.1.name=scratch",
+            "target.volumeMounts.1.mountPath=/var/cache/app",
+            "target.securityContext.readOnlyRootFilesystem=true",
+        ],
+        vec![
+            "results.storeUrl=s3://results/scans",
+            "results.endpoint=https://10.0.0.5:9000",
+            "results.caBundle.configMap=store-ca",
+            "results.credentialsSecret.name=store",
+            "networkPolicy.enabled=true",
+            "networkPolicy.apiServer.cidr=10.0.0.1",
+            "networkPolicy.apiServer.port=6443",
+            "networkPolicy.dns=true",
+        ],
+        vec![
+            "results.storeUrl=s3://results/scans",
+            "results.caBundle.secret=store-ca",
+            "results.caBundle.key=bundle.pem",
+        ],
+    ]);
+    if spec != "scheduled-remote-profile" {
+        out.push(vec![
+            "profile.dir=null",
+            "profile.url=https://profiles.example.com/cis.tar.gz",
+            "profile.sha256=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "profile.inputFiles.0=../inputs/baseline-inputs.yml",
+            "profile.waiverFiles.0=../inputs/waivers.yml",
+        ]);
+        out.push(vec![
+            "profile.inputFiles.0=site.yml",
+            "profile.inputsConfigMap=site-inputs",
+        ]);
+    }
+    finish(spec, minor, out)
+}
+
+fn finish(spec: &str, minor: u32, mut out: Vec<Vec<&'static str>>) -> Vec<Vec<&'static str>> {
     if spec == "scheduled-remote-profile" && minor < 25 {
         for v in &mut out {
             v.push("schedule.timeZone=null");
@@ -77,10 +151,12 @@ fn all_cases() -> Vec<(String, Vec<&'static str>, u32)> {
 }
 
 #[test]
-fn every_document_of_every_combination_is_strictly_valid() {
+fn every_document_of_every_combination_is_strictly_valid_and_keeps_its_pod_security() {
     let mut checked = 0;
+    let mut pods = 0;
     for (spec, sets, minor) in all_cases() {
         let text = stream(&example_spec(&spec), &sets, kube(minor));
+        let loaded = load(&example_spec(&spec), &sets);
         let docs = documents(&text);
         assert!(
             docs.len() >= 9,
@@ -89,10 +165,13 @@ fn every_document_of_every_combination_is_strictly_valid() {
         );
         for doc in &docs {
             check_strictly(doc);
+            check_pod_security(doc, &loaded);
             checked += 1;
+            pods += usize::from(pod_template(doc).is_some());
         }
     }
     assert!(checked > 2000, "{checked}");
+    assert!(pods > 1000, "{pods}");
 }
 
 #[test]
@@ -156,8 +235,13 @@ fn ptrace_mode_keeps_only_sys_ptrace_and_is_never_privileged() {
 }
 
 #[test]
-fn the_target_container_is_untouched_unless_the_spec_says_so() {
-    let pod = scan_pod("distroless-same-uid", &[], 33);
+fn the_target_container_is_untouched_unless_the_spec_or_mode_says_so() {
+    // ptrace mode: the target exactly as its image defines it.
+    let pod = scan_pod(
+        "distroless-same-uid",
+        &["security.mode=ptrace", "security.runAsUser=null"],
+        33,
+    );
     let target = container(&pod, "checkout");
     let keys: BTreeSet<&str> = target
         .as_object()
@@ -170,6 +254,29 @@ fn the_target_container_is_untouched_unless_the_spec_says_so() {
         BTreeSet::from(["name", "image", "imagePullPolicy", "resources"]),
         "{target:#}"
     );
+    // same-uid mode: what Pod Security "restricted" needs, and nothing else.
+    let pod = scan_pod("distroless-same-uid", &[], 33);
+    let target = container(&pod, "checkout");
+    assert_eq!(
+        target["securityContext"],
+        json!({"runAsNonRoot": true, "runAsUser": 65532, "allowPrivilegeEscalation": false,
+            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}})
+    );
+    // What the user sets wins; the rest is filled in.
+    let pod = scan_pod(
+        "distroless-same-uid",
+        &[
+            "target.securityContext.readOnlyRootFilesystem=true",
+            "target.securityContext.capabilities.add.0=NET_BIND_SERVICE",
+        ],
+        33,
+    );
+    let sc = &container(&pod, "checkout")["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        sc["capabilities"],
+        json!({"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]})
+    );
     let pod = scan_pod("scheduled-remote-profile", &[], 27);
     let target = container(&pod, "app");
     assert_eq!(target["command"], json!(["/usr/local/bin/ledger"]));
@@ -181,7 +288,6 @@ fn the_target_container_is_untouched_unless_the_spec_says_so() {
         target["image"],
         "registry.example.com/mirror/payments/ledger:5.2.0"
     );
-    assert!(target.get("securityContext").is_none());
 }
 
 #[test]
@@ -282,11 +388,25 @@ fn rbac_is_exactly_what_the_workflow_needs() {
     assert_eq!(
         orchestrator["rules"],
         json!([
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "delete"]},
-            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "delete"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["pods"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "resourceNames": ["sidescan-scan-checkout"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["sidescan-checkout-profile"], "verbs": ["get"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get"]},
+            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
         ])
     );
+    // A profile fetched from a URL: no ConfigMap to check, so no ConfigMap rule at all.
+    let docs_url = documents(&stream(
+        &example_spec("distroless-same-uid"),
+        &["profile.dir=null", "profile.url=s3://p/x.tar.gz"],
+        kube(33),
+    ));
+    let rules = &find(&docs_url, "Role")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-checkout-orchestrator")
+        .unwrap()["rules"];
+    assert!(!rules.to_string().contains("configmaps"), "{rules}");
     let scanner = roles
         .iter()
         .find(|r| r["metadata"]["name"] == "sidescan-checkout-scanner")
@@ -376,6 +496,25 @@ fn jobs_take_credentials_from_a_secret_and_the_spec_from_a_configmap() {
         }
         assert_eq!(job["spec"]["activeDeadlineSeconds"], 1800);
         assert_eq!(job["spec"]["backoffLimit"], 0);
+        // SIGTERM leaves the cleanup deadline (120 s by default) and a margin.
+        assert_eq!(pod["terminationGracePeriodSeconds"], 135);
+        // The owner Job's name and UID come from the Job controller's labels.
+        let field = |name: &str| {
+            c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == name)
+                .map(|e| e["valueFrom"]["fieldRef"]["fieldPath"].clone())
+        };
+        assert_eq!(
+            field("JOB_NAME"),
+            Some(json!("metadata.labels['job-name']"))
+        );
+        assert_eq!(
+            field("JOB_UID"),
+            Some(json!("metadata.labels['controller-uid']"))
+        );
     }
     let cron = find(&docs, "CronJob")[0];
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
@@ -418,13 +557,24 @@ fn user_strings_cannot_change_the_structure() {
     let mut tree = serde_json::json!({
         "target": {"name": "t", "image": "img", "env": {"A": nasty}, "args": [nasty]},
         "security": {"runAsUser": 1000},
-        "profile": {"url": nasty},
-        "scheduling": {"nodeSelector": {"k: v": nasty}},
+        "profile": {"url": "s3://p/p.tgz"},
+        "metadata": {"annotations": {"note": nasty}},
     });
     sidescan_gen::values::apply_set(&mut tree, "results.storeUrl=s3://b/p", false).unwrap();
     let spec = sidescan_gen::values::spec_from_value(tree).unwrap();
     let generator = sidescan_gen::Generator::new().unwrap();
-    let rendered = sidescan_gen::generate(&generator, &spec, &repo_root(), kube(33), None).unwrap();
+    let mut rendered =
+        sidescan_gen::generate(&generator, &spec, &repo_root(), kube(33), None).unwrap();
+    rendered.extend(
+        sidescan_gen::generate(
+            &generator,
+            &spec,
+            &repo_root(),
+            kube(33),
+            Some(sidescan_gen::Kind::ScanPod),
+        )
+        .unwrap(),
+    );
     let docs = documents(&sidescan_gen::to_stream(&rendered));
     for doc in &docs {
         check_strictly(doc);
@@ -433,7 +583,7 @@ fn user_strings_cannot_change_the_structure() {
     let target = container(pod, "target");
     assert_eq!(target["env"][0]["value"], nasty);
     assert_eq!(target["args"][0], nasty);
-    assert_eq!(pod["spec"]["nodeSelector"]["k: v"], nasty);
+    assert_eq!(pod["metadata"]["annotations"]["note"], nasty);
 }
 
 #[test]
@@ -471,4 +621,27 @@ fn the_longest_target_name_gives_valid_names_and_labels() {
             sidescan_core::names::check_dns_label(key, value).unwrap();
         }
     }
+}
+
+#[test]
+fn the_scan_pod_stops_by_itself_and_is_disposable() {
+    let pod = scan_pod("dev-cluster", &[], 20);
+    // deploy 60 + scan 300 + retrieve 60 + cleanup 60 in the example spec.
+    assert_eq!(pod["spec"]["activeDeadlineSeconds"], 480);
+    assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 1);
+    let pod = scan_pod("distroless-same-uid", &[], 33);
+    assert_eq!(pod["spec"]["activeDeadlineSeconds"], 1740);
+}
+
+#[test]
+fn without_a_store_the_agent_prints_its_results_to_its_log() {
+    let has_flag = |pod: &Value| {
+        container(pod, "sidescan-scanner")["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--log-results")
+    };
+    assert!(!has_flag(&scan_pod("dev-cluster", &[], 20)));
+    assert!(has_flag(&scan_pod("dev-cluster", &["results=null"], 20)));
 }

@@ -1,5 +1,6 @@
 //! The crate's one error type.
 
+use sidescan_core::{ExitStatus, Phase};
 use thiserror::Error;
 
 /// Everything that can go wrong in the runner's library code. Each variant says which object,
@@ -10,6 +11,30 @@ pub enum Error {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Cinc(#[from] crate::agent::cinc::CincError),
+    /// The target process exited (or its root vanished) during a scan: the results would describe
+    /// a partial walk of a container that no longer runs, so none are kept.
+    #[error(
+        "target process {pid} exited during the builtin scan ({entries} entries walked): no result is kept"
+    )]
+    TargetGone { pid: u32, entries: u64 },
+    /// The kernel lacks what the builtin backend needs to stay inside the target's root.
+    #[error("the builtin scan needs {feature}: {detail}")]
+    KernelFeature {
+        feature: &'static str,
+        detail: String,
+    },
+    /// An input or waiver file the builtin backend cannot use.
+    #[error("{path}: {detail}")]
+    PolicyFile { path: String, detail: String },
+    /// The spec, a profile or a threshold file the generator library refused.
+    #[error(transparent)]
+    Gen(#[from] sidescan_gen::GenError),
+    /// A file the user named is missing or wrong (bad input).
+    #[error("{path}: {reason}")]
+    Input { path: String, reason: String },
+    /// An object the run needs is missing in the cluster (bad input: a namespace, a ConfigMap).
+    #[error("{what}: {reason}")]
+    Missing { what: String, reason: String },
     /// A Kubernetes API call failed.
     #[error("{action}: {source}")]
     Kube {
@@ -27,6 +52,31 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A phase did not finish in time.
+    #[error("{phase} deadline of {seconds} s passed: {waiting_for}")]
+    Deadline {
+        phase: Phase,
+        seconds: u64,
+        waiting_for: String,
+    },
+    /// Another run of the same target holds the scan pod's name.
+    #[error("{0}")]
+    Concurrent(String),
+    /// The scan pod cannot finish (image never starts, pod failed, scanner crashed).
+    #[error("{0}")]
+    ScanPod(String),
+    /// The scanner ran and reported a failure (its exit code says bad input or infrastructure).
+    #[error("the scanner failed: {message}")]
+    Scanner { status: ExitStatus, message: String },
+    /// The result could not be read back or did not match its checksum.
+    #[error("retrieve: {0}")]
+    Retrieve(String),
+    /// The run was stopped by a signal (cleanup still ran).
+    #[error("interrupted by {signal} during {phase}")]
+    Interrupted { signal: &'static str, phase: Phase },
+    /// Cleanup left objects behind.
+    #[error("cleanup: {0}")]
+    Cleanup(String),
 }
 
 impl Error {
@@ -38,13 +88,66 @@ impl Error {
     }
 
     /// The exit status this error ends a run with.
-    pub fn exit_status(&self) -> sidescan_core::ExitStatus {
-        use sidescan_core::ExitStatus;
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
             Error::Store(crate::store::StoreError::BadUrl { .. }) => ExitStatus::BadInput,
             Error::Cinc(e) if e.is_bad_input() => ExitStatus::BadInput,
             Error::AuditInput(_) => ExitStatus::BadInput,
+            Error::PolicyFile { .. } => ExitStatus::BadInput,
+            Error::Gen(sidescan_gen::GenError::Render { .. }) => ExitStatus::Infrastructure,
+            Error::Gen(_) | Error::Input { .. } | Error::Missing { .. } => ExitStatus::BadInput,
+            Error::Scanner { status, .. } => *status,
             _ => ExitStatus::Infrastructure,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_and_infrastructure_are_told_apart() {
+        let input = Error::Input {
+            path: "t.yml".into(),
+            reason: "x".into(),
+        };
+        assert_eq!(input.exit_status(), ExitStatus::BadInput);
+        let deadline = Error::Deadline {
+            phase: Phase::Deploy,
+            seconds: 5,
+            waiting_for: "phase Pending".into(),
+        };
+        assert_eq!(deadline.exit_status(), ExitStatus::Infrastructure);
+        assert_eq!(
+            deadline.to_string(),
+            "deploy deadline of 5 s passed: phase Pending"
+        );
+        let scanner = Error::Scanner {
+            status: ExitStatus::BadInput,
+            message: "profile missing".into(),
+        };
+        assert_eq!(scanner.exit_status(), ExitStatus::BadInput);
+    }
+
+    #[test]
+    fn builtin_errors_map_to_exit_codes() {
+        let bad = Error::PolicyFile {
+            path: "waivers.yml".into(),
+            detail: "waiver X: run: expected true or false".into(),
+        };
+        assert_eq!(bad.exit_status(), ExitStatus::BadInput);
+        assert!(bad.to_string().starts_with("waivers.yml: "));
+        let gone = Error::TargetGone {
+            pid: 42,
+            entries: 7,
+        };
+        assert_eq!(gone.exit_status(), ExitStatus::Infrastructure);
+        assert!(gone.to_string().contains("exited during the builtin scan"));
+        let kernel = Error::KernelFeature {
+            feature: "openat2",
+            detail: "ENOSYS".into(),
+        };
+        assert_eq!(kernel.exit_status(), ExitStatus::Infrastructure);
     }
 }

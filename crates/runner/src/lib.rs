@@ -15,6 +15,7 @@
 pub mod agent;
 pub mod audit;
 pub mod error;
+pub mod log_transfer;
 pub mod orchestrator;
 pub mod store;
 pub mod termination;

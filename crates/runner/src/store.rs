@@ -3,22 +3,29 @@
 //!
 //! `s3://bucket/prefix` URLs take credentials and endpoint from the standard `AWS_*` environment
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
-//! `AWS_ALLOW_HTTP`); `file:///path` URLs write to a local directory. Secrets are never logged:
-//! only the URL the user gave (which carries none) appears in messages.
+//! `AWS_ALLOW_HTTP`, and `AWS_CA_BUNDLE`: a PEM file of CAs trusted for the endpoint besides the
+//! system's, as the AWS CLI reads it); `file:///path` URLs write to a local directory. Secrets are
+//! never logged: only the URL the user gave (which carries none) appears in messages.
 
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
-    RetryConfig,
+    Attribute, Attributes, Certificate, ClientOptions, ObjectStore, ObjectStoreExt, PutMode,
+    PutOptions, PutPayload, RetryConfig,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The environment variable naming a PEM bundle of CAs for the S3 endpoint.
+pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store URL {url:?}: {reason}")]
     BadUrl { url: String, reason: String },
+    #[error("{CA_BUNDLE_ENV} {path}: {reason}")]
+    CaBundle { path: String, reason: String },
     #[error("object {key}: {source}")]
     Io {
         key: String,
@@ -80,17 +87,21 @@ impl RetryPolicy {
 
 /// Opens `url` (`s3://bucket/prefix` or `file:///dir`).
 pub fn open(url: &str) -> Result<Store, StoreError> {
-    open_with(url, None, None, false)
+    open_with(url, &S3Settings::default())
 }
 
-/// Like [`open`], with a spec's S3 endpoint, region and plain-HTTP setting where the environment
-/// (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ALLOW_HTTP`) does not set them.
-pub fn open_with(
-    url: &str,
-    endpoint: Option<&str>,
-    region: Option<&str>,
-    allow_http: bool,
-) -> Result<Store, StoreError> {
+/// A spec's S3 client settings (`results.endpoint`, `region`, `allowHttp`), used where the
+/// environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ALLOW_HTTP`) does not set them: a runner on a
+/// laptop reaches the store at an address of its own. Credentials always come from the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub allow_http: bool,
+}
+
+/// Opens `url` with `settings` where the environment leaves them unset.
+pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> {
     let bad = |reason: String| StoreError::BadUrl {
         url: url.to_string(),
         reason,
@@ -103,22 +114,27 @@ pub fn open_with(
                 return Err(bad("no bucket name (expected s3://bucket/prefix)".into()));
             }
             // Our own retry loop backs off between attempts; the client's own retries would
-            // multiply the wait when the store is down. Client options (AWS_ALLOW_HTTP, CA
-            // bundle, default timeouts) stay as the environment set them.
+            // multiply the wait when the store is down. Client options (AWS_ALLOW_HTTP, default
+            // timeouts) stay as the environment set them, plus the CA bundle's roots.
             let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_client_options(client_options_from_env()?)
                 .with_url(format!("s3://{bucket}"))
                 .with_retry(RetryConfig {
                     max_retries: 0,
                     ..RetryConfig::default()
                 });
             let unset = |name: &str| std::env::var_os(name).is_none();
-            if let Some(endpoint) = endpoint.filter(|_| unset("AWS_ENDPOINT_URL")) {
+            if let Some(endpoint) = settings
+                .endpoint
+                .as_ref()
+                .filter(|_| unset("AWS_ENDPOINT_URL"))
+            {
                 builder = builder.with_endpoint(endpoint);
             }
-            if let Some(region) = region.filter(|_| unset("AWS_REGION")) {
+            if let Some(region) = settings.region.as_ref().filter(|_| unset("AWS_REGION")) {
                 builder = builder.with_region(region);
             }
-            if allow_http && unset("AWS_ALLOW_HTTP") {
+            if settings.allow_http && unset("AWS_ALLOW_HTTP") {
                 builder = builder.with_allow_http(true);
             }
             let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
@@ -147,6 +163,43 @@ pub fn open_with(
             "scheme {other:?} is not supported (use s3:// or file://)"
         ))),
     }
+}
+
+/// The HTTP client options the `AWS_*` environment sets, plus the CAs of `AWS_CA_BUNDLE`
+/// (object_store reads no CA bundle from the environment itself).
+fn client_options_from_env() -> Result<ClientOptions, StoreError> {
+    let mut options = ClientOptions::new();
+    for (key, value) in std::env::vars() {
+        if key.starts_with("AWS_")
+            && let Ok(AmazonS3ConfigKey::Client(client_key)) =
+                key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>()
+        {
+            options = options.with_config(client_key, value);
+        }
+    }
+    if let Some(path) = std::env::var_os(CA_BUNDLE_ENV).filter(|p| !p.is_empty()) {
+        let shown = path.to_string_lossy().into_owned();
+        let pem = std::fs::read(&path).map_err(|e| StoreError::CaBundle {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        for certificate in ca_certificates(&pem).map_err(|reason| StoreError::CaBundle {
+            path: shown.clone(),
+            reason,
+        })? {
+            options = options.with_root_certificate(certificate);
+        }
+    }
+    Ok(options)
+}
+
+/// The certificates of a PEM bundle; an error when it holds none.
+pub fn ca_certificates(pem: &[u8]) -> Result<Vec<Certificate>, String> {
+    let certificates = Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+    if certificates.is_empty() {
+        return Err("no PEM certificate in the file".into());
+    }
+    Ok(certificates)
 }
 
 /// A stored, verified object.
@@ -335,6 +388,28 @@ mod tests {
                 .contains("bucket")
         );
         assert!(open("not a url").is_err());
+    }
+
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUcPhErGCwcg0kwnVVVZhJnNOKzJowCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQc2lkZXNjYW4gdGVzdCBDQTAgFw0yNjExMjgwODQ5MjlaGA8y
+MTI2MTEwNDA4NDkyOVowGzEZMBcGA1UEAwwQc2lkZXNjYW4gdGVzdCBDQTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABOmPyrVJ1eouP8fNLu5qqoYQTNJI5vo8dpPl
+Rm4TOBPIp5Bs5TPbRoGnGPrigSflB3GvEveacg4KkrESdMJ3C+qjUzBRMB0GA1Ud
+DgQWBBSpDX7eTtoutaj40zK+YrqLQ5vEmDAfBgNVHSMEGDAWgBSpDX7eTtoutaj4
+0zK+YrqLQ5vEmDAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIGMr
+oxIfIpM0gykb3Y2QEF+hrRW6S1WlX7WmUmtutbqKAiEA3LR4VjzWUEIEcsge1uzL
+1TG+VLzq8bxPgS3ie6YEnK0=
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn ca_bundles_hold_pem_certificates() {
+        assert_eq!(ca_certificates(TEST_CA.as_bytes()).unwrap().len(), 1);
+        let two = format!("{TEST_CA}{TEST_CA}");
+        assert_eq!(ca_certificates(two.as_bytes()).unwrap().len(), 2);
+        assert!(ca_certificates(b"").is_err());
+        assert!(ca_certificates(b"not a certificate").is_err());
     }
 
     #[test]

@@ -7,4 +7,6 @@ pub mod audit;
 pub mod env;
 pub mod harness;
 pub mod pods;
+pub mod scan;
+pub mod seaweed;
 pub mod workloads;

@@ -4,7 +4,7 @@
 use super::selector::Selector;
 use super::*;
 use crate::names;
-use crate::spec::{ScanBackend, SpecError, is_quantity};
+use crate::spec::{SpecError, is_quantity};
 
 /// The error type of audit specs is the scan spec's: `<key>: <what is wrong>`.
 pub type AuditSpecError = SpecError;
@@ -233,41 +233,7 @@ impl AuditSpec {
     }
 
     fn validate_profile(&self) -> Result<(), SpecError> {
-        match &self.profile {
-            None if self.scanner.backend == ScanBackend::Cinc => Err(rule(
-                "profile",
-                "",
-                "missing required value: backend cinc needs profile.dir, profile.url or profile.configMap",
-            )),
-            None => Ok(()),
-            Some(profile) => {
-                let set = [
-                    profile.dir.is_some(),
-                    profile.url.is_some(),
-                    profile.config_map.is_some(),
-                ];
-                if set.iter().filter(|s| **s).count() != 1 {
-                    return Err(rule(
-                        "profile",
-                        "",
-                        "set exactly one of profile.dir, profile.url, profile.configMap",
-                    ));
-                }
-                if let Some(cm) = &profile.config_map {
-                    names::check_dns_subdomain("profile.configMap.name", &cm.name)?;
-                    for (i, file) in cm.files.iter().enumerate() {
-                        if crate::spec::profile_key(file).is_none() {
-                            return Err(rule(
-                                &format!("profile.configMap.files[{i}]"),
-                                file,
-                                "not a relative path of letters, digits, '-', '.', '_' and '/'",
-                            ));
-                        }
-                    }
-                }
-                Ok(())
-            }
-        }
+        crate::spec::check_profile(self.profile.as_ref(), self.scanner.backend)
     }
 
     fn validate_results(&self) -> Result<(), SpecError> {

@@ -36,11 +36,24 @@ pub fn load(path: &Path, sets: &[&str]) -> ScanSpec {
     values::spec_from_value(tree).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Templates compiled once per test binary (compiling them is most of a debug build's render).
+pub fn generator() -> &'static Generator {
+    static GENERATOR: std::sync::OnceLock<Generator> = std::sync::OnceLock::new();
+    GENERATOR.get_or_init(|| Generator::new().unwrap())
+}
+
+/// Every document: `render all` (the Job path) followed by `render scan-pod` (the manual path).
 pub fn render(path: &Path, sets: &[&str], kube: KubeVersion) -> Vec<Rendered> {
     let spec = load(path, sets);
-    let generator = Generator::new().unwrap();
-    sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None)
-        .unwrap_or_else(|e| panic!("{} {sets:?} {kube}: {e}", path.display()))
+    let generator = generator();
+    let run = || -> Result<Vec<Rendered>, sidescan_gen::GenError> {
+        let inputs = sidescan_gen::inputs::load_inputs(&spec, path.parent().unwrap())?;
+        let ctx = sidescan_gen::context::build(&spec, &inputs, kube)?;
+        let mut out = generator.render_kinds(None, &ctx)?;
+        out.extend(generator.render_kinds(Some(Kind::ScanPod), &ctx)?);
+        Ok(out)
+    };
+    run().unwrap_or_else(|e| panic!("{} {sets:?} {kube}: {e}", path.display()))
 }
 
 pub fn stream(path: &Path, sets: &[&str], kube: KubeVersion) -> String {
@@ -67,6 +80,9 @@ pub fn check_strictly(doc: &Value) {
             strict::check::<rbac::v1::RoleBinding>(doc)
         }
         ("batch/v1", "Job") => strict::check::<batch::v1::Job>(doc),
+        ("networking.k8s.io/v1", "NetworkPolicy") => {
+            strict::check::<k8s_openapi::api::networking::v1::NetworkPolicy>(doc)
+        }
         ("batch/v1", "CronJob") => strict::check::<batch::v1::CronJob>(doc),
         // batch/v1beta1 CronJob (before 1.21) has the same fields as batch/v1 minus timeZone,
         // which is never rendered for those releases; k8s-openapi only ships current types.
@@ -89,4 +105,61 @@ pub fn find<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 pub fn kinds(rendered: &[Rendered]) -> Vec<Kind> {
     rendered.iter().map(|r| r.kind).collect()
+}
+
+/// The pod template of a rendered Pod, Job or CronJob, for the Pod Security check.
+pub fn pod_template(doc: &Value) -> Option<k8s_openapi::api::core::v1::PodTemplateSpec> {
+    let template = match doc["kind"].as_str()? {
+        "Pod" => serde_json::json!({"metadata": doc["metadata"], "spec": doc["spec"]}),
+        "Job" => doc["spec"]["template"].clone(),
+        "CronJob" => doc["spec"]["jobTemplate"]["spec"]["template"].clone(),
+        _ => return None,
+    };
+    Some(serde_json::from_value(template).unwrap())
+}
+
+/// Checks a rendered Pod, Job or CronJob against the Pod Security Standards its spec's mode
+/// promises: the orchestrator's pod and a `same-uid` scan pod are `restricted` (the rules Pod
+/// Security Admission enforces: not the optional non-root groups, since a GID 0 is the spec's
+/// choice); a `ptrace` scan pod breaks `baseline` only by the scanner's `SYS_PTRACE` and is not
+/// `restricted`. Host networking (the development cluster) is the one documented exception.
+pub fn check_pod_security(doc: &Value, spec: &ScanSpec) {
+    use sidescan_gen::pss::{Level, Rule, pss_violations};
+    let Some(template) = pod_template(doc) else {
+        return;
+    };
+    let exempt = |rule: Rule| {
+        !rule.enforced() || (rule == Rule::HostNamespaces && spec.cluster.host_network)
+    };
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let ptrace_pod =
+        kind == "Pod" && spec.security.mode == sidescan_core::spec::SecurityMode::Ptrace;
+    if !ptrace_pod {
+        let found: Vec<_> = pss_violations(&template, Level::Restricted)
+            .into_iter()
+            .filter(|v| !exempt(v.rule))
+            .collect();
+        assert!(found.is_empty(), "{kind} not restricted: {found:#?}");
+        return;
+    }
+    let scanner_caps = format!(
+        "spec.containers[{}].securityContext.capabilities.add",
+        spec.scanner.container
+    );
+    let baseline: Vec<_> = pss_violations(&template, Level::Baseline)
+        .into_iter()
+        .filter(|v| !exempt(v.rule))
+        .collect();
+    assert!(
+        !baseline.is_empty()
+            && baseline
+                .iter()
+                .all(|v| v.rule == Rule::Capabilities && v.field == scanner_caps),
+        "ptrace pod: baseline must fail on the scanner's capability only: {baseline:#?}"
+    );
+    let restricted = pss_violations(&template, Level::Restricted)
+        .into_iter()
+        .filter(|v| !exempt(v.rule))
+        .count();
+    assert!(restricted > baseline.len(), "ptrace pod passes restricted");
 }

@@ -146,7 +146,8 @@ pub fn verify(proc: &Path, pid: u32) -> Result<Access, AccessProblem> {
     }
 }
 
-fn explain(proc: &Path, pid: u32, err: &std::io::Error) -> AccessProblem {
+/// Explains why `/proc/<pid>/root` could not be read or opened.
+pub fn explain(proc: &Path, pid: u32, err: &std::io::Error) -> AccessProblem {
     use std::os::unix::fs::MetadataExt;
     const ESRCH: i32 = 3;
     let pid_dir = proc.join(pid.to_string());

@@ -24,6 +24,25 @@ pub struct Platform {
 pub struct Statistics {
     /// Seconds.
     pub duration: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub controls: Option<ControlStatistics>,
+}
+
+/// Controls per outcome, as InSpec counts them (a control with any failed result is failed,
+/// else with any skipped result skipped, else passed), plus `error` for controls with an error
+/// result (InSpec has no such status; SAF counts them as Profile Error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ControlStatistics {
+    pub total: u64,
+    pub passed: Total,
+    pub skipped: Total,
+    pub failed: Total,
+    pub error: Total,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Total {
+    pub total: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +80,22 @@ pub struct Control {
     pub code: String,
     pub source_location: SourceLocation,
     pub results: Vec<ControlResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver_data: Option<WaiverData>,
+}
+
+/// A waiver as InSpec records it: the waiver file's fields, whether the control was skipped
+/// because of it, and a message (why an expired waiver did not apply).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaiverData {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<bool>,
+    pub skipped_due_to_waiver: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +107,8 @@ pub struct Description {
 #[derive(Debug, Clone, Serialize)]
 pub struct Tags {
     pub nist: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cci: Vec<String>,
     pub severity: String,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,

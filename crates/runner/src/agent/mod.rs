@@ -10,9 +10,15 @@ pub mod counts;
 pub mod hdf;
 pub mod identify;
 pub mod pod;
+pub mod preflight;
 pub mod procfs;
+pub mod profile;
+pub mod proof;
 pub mod results;
+pub mod root;
 pub mod run;
+pub mod sandbox;
+pub mod seccomp;
 pub mod view;
 
 pub use run::{AgentConfig, Backend, Targeting, own_capabilities, random_run_id, run};

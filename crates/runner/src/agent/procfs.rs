@@ -93,6 +93,10 @@ pub struct ProcStatus {
     pub cap_eff: CapSet,
     /// `NSpid`: the PID in each nested PID namespace, outermost first.
     pub ns_pids: Vec<u32>,
+    /// `NoNewPrivs` (kernel >= 4.10): execve cannot grant privileges (setuid, file capabilities).
+    pub no_new_privs: Option<bool>,
+    /// `Seccomp`: 0 disabled, 1 strict, 2 filter.
+    pub seccomp: Option<u8>,
 }
 
 impl ProcStatus {
@@ -113,6 +117,8 @@ impl ProcStatus {
                 "Gid" => status.gid = four_ids(value).ok_or_else(bad)?,
                 "CapPrm" => status.cap_prm = CapSet::parse_hex(value).ok_or_else(bad)?,
                 "CapEff" => status.cap_eff = CapSet::parse_hex(value).ok_or_else(bad)?,
+                "NoNewPrivs" => status.no_new_privs = Some(value != "0"),
+                "Seccomp" => status.seccomp = Some(value.parse().map_err(|_| bad())?),
                 "NSpid" => {
                     status.ns_pids = value
                         .split_whitespace()
@@ -232,6 +238,16 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
     after_comm.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// `env_start` and `env_end` (fields 50 and 51 of `/proc/<pid>/stat`): where the process'
+/// initial environment lies in its memory. The kernel shows 0 to readers without ptrace access.
+pub fn parse_env_range(stat: &str) -> Option<(u64, u64)> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_comm.split_whitespace().skip(47);
+    let start = fields.next()?.parse().ok()?;
+    let end = fields.next()?.parse().ok()?;
+    (start > 0 && end > start).then_some((start, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,7 +255,8 @@ mod tests {
     const STATUS: &str = "Name:\tnginx\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nNgid:\t0\n\
 Pid:\t42\nPPid:\t17\nTracerPid:\t0\nUid:\t101\t101\t101\t101\nGid:\t102\t102\t102\t102\n\
 NSpid:\t9912\t42\nCapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\n\
-CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\n";
+CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\n\
+NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n";
 
     #[test]
     fn parses_status_fields() {
@@ -251,6 +268,10 @@ CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\
         assert_eq!(s.effective_uid(), 101);
         assert_eq!(s.ns_pids, vec![9912, 42]);
         assert_eq!(s.cap_eff, CapSet(0xa80425fb));
+        assert_eq!(s.no_new_privs, Some(true));
+        assert_eq!(s.seccomp, Some(2));
+        let old_kernel = ProcStatus::parse("Name:\tx\n").unwrap();
+        assert_eq!((old_kernel.no_new_privs, old_kernel.seccomp), (None, None));
     }
 
     #[test]
@@ -316,6 +337,18 @@ CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\
         assert!(is_pause("/usr/bin/pause"));
         assert!(!is_pause("/bin/pauser"));
         assert!(!is_pause("sleep pause"));
+    }
+
+    #[test]
+    fn environment_range_from_stat() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let (start, end) = parse_env_range(&stat).unwrap();
+        assert!(end > start);
+        // Hidden (0 0) from readers without ptrace access, and malformed lines.
+        let hidden = "1 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0 0 0 0 0 0 0 0 0 0 0 0 \
+                      0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0";
+        assert_eq!(parse_env_range(hidden), None);
+        assert_eq!(parse_env_range("garbage"), None);
     }
 
     #[test]

@@ -37,6 +37,23 @@ pub struct Metadata {
     /// reproduce (volumes not scanned, environment left out), as the audit runner passed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<serde_json::Value>,
+    /// How the scanner saw the target: the mechanism, whether it was read-only, the proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewRecord>,
+}
+
+/// `metadata.json`'s record of the target view.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ViewRecord {
+    /// `descriptor` (builtin: reads beneath the pinned root) or `proot` (cinc).
+    pub mechanism: String,
+    /// Writes into the target were impossible (always for `descriptor`; Landlock for `proot`).
+    pub read_only: bool,
+    pub landlock_abi: Option<u32>,
+    /// The user accepted a writable view (`--allow-writable-view`) because Landlock was missing.
+    pub allow_writable_view: bool,
+    /// What was compared before the scan.
+    pub proof: String,
 }
 
 /// The run's folder on the volume.

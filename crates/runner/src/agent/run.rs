@@ -1,14 +1,21 @@
-//! The agent's run: identify, verify, scan, retrieve (write to the volume), upload, and the
-//! termination message. One log line per phase with its duration.
+//! The agent's run: preflight (fail fast on bad values and an unusable store), identify,
+//! verify (open the target's root), prove the view, scan, check the target is still the same
+//! process, retrieve (write to the volume), upload, and the termination message. One log line per
+//! phase with its duration. The agent is a child subreaper: on every way out (end, timeout,
+//! SIGTERM, SIGINT) it kills whatever the scan left behind.
 
 use crate::agent::access::{self, AccessProblem};
-use crate::agent::cinc::{self, CincOptions};
+use crate::agent::cinc::{self, CincOptions, Containment, ProfileSource};
 use crate::agent::identify::{self, Selector};
 use crate::agent::pod::{self, TargetStatus};
-use crate::agent::results::{self, Metadata};
-use crate::agent::{builtin, counts, procfs, view};
+use crate::agent::proof::{self, Evidence, ProbeReport};
+use crate::agent::results::{self, Metadata, ViewRecord};
+use crate::agent::root::{self, FileId, Liveness, TargetRoot};
+use crate::agent::sandbox::{self, ReadOnlyRuleset};
+use crate::agent::view::{self, ViewConfig, in_view};
+use crate::agent::{builtin, counts, preflight, procfs, profile};
 use crate::store::{self, Receipt, RetryPolicy};
-use crate::termination::{self, TerminationSummary};
+use crate::termination::{self, ResultObject, TerminationSummary};
 use sidescan_core::{ExitStatus, Phase, ResultFile, RunId, RunLocation};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,10 +64,16 @@ pub struct AgentConfig {
     pub termination_log: PathBuf,
     pub retry: RetryPolicy,
     pub cinc: Option<CincOptions>,
+    /// builtin: InSpec input and waiver files (allow lists, waivers).
+    pub input_files: Vec<PathBuf>,
+    pub waiver_files: Vec<PathBuf>,
     pub pod_name: Option<String>,
     pub node: Option<String>,
     /// The audit context of an audit clone, recorded in `metadata.json`.
     pub audit_context: Option<serde_json::Value>,
+    /// Print the result files to stdout between markers (`crate::log_transfer`), for an
+    /// orchestrator without a store. They are printed anyway when the upload fails.
+    pub log_results: bool,
 }
 
 /// How the run ended, for the exit code and the termination message.
@@ -87,10 +100,7 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         backend: config.backend.as_str().into(),
         counts: BTreeMap::new(),
         store: None,
-        local_folder: None,
-        keys: vec![],
-        keys_omitted: 0,
-        error: None,
+        ..TerminationSummary::default()
     };
     tracing::info!(
         run_id = %config.run_id,
@@ -98,7 +108,31 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         capabilities = ?own_capabilities(&config.proc).unwrap_or_default(),
         "agent starting"
     );
-    let status = match run_phases(&config, started, &mut timings, &mut summary).await {
+    if let Err(e) = sandbox::become_subreaper() {
+        tracing::warn!(error = %e, "cannot become a child subreaper; daemonized scan processes would escape to PID 1");
+    }
+    let outcome = {
+        let phases = run_phases(&config, started, &mut timings, &mut summary);
+        tokio::pin!(phases);
+        tokio::select! {
+            result = &mut phases => result,
+            signal = termination_signal() => Err(fail(
+                ExitStatus::Infrastructure,
+                format!("terminated by {signal} before the run finished; every process of the scan was killed and no result is stored as complete"),
+            )),
+        }
+    };
+    // Whatever the way out, nothing the scan started outlives the agent.
+    let proc = config.proc.clone();
+    let killed = tokio::task::spawn_blocking(move || {
+        sandbox::kill_descendants(&proc, std::process::id(), Duration::from_secs(10))
+    })
+    .await
+    .unwrap_or(0);
+    if killed > 0 {
+        tracing::warn!(killed, "killed processes left by the scan");
+    }
+    let status = match outcome {
         Ok(()) => ExitStatus::Passed,
         Err(failure) => {
             tracing::error!(exit_code = failure.status.code(), "{}", failure.message);
@@ -106,6 +140,7 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
             failure.status
         }
     };
+    summary.timings_ms = timings;
     write_termination_message(&config.termination_log, &summary);
     tracing::info!(
         exit_code = status.code(),
@@ -113,6 +148,22 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         "agent finished"
     );
     status
+}
+
+/// Resolves on SIGTERM (the pod is deleted) or SIGINT, with the signal's name.
+async fn termination_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot handle SIGTERM/SIGINT");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
 }
 
 /// The agent's peak resident memory (`VmHWM` of `/proc/self/status`), for logs and benchmarks.
@@ -138,9 +189,167 @@ fn write_termination_message(path: &Path, summary: &TerminationSummary) {
 
 /// Logs one phase's end with its duration and records it.
 fn phase_done(timings: &mut BTreeMap<String, u64>, phase: Phase, since: Instant, detail: &str) {
+    step_done(timings, &phase.to_string(), since, detail);
+}
+
+/// Same for the steps that are not workflow phases (`preflight`, `prove`).
+fn step_done(timings: &mut BTreeMap<String, u64>, step: &str, since: Instant, detail: &str) {
     let ms = since.elapsed().as_millis() as u64;
-    timings.insert(phase.to_string(), ms);
-    tracing::info!(phase = %phase, duration_ms = ms, "{detail}");
+    timings.insert(step.to_string(), ms);
+    tracing::info!(phase = step, duration_ms = ms, "{detail}");
+}
+
+/// What preflight prepared for the scan.
+struct Prepared {
+    store: crate::store::Store,
+    store_url: String,
+    scratch: PathBuf,
+    /// cinc: the local profile (fetched when it was a URL).
+    profile: Option<PathBuf>,
+    /// cinc: the Landlock ABI, or why there is none (then only with --allow-writable-view).
+    landlock: Result<u32, String>,
+}
+
+async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
+    let refused = |r: preflight::Refusal| fail(r.status, r.message);
+    preflight::results_dir_writable(&config.results_dir, config.run_id.as_str())
+        .map_err(refused)?;
+    let store_url = config.store_url.clone().unwrap_or_else(|| {
+        let dir = config.results_dir.join("store");
+        url::Url::from_directory_path(std::path::absolute(&dir).unwrap_or(dir))
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    });
+    let store = preflight::store_usable(&store_url).await.map_err(refused)?;
+    let scratch = config
+        .results_dir
+        .join(".work")
+        .join(config.run_id.as_str());
+    std::fs::create_dir_all(&scratch).map_err(|e| {
+        fail(
+            ExitStatus::BadInput,
+            format!(
+                "--results-dir: scratch directory {}: {e}",
+                scratch.display()
+            ),
+        )
+    })?;
+    let mut prepared = Prepared {
+        store,
+        store_url,
+        scratch,
+        profile: None,
+        landlock: Err("not needed".into()),
+    };
+    if let (Backend::Cinc, Some(options)) = (config.backend, &config.cinc) {
+        let local = match &options.profile {
+            ProfileSource::Path(path) => path.clone(),
+            ProfileSource::Url(url) => profile::fetch(
+                url,
+                options.profile_sha256.as_deref(),
+                options.profile_max_bytes,
+                &prepared.scratch.join("profile"),
+            )
+            .await
+            .map_err(|e| {
+                let status = if e.is_bad_input() {
+                    ExitStatus::BadInput
+                } else {
+                    ExitStatus::Infrastructure
+                };
+                fail(status, e.to_string())
+            })?,
+        };
+        cinc::check_inputs(&local, &options.input_files, &options.waiver_files)
+            .map_err(|e| fail(ExitStatus::BadInput, e.to_string()))?;
+        view::launch_for(&options.cinc_auditor).map_err(|e| {
+            fail(
+                ExitStatus::Infrastructure,
+                format!("--cinc-auditor cannot run: {e}"),
+            )
+        })?;
+        if let Some(preload) = &options.proot_preload
+            && !preload.is_file()
+        {
+            return Err(fail(
+                ExitStatus::Infrastructure,
+                format!(
+                    "--proot-preload {}: missing; without it PRoot would canonicalize the target's root to the scanner's own",
+                    preload.display()
+                ),
+            ));
+        }
+        prepared.landlock = sandbox::landlock_abi();
+        if let Err(why) = &prepared.landlock
+            && !options.allow_writable_view
+        {
+            return Err(fail(
+                ExitStatus::Infrastructure,
+                format!(
+                    "Landlock is unavailable ({why}), so the target view cannot be made read-only; \
+                     refusing to scan (--allow-writable-view accepts a writable view)"
+                ),
+            ));
+        }
+        prepared.profile = Some(local);
+    }
+    Ok(prepared)
+}
+
+/// A file only the scanner has, to show the view does not expose the scanner's files. Its mode is
+/// the one PRoot's own filter lets `fchmod` set (its loader's), so the probe's `fchmod` to the
+/// current mode is refused only when `view-exec` sealed the view.
+fn write_marker(scratch: &Path) -> Result<(String, FileId), Failure> {
+    let path = scratch.join("view-marker");
+    let io = |e: std::io::Error| {
+        fail(
+            ExitStatus::Infrastructure,
+            format!("view marker {}: {e}", path.display()),
+        )
+    };
+    std::fs::write(&path, format!("{}\n", rand::random::<u64>())).map_err(io)?;
+    std::fs::set_permissions(
+        &path,
+        std::os::unix::fs::PermissionsExt::from_mode(crate::agent::seccomp::LOADER_MODE),
+    )
+    .map_err(io)?;
+    let id = root::file_id(&std::fs::metadata(&path).map_err(io)?);
+    Ok((path.display().to_string(), id))
+}
+
+/// What the agent itself sees: its own root, the target's root and executable, the marker.
+fn scanner_side(
+    proc: &Path,
+    target: &TargetRoot,
+    marker: (String, FileId),
+) -> Result<Evidence, Failure> {
+    let infra =
+        |what: &str, e: std::io::Error| fail(ExitStatus::Infrastructure, format!("{what}: {e}"));
+    let scanner_root = root::file_id(&std::fs::metadata("/").map_err(|e| infra("/", e))?);
+    let target_entries = target
+        .entries()
+        .map_err(|e| infra("listing the target's root", e))?;
+    let pid_dir = proc.join(target.pid.to_string());
+    let exe = pid_dir.join("exe");
+    let target_exe = match (
+        std::fs::read_link(&exe),
+        std::fs::read_link(pid_dir.join("root")),
+        std::fs::metadata(&exe),
+    ) {
+        (Ok(exe_link), Ok(root_link), Ok(meta)) => {
+            proof::exe_in_target(&exe_link.to_string_lossy(), &root_link.to_string_lossy())
+                .map(|path| (path, root::file_id(&meta)))
+        }
+        _ => None,
+    };
+    Ok(Evidence {
+        scanner_root,
+        target_root: target.identity,
+        target_entries,
+        target_exe,
+        marker,
+        ..Evidence::default()
+    })
 }
 
 async fn run_phases(
@@ -149,6 +358,23 @@ async fn run_phases(
     timings: &mut BTreeMap<String, u64>,
     summary: &mut TerminationSummary,
 ) -> Result<(), Failure> {
+    // Preflight: bad values and an unusable store end the run before anything else.
+    let p = Instant::now();
+    let prepared = prepare(config).await?;
+    step_done(
+        timings,
+        "preflight",
+        p,
+        "results directory, store and inputs usable",
+    );
+
+    // The builtin backend's inputs and waivers: bad files are bad input, before any waiting.
+    let policy = match config.backend {
+        Backend::Builtin => builtin::Policy::load(&config.input_files, &config.waiver_files)
+            .map_err(|e| fail(e.exit_status(), e.to_string()))?,
+        Backend::Cinc => builtin::Policy::default(),
+    };
+
     // Identify and verify, re-identifying when the target exits (restarts) before the deadline.
     let deadline = Instant::now() + config.wait;
     let t = Instant::now();
@@ -175,7 +401,7 @@ async fn run_phases(
         ),
         Targeting::Fixed(_) => None,
     };
-    let (target, pod_status) = loop {
+    let (target, target_root, pod_status) = loop {
         let pod_status = std::cell::RefCell::new(None::<TargetStatus>);
         let found = identify::wait_for_target(
             &config.proc,
@@ -211,30 +437,105 @@ async fn run_phases(
         phase_done(timings, Phase::Identify, t, "target identified");
         tracing::info!(pid = found.pid, method = found.method, polls = found.polls, cmdline = %found.cmdline, "target process");
         let v = Instant::now();
-        match access::verify(&config.proc, found.pid) {
-            Ok(access) => {
+        let opened = access::verify(&config.proc, found.pid).and_then(|access| {
+            let root = TargetRoot::open(&config.proc, found.pid)
+                .map_err(|e| access::explain(&config.proc, found.pid, &e))?;
+            // The process identified is the one whose root was opened (not a successor).
+            if found.start_time.is_some_and(|t| t != root.start_time) {
+                return Err(AccessProblem::Exited { pid: found.pid });
+            }
+            Ok((access, root))
+        });
+        match opened {
+            Ok((access, root)) => {
                 phase_done(
                     timings,
                     Phase::Verify,
                     v,
                     &format!(
-                        "target root readable ({} entries in /)",
+                        "target root readable and held open ({} entries in /)",
                         access.root_entries
                     ),
                 );
-                break (found, pod_status.into_inner());
+                break (found, root, pod_status.into_inner());
             }
             Err(AccessProblem::Exited { pid }) if Instant::now() < deadline => {
                 tracing::warn!(pid, "target exited before verification; identifying again");
+                // Its /proc entry may linger (a zombie): do not spin on it.
+                tokio::time::sleep(identify::MAX_INTERVAL).await;
                 continue;
             }
             Err(problem) => return Err(fail(ExitStatus::Infrastructure, problem.to_string())),
         }
     };
 
+    // Prove the view: the scan will see the target's root and nothing of the scanner's.
+    let pv = Instant::now();
+    let scratch = prepared.scratch.clone();
+    let marker = write_marker(&scratch)?;
+    let mut evidence = scanner_side(&config.proc, &target_root, marker)?;
+    let target_path = view::target_path(&config.proc, target.pid);
+    let mut view_setup: Option<(ViewConfig, Option<ReadOnlyRuleset>)> = None;
+    let view_record = match config.backend {
+        Backend::Builtin => {
+            evidence_beneath_descriptor(&target_root, &mut evidence)?;
+            proof::check(&evidence).map_err(view_refused)?;
+            ViewRecord {
+                mechanism: "descriptor".into(),
+                read_only: true,
+                landlock_abi: None,
+                allow_writable_view: false,
+                proof: PROOF_TEXT.into(),
+            }
+        }
+        Backend::Cinc => {
+            let options = config
+                .cinc
+                .as_ref()
+                .ok_or_else(|| fail(ExitStatus::BadInput, "--backend cinc needs --profile"))?;
+            let ruleset = match &prepared.landlock {
+                Ok(_) => Some(
+                    ReadOnlyRuleset::new(&[&scratch, Path::new("/tmp"), Path::new("/dev")])
+                        .map_err(|e| fail(ExitStatus::Infrastructure, format!("Landlock: {e}")))?,
+                ),
+                Err(why) => {
+                    tracing::warn!(reason = %why, "Landlock unavailable: the target view is writable (--allow-writable-view)");
+                    None
+                }
+            };
+            let view_config = ViewConfig {
+                proot: options.proot.clone(),
+                root_fd: target_root.raw_fd(),
+                preload: options.proot_preload.clone(),
+                fallback_bin: options.fallback_bin.clone(),
+                scratch: scratch.clone(),
+                target_path: target_path.clone(),
+                seal: Some(own_launch()?),
+            };
+            let report =
+                probe_view(&view_config, ruleset.as_ref(), &evidence, options.timeout).await?;
+            evidence_from_probe(&report, &mut evidence);
+            proof::check(&evidence).map_err(view_refused)?;
+            let record = ViewRecord {
+                mechanism: "proot".into(),
+                read_only: ruleset.is_some(),
+                landlock_abi: ruleset.as_ref().map(|r| r.abi),
+                allow_writable_view: options.allow_writable_view,
+                proof: format!("{PROOF_TEXT}; {METADATA_PROOF_TEXT}"),
+            };
+            view_setup = Some((view_config, ruleset));
+            record
+        }
+    };
+    step_done(
+        timings,
+        "prove",
+        pv,
+        "the view shows the target's root and not the scanner's",
+    );
+
     // Scan.
     let s = Instant::now();
-    let target_root = config.proc.join(target.pid.to_string()).join("root");
     let target_status = procfs::read_status(&config.proc, &target.pid.to_string()).ok();
     let target_name = config
         .target_name
@@ -250,35 +551,46 @@ async fn run_phases(
     )
     .map_err(|e| fail(ExitStatus::BadInput, e.to_string()))?;
     let run_dir = results::run_dir(&config.results_dir, &location);
-    let scratch = config
-        .results_dir
-        .join(".work")
-        .join(config.run_id.as_str());
     let mut versions = BTreeMap::from([(
         "sidescan-runner".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     )]);
     let (hdf_bytes, os_release, profile) = match config.backend {
         Backend::Builtin => {
+            let gone = |e: rustix::io::Errno| {
+                let what = if builtin::root::means_gone(e) {
+                    "exited before the scan".to_string()
+                } else {
+                    format!("cannot be scanned: {}", builtin::root::errno_text(e))
+                };
+                fail(
+                    ExitStatus::Infrastructure,
+                    format!("target process {} {what}", target.pid),
+                )
+            };
+            // The descriptor held since verification: the same root the view was proven on.
+            let process = builtin::TargetProcess::read(&config.proc, target.pid).map_err(gone)?;
+            let target_id = pod_status
+                .as_ref()
+                .and_then(|p| p.container_id.clone())
+                .unwrap_or_else(|| format!("{}/{target_name}", config.namespace));
             let scan = builtin::scan(
                 builtin::Target {
-                    root: &target_root,
-                    process: target_status.as_ref(),
+                    root: target_root.fd(),
+                    process: Some(&process),
+                    target_id: Some(&target_id),
+                    policy: &policy,
                 },
                 started,
             )
-            .map_err(|e| {
-                fail(
-                    ExitStatus::Infrastructure,
-                    format!("builtin scan of {}: {e}", target_root.display()),
-                )
-            })?;
+            .map_err(|e| fail(e.exit_status(), e.to_string()))?;
             versions.insert(
                 builtin::PROFILE_NAME.into(),
                 builtin::PROFILE_VERSION.into(),
             );
             tracing::info!(
                 entries = scan.entries_walked,
+                files_read = scan.files_read,
                 "builtin baseline walked the target"
             );
             let bytes = serde_json::to_vec_pretty(&scan.report)
@@ -290,21 +602,40 @@ async fn run_phases(
             )
         }
         Backend::Cinc => {
+            let (view_config, ruleset) = view_setup.ok_or_else(|| {
+                fail(
+                    ExitStatus::Infrastructure,
+                    "the cinc view was not set up before the scan",
+                )
+            })?;
             let options = config
                 .cinc
                 .as_ref()
                 .ok_or_else(|| fail(ExitStatus::BadInput, "--backend cinc needs --profile"))?;
-            let target_path = view::target_path(&config.proc, target.pid);
-            let run = cinc::scan(options, &target_root, target_path, &scratch)
-                .await
-                .map_err(|e| {
-                    let status = if e.is_bad_input() {
-                        ExitStatus::BadInput
-                    } else {
-                        ExitStatus::Infrastructure
-                    };
-                    fail(status, e.to_string())
-                })?;
+            let local_profile = prepared
+                .profile
+                .clone()
+                .ok_or_else(|| fail(ExitStatus::BadInput, "--backend cinc needs --profile"))?;
+            let limits = Containment {
+                timeout: options.timeout,
+                sweep_descendants_of: Some(std::process::id()),
+            };
+            let run = cinc::scan(
+                options,
+                &local_profile,
+                &view_config,
+                ruleset.as_ref(),
+                limits,
+            )
+            .await
+            .map_err(|e| {
+                let status = if e.is_bad_input() {
+                    ExitStatus::BadInput
+                } else {
+                    ExitStatus::Infrastructure
+                };
+                fail(status, e.to_string())
+            })?;
             tracing::info!(exit = ?run.exit, "cinc-auditor finished");
             if let Some(version) = &run.tool_version {
                 versions.insert("cinc-auditor".into(), version.clone());
@@ -312,17 +643,27 @@ async fn run_phases(
             if let Some((name, version)) = &run.profile_version {
                 versions.insert(format!("profile {name}"), version.clone());
             }
-            let os = builtin::walk::read_in_root(&target_root, "/etc/os-release")
-                .map(|b| builtin::inventory::parse_os_release(&String::from_utf8_lossy(&b)))
-                .unwrap_or_default();
-            (run.report, os, Some(options.profile.display().to_string()))
+            let os = builtin::checks::os_release(target_root.fd());
+            (run.report, os, Some(options.profile.to_string()))
         }
     };
-    if !identify::still_running(&config.proc, &target) {
-        tracing::warn!(
-            pid = target.pid,
-            "target exited during the scan; results may be partial"
-        );
+    // No result from a vanished target: what was scanned may be a root nobody runs any more.
+    match target_root.liveness(&config.proc) {
+        Liveness::Running => {}
+        gone => {
+            let what = if gone == Liveness::Exited {
+                "exited"
+            } else {
+                "was replaced by another process with the same PID"
+            };
+            return Err(fail(
+                ExitStatus::Infrastructure,
+                format!(
+                    "target process {} {what} during the scan; no result is stored",
+                    target.pid
+                ),
+            ));
+        }
     }
     summary.counts = counts::control_counts(&hdf_bytes).map_err(|e| {
         fail(
@@ -359,6 +700,7 @@ async fn run_phases(
         timings_ms: timings.clone(),
         os_release,
         audit: config.audit_context.clone(),
+        view: Some(view_record),
     };
     let metadata_bytes = serde_json::to_vec_pretty(&metadata)
         .map_err(|e| fail(ExitStatus::Infrastructure, e.to_string()))?;
@@ -376,6 +718,18 @@ async fn run_phases(
     }
     summary.local_folder = Some(run_dir.display().to_string());
     summary.outcome = "kept-locally".into();
+    summary.objects = files
+        .iter()
+        .map(|(file, bytes)| ResultObject {
+            file: file.file_name().to_string(),
+            sha256: store::sha256_hex(bytes),
+            size: bytes.len() as u64,
+            key: None,
+        })
+        .collect();
+    if config.log_results {
+        summary.in_log = print_results(&files);
+    }
     phase_done(
         timings,
         Phase::Retrieve,
@@ -385,14 +739,9 @@ async fn run_phases(
 
     // Upload.
     let u = Instant::now();
-    let store_url = config.store_url.clone().unwrap_or_else(|| {
-        let dir = config.results_dir.join("store");
-        url::Url::from_directory_path(std::path::absolute(&dir).unwrap_or(dir))
-            .map(|u| u.to_string())
-            .unwrap_or_default()
-    });
+    let store_url = prepared.store_url.clone();
     summary.store = Some(store_url.clone());
-    let store = store::open(&store_url).map_err(|e| fail(ExitStatus::BadInput, e.to_string()))?;
+    let store = &prepared.store;
     let mut receipts: Vec<Receipt> = Vec::new();
     for (file, bytes) in &files {
         let key = store.full_key(&location.key(*file));
@@ -402,10 +751,20 @@ async fn run_phases(
         {
             Ok(receipt) => {
                 tracing::info!(key = %receipt.key, sha256 = %receipt.sha256, created = receipt.created, "stored");
-                summary.keys.push(receipt.key.clone());
+                if let Some(object) = summary
+                    .objects
+                    .iter_mut()
+                    .find(|o| o.file == file.file_name())
+                {
+                    object.key = Some(receipt.key.clone());
+                }
                 receipts.push(receipt);
             }
             Err(e) => {
+                // The log is the fallback: an orchestrator can still store the files.
+                if !summary.in_log {
+                    summary.in_log = print_results(&files);
+                }
                 return Err(fail(
                     ExitStatus::Infrastructure,
                     format!(
@@ -424,6 +783,134 @@ async fn run_phases(
         &format!("{} objects stored and verified", receipts.len()),
     );
     Ok(())
+}
+
+const METADATA_PROOF_TEXT: &str = "chmod, fchmod, chown, fchown, utimensat, setxattr, \
+     removexattr refused with EPERM in the view";
+
+/// How to start the agent's own binary in the view (the probe, and `view-exec`, which seals it).
+fn own_launch() -> Result<view::Launch, Failure> {
+    let infra = |m: String| {
+        fail(
+            ExitStatus::Infrastructure,
+            format!("the agent's own binary in the view: {m}"),
+        )
+    };
+    let exe = std::env::current_exe().map_err(|e| infra(e.to_string()))?;
+    view::launch_for(&exe).map_err(infra)
+}
+
+const PROOF_TEXT: &str = "view / = target root descriptor != scanner /; view / lists the target's entries; \
+     target executable same inode in the view; scanner-only marker not visible";
+
+fn view_refused(reason: String) -> Failure {
+    fail(
+        ExitStatus::Infrastructure,
+        format!("the target view is not the target's: {reason}; no scan was run"),
+    )
+}
+
+/// Builtin: the "view" is the descriptor itself; paths resolve beneath it.
+fn evidence_beneath_descriptor(target: &TargetRoot, e: &mut Evidence) -> Result<(), Failure> {
+    let infra =
+        |e: std::io::Error| fail(ExitStatus::Infrastructure, format!("proving the view: {e}"));
+    e.view_root = root::file_id(&std::fs::metadata(target.fd_path()).map_err(infra)?);
+    e.view_entries = target.entries().map_err(infra)?;
+    if let Some((path, _)) = &e.target_exe {
+        e.target_exe_in_view = target.stat_in_root(path).map_err(infra)?;
+    }
+    e.marker_in_view = target.stat_in_root(&e.marker.0).map_err(infra)?;
+    Ok(())
+}
+
+/// The probe's paths: the target's executable, the marker at its own path and under the prefix.
+fn probe_paths(e: &Evidence) -> Vec<String> {
+    let mut paths = Vec::new();
+    if let Some((path, _)) = &e.target_exe {
+        paths.push(path.clone());
+    }
+    paths.push(e.marker.0.clone());
+    paths.push(in_view(Path::new(&e.marker.0)).display().to_string());
+    paths
+}
+
+fn evidence_from_probe(report: &ProbeReport, e: &mut Evidence) {
+    let stat = |p: &str| report.stats.get(p).copied().flatten();
+    e.view_root = report.root;
+    e.view_entries = report.entries.clone();
+    e.view_extras = vec![
+        view::SCANNER_PREFIX.trim_start_matches('/').to_string(),
+        "proc".into(),
+        "dev".into(),
+        "sys".into(),
+    ];
+    if let Some((path, _)) = &e.target_exe {
+        e.target_exe_in_view = stat(path);
+    }
+    e.marker_in_view = stat(&e.marker.0);
+    e.marker_through_prefix = Some(stat(&in_view(Path::new(&e.marker.0)).display().to_string()));
+    e.metadata_in_view = Some(report.metadata.clone());
+}
+
+/// Runs `sidescan-runner probe-view` in the view exactly as the scan will run (same PRoot command,
+/// descriptor, interposer, seccomp filters, `view-exec` seal and Landlock ruleset) and reads what
+/// it saw.
+async fn probe_view(
+    view_config: &ViewConfig,
+    ruleset: Option<&ReadOnlyRuleset>,
+    evidence: &Evidence,
+    timeout: Duration,
+) -> Result<ProbeReport, Failure> {
+    let infra = |m: String| fail(ExitStatus::Infrastructure, format!("view probe: {m}"));
+    let launch = match &view_config.seal {
+        Some(launch) => launch.clone(),
+        None => own_launch()?,
+    };
+    let marker_in_view = in_view(Path::new(&evidence.marker.0));
+    let mut args: Vec<std::ffi::OsString> = vec![
+        PROBE_SUBCOMMAND.into(),
+        "--metadata".into(),
+        marker_in_view.into(),
+    ];
+    args.extend(probe_paths(evidence).into_iter().map(Into::into));
+    let limits = Containment {
+        timeout: timeout.min(Duration::from_secs(120)),
+        sweep_descendants_of: Some(std::process::id()),
+    };
+    let out = cinc::run_in_view(view_config, ruleset, &launch, &args, limits)
+        .await
+        .map_err(infra)?;
+    if out.code != Some(0) {
+        return Err(infra(format!(
+            "exit {:?}; stderr: {}",
+            out.code,
+            cinc::tail(&out.stderr)
+        )));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        infra(format!(
+            "unreadable report ({e}): {}; stderr: {}",
+            cinc::tail(&out.stdout),
+            cinc::tail(&out.stderr)
+        ))
+    })
+}
+
+/// The hidden subcommand that runs inside the view.
+pub const PROBE_SUBCOMMAND: &str = "probe-view";
+
+/// Prints the result files to stdout between markers; true when all were written.
+fn print_results(files: &[(ResultFile, Vec<u8>)]) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = files.iter().all(|(file, bytes)| {
+        out.write_all(crate::log_transfer::encode(file.file_name(), bytes).as_bytes())
+            .is_ok()
+    }) && out.flush().is_ok();
+    if written {
+        tracing::info!(files = files.len(), "result files printed to the log");
+    }
+    written
 }
 
 /// Reads `/proc/self/status` (for logs and the docs' capability claims).

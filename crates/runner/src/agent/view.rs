@@ -5,13 +5,21 @@
 //! Mechanism: PRoot (user-space chroot/bind by ptrace; no capabilities, no mount namespace):
 //!
 //! ```text
-//! proot -r /proc/<pid>/root            target's root becomes /
+//! proot -r /proc/self/fd/<n>/          target's root (a descriptor the agent holds) becomes /
 //!       -b /:/.sidescan-scanner         scanner's own root, reachable under a reserved name
 //!       -b /proc -b /dev -b /sys        kernel filesystems (the pod's shared PID namespace)
 //!       -w /
 //!       /.sidescan-scanner/<ld.so> --library-path <scanner libs> /.sidescan-scanner/<ruby> \
 //!           -I<scanner ruby load path> /.sidescan-scanner/<script> args...
 //! ```
+//!
+//! Why a descriptor: `/proc/<pid>/root` of a `pivot_root`ed container reads back as `/`, and PRoot
+//! canonicalizes `-r` with `realpath()`, so it would end up in the scanner's own root. The agent
+//! opens the root once ([`crate::agent::root`]), PRoot and its tracees inherit descriptor `<n>`,
+//! and a small interposer preloaded into PRoot only (`images/scanner/proot-view-root.c`) keeps
+//! `realpath()` from rewriting that one string. Landlock ([`crate::agent::sandbox`]) makes the
+//! whole view read-only except the scan's scratch directory, and every view is proven to be the
+//! target's before it is used ([`crate::agent::proof`]).
 //!
 //! Why the loader: inside the view, a dynamically linked program's `PT_INTERP`
 //! (`/lib64/ld-linux-x86-64.so.2`) would be looked up in the *target* (absent in distroless,
@@ -27,6 +35,11 @@
 //! applets), so `cat`, `stat`, `find` work on distroless targets too. Nothing of the scanner
 //! appears at a target path other than `/.sidescan-scanner`; `HOME` and `TMPDIR` point into the
 //! scanner's scratch directory, so the tool writes nothing into the target.
+//!
+//! The first program PRoot starts is the agent's own binary, `sidescan-runner view-exec`
+//! ([`ViewConfig::seal`]): it installs the seccomp filter every program of the view keeps (no
+//! metadata changes at all, [`crate::agent::seccomp`]) and then executes the scanner's program, so
+//! PRoot alone keeps the one call it needs for its loader.
 
 use crate::agent::procfs;
 use std::ffi::OsString;
@@ -37,18 +50,31 @@ pub const SCANNER_PREFIX: &str = "/.sidescan-scanner";
 /// PATH used when the target's own cannot be read.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The environment variable the interposer reads the view root from.
+pub const VIEW_ROOT_ENV: &str = "SIDESCAN_PROOT_VIEW_ROOT";
+
+/// The hidden subcommand that seals the view: `sidescan-runner view-exec <program> [args...]`
+/// installs the filter of every program in the view, then executes `program`.
+pub const VIEW_EXEC_SUBCOMMAND: &str = "view-exec";
+
 /// How the view is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewConfig {
     pub proot: PathBuf,
-    /// The target's root on the scanner's side (`/proc/<pid>/root`).
-    pub target_root: PathBuf,
+    /// The descriptor of the target's root that PRoot and its tracees inherit.
+    pub root_fd: i32,
+    /// The interposer that keeps PRoot from canonicalizing the view root (`LD_PRELOAD` of PRoot).
+    pub preload: Option<PathBuf>,
     /// The scanner's directory of static helper programs (busybox applets).
     pub fallback_bin: Option<PathBuf>,
     /// Scanner-side scratch directory (HOME, TMPDIR, PRoot's own temp files).
     pub scratch: PathBuf,
     /// The target process' PATH (from its environment), if readable.
     pub target_path: Option<String>,
+    /// How to start `sidescan-runner` in the view: run first (`view-exec`), it installs the
+    /// filter that refuses every metadata call to every program of the view. `None` leaves only
+    /// PRoot's own filter (which allows `fchmod(fd, 0500)`); the agent always seals.
+    pub seal: Option<Launch>,
 }
 
 /// How to start a scanner program in the view.
@@ -62,6 +88,14 @@ pub struct Launch {
     pub program: PathBuf,
     /// Arguments placed before `args` (e.g. Ruby's `-I` load path, the script path).
     pub leading_args: Vec<OsString>,
+}
+
+impl ViewConfig {
+    /// PRoot's `-r`: the inherited descriptor, with the trailing slash (without it PRoot treats
+    /// the magic link itself as the root and `ls /` fails with ELOOP).
+    pub fn view_root(&self) -> String {
+        format!("/proc/self/fd/{}/", self.root_fd)
+    }
 }
 
 /// A scanner-side path as seen inside the view.
@@ -80,7 +114,7 @@ pub fn command_line(
     let mut argv: Vec<OsString> = vec![
         view.proot.clone().into(),
         "-r".into(),
-        view.target_root.clone().into(),
+        view.view_root().into(),
         "-b".into(),
         format!("/:{SCANNER_PREFIX}").into(),
         "-b".into(),
@@ -92,6 +126,44 @@ pub fn command_line(
         "-w".into(),
         "/".into(),
     ];
+    if let Some(seal) = &view.seal {
+        argv.extend(launch_argv(seal));
+        argv.push(VIEW_EXEC_SUBCOMMAND.into());
+    }
+    argv.extend(launch_argv(launch));
+    argv.extend(args.iter().cloned());
+
+    let mut path = view
+        .target_path
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PATH.to_string());
+    if let Some(fallback) = &view.fallback_bin {
+        path = format!("{path}:{}", in_view(fallback).display());
+    }
+    let scratch_in_view = in_view(&view.scratch);
+    let mut env = vec![
+        ("PATH".to_string(), OsString::from(path)),
+        ("HOME".to_string(), scratch_in_view.join("home").into()),
+        ("TMPDIR".to_string(), scratch_in_view.join("tmp").into()),
+        ("LANG".to_string(), "C.UTF-8".into()),
+        // PRoot itself runs on the scanner's side (5.1.0 ignores this and uses /tmp).
+        (
+            "PROOT_TMP_DIR".to_string(),
+            view.scratch.join("proot").into(),
+        ),
+    ];
+    if let Some(preload) = &view.preload {
+        // Read and removed by the interposer in PRoot: the tracees never see either.
+        env.push(("LD_PRELOAD".to_string(), preload.clone().into()));
+        env.push((VIEW_ROOT_ENV.to_string(), view.view_root().into()));
+    }
+    (argv, env)
+}
+
+/// The view's command line of a launch: the scanner's loader with its library path (dynamic
+/// programs), the program, its leading arguments; every path prefixed.
+fn launch_argv(launch: &Launch) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = Vec::new();
     if let Some(loader) = &launch.loader {
         argv.push(in_view(loader).into());
         let libs: Vec<String> = launch
@@ -104,28 +176,7 @@ pub fn command_line(
     }
     argv.push(in_view(&launch.program).into());
     argv.extend(launch.leading_args.iter().cloned());
-    argv.extend(args.iter().cloned());
-
-    let mut path = view
-        .target_path
-        .clone()
-        .unwrap_or_else(|| DEFAULT_PATH.to_string());
-    if let Some(fallback) = &view.fallback_bin {
-        path = format!("{path}:{}", in_view(fallback).display());
-    }
-    let scratch_in_view = in_view(&view.scratch);
-    let env = vec![
-        ("PATH".to_string(), OsString::from(path)),
-        ("HOME".to_string(), scratch_in_view.join("home").into()),
-        ("TMPDIR".to_string(), scratch_in_view.join("tmp").into()),
-        ("LANG".to_string(), "C.UTF-8".into()),
-        // PRoot itself runs on the scanner's side.
-        (
-            "PROOT_TMP_DIR".to_string(),
-            view.scratch.join("proot").into(),
-        ),
-    ];
-    (argv, env)
+    argv
 }
 
 /// Reads the program interpreter (`PT_INTERP`) of an ELF file; `None` for static executables.
@@ -324,10 +375,12 @@ mod tests {
     fn view() -> ViewConfig {
         ViewConfig {
             proot: "/usr/bin/proot".into(),
-            target_root: "/proc/42/root".into(),
+            root_fd: 7,
+            preload: Some("/usr/local/lib/sidescan/proot-view-root.so".into()),
             fallback_bin: Some("/opt/sidescan/bin".into()),
             scratch: "/results/.work/run1".into(),
             target_path: Some("/usr/bin:/bin".into()),
+            seal: None,
         }
     }
 
@@ -346,7 +399,7 @@ mod tests {
             [
                 "/usr/bin/proot",
                 "-r",
-                "/proc/42/root",
+                "/proc/self/fd/7/",
                 "-b",
                 "/:/.sidescan-scanner",
                 "-b",
@@ -378,6 +431,48 @@ mod tests {
         assert_eq!(env["TMPDIR"], "/.sidescan-scanner/results/.work/run1/tmp");
         assert_eq!(env["PROOT_TMP_DIR"], "/results/.work/run1/proot");
         assert!(!env.contains_key("LD_LIBRARY_PATH"));
+        assert_eq!(
+            env["LD_PRELOAD"],
+            "/usr/local/lib/sidescan/proot-view-root.so"
+        );
+        assert_eq!(env[VIEW_ROOT_ENV], "/proc/self/fd/7/");
+    }
+
+    #[test]
+    fn the_runner_seals_the_view_before_the_program_runs() {
+        let runner = Launch {
+            loader: Some("/lib64/ld-linux-x86-64.so.2".into()),
+            library_path: vec!["/lib/x86_64-linux-gnu".into()],
+            program: "/usr/local/bin/sidescan-runner".into(),
+            leading_args: vec![],
+        };
+        let ruby = Launch {
+            loader: Some("/lib64/ld-linux-x86-64.so.2".into()),
+            library_path: vec!["/usr/lib/x86_64-linux-gnu".into()],
+            program: "/usr/bin/ruby3.1".into(),
+            leading_args: vec!["-I/.sidescan-scanner/usr/lib/ruby/3.1.0".into()],
+        };
+        let mut v = view();
+        v.seal = Some(runner);
+        let (argv, _) = command_line(&v, &ruby, &["-e".into(), "p 1".into()]);
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert_eq!(
+            argv[13..],
+            [
+                "/.sidescan-scanner/lib64/ld-linux-x86-64.so.2",
+                "--library-path",
+                "/.sidescan-scanner/lib/x86_64-linux-gnu",
+                "/.sidescan-scanner/usr/local/bin/sidescan-runner",
+                "view-exec",
+                "/.sidescan-scanner/lib64/ld-linux-x86-64.so.2",
+                "--library-path",
+                "/.sidescan-scanner/usr/lib/x86_64-linux-gnu",
+                "/.sidescan-scanner/usr/bin/ruby3.1",
+                "-I/.sidescan-scanner/usr/lib/ruby/3.1.0",
+                "-e",
+                "p 1"
+            ]
+        );
     }
 
     #[test]

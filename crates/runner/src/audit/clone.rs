@@ -23,8 +23,9 @@ use sidescan_core::audit::{
     AuditId, AuditSecurityMode, AuditSpec, HOLD_FILE, HOLD_MOUNT_PATH, PlacementMode, RunMode,
 };
 use sidescan_core::labels::{self, Component};
-use sidescan_core::spec::{PROFILE_MOUNT_PATH, Resources, ScanBackend, profile_key};
+use sidescan_core::spec::{PROFILE_MOUNT_PATH, Resources, ScanBackend};
 use sidescan_core::{RunId, names};
+use sidescan_gen::inputs::profile_key;
 use std::collections::BTreeMap;
 
 /// The init container that brings `hold` in.

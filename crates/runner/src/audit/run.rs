@@ -21,9 +21,10 @@ use sha2::{Digest, Sha256};
 use sidescan_core::audit::record::{ProgressRecord, TargetRecord, Totals};
 use sidescan_core::audit::{AuditId, AuditSpec, RunMode};
 use sidescan_core::labels::{self, Component};
-use sidescan_core::spec::{ScanBackend, profile_key};
+use sidescan_core::spec::ScanBackend;
 use sidescan_core::{ExitStatus, RunId};
 use sidescan_eval::Threshold;
+use sidescan_gen::inputs::profile_key;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -128,9 +129,11 @@ impl Controller {
         let url = spec.results.store_url.clone().unwrap_or_default();
         let store = store::open_with(
             &url,
-            spec.results.endpoint.as_deref(),
-            spec.results.region.as_deref(),
-            spec.results.allow_http,
+            &store::S3Settings {
+                endpoint: spec.results.endpoint.clone(),
+                region: spec.results.region.clone(),
+                allow_http: spec.results.allow_http,
+            },
         )?;
         let requests = Arc::new(AtomicU64::new(0));
         let client = counting_client(requests.clone()).await?;

@@ -2,8 +2,9 @@
 
 use clap::ValueEnum;
 use sidescan_core::RunId;
-use sidescan_runner::agent::cinc::CincOptions;
+use sidescan_runner::agent::cinc::{CincOptions, ProfileSource};
 use sidescan_runner::agent::identify::Selector;
+use sidescan_runner::agent::profile;
 use sidescan_runner::agent::{self, AgentConfig, Backend, Targeting};
 use sidescan_runner::store::RetryPolicy;
 use std::path::PathBuf;
@@ -90,17 +91,24 @@ pub struct AgentArgs {
     /// The /proc to read (the pod's shared PID namespace).
     #[arg(long, default_value = "/proc", hide = true)]
     proc: PathBuf,
-    /// cinc: the profile (directory or archive).
+    /// cinc: the profile: a directory or archive path, or an s3://, file:// or https:// URL of
+    /// an archive (fetched before the scan).
     #[arg(long, env = "SIDESCAN_PROFILE")]
-    profile: Option<PathBuf>,
-    /// cinc: input files (repeatable).
+    profile: Option<String>,
+    /// cinc: SHA-256 (hex) the fetched profile archive must have (required for https://).
+    #[arg(long, env = "SIDESCAN_PROFILE_SHA256")]
+    profile_sha256: Option<String>,
+    /// cinc: largest profile archive fetched from a URL, in bytes.
+    #[arg(long, default_value_t = profile::DEFAULT_MAX_BYTES, env = "SIDESCAN_PROFILE_MAX_BYTES")]
+    profile_max_bytes: u64,
+    /// InSpec input files (repeatable): cinc passes them on, builtin reads its allow lists.
     #[arg(
         long = "input-file",
         env = "SIDESCAN_INPUT_FILES",
         value_delimiter = ','
     )]
     input_files: Vec<PathBuf>,
-    /// cinc: waiver files (repeatable).
+    /// InSpec waiver files (repeatable): cinc passes them on, builtin applies them.
     #[arg(
         long = "waiver-file",
         env = "SIDESCAN_WAIVER_FILES",
@@ -117,6 +125,18 @@ pub struct AgentArgs {
     /// cinc: the PRoot executable.
     #[arg(long, default_value = "proot", env = "SIDESCAN_PROOT")]
     proot: PathBuf,
+    /// cinc: the interposer preloaded into PRoot so it keeps the target's root descriptor as
+    /// given (empty: none, for a PRoot that does not canonicalize its -r argument).
+    #[arg(
+        long,
+        default_value = "/usr/local/lib/sidescan/proot-view-root.so",
+        env = "SIDESCAN_PROOT_PRELOAD"
+    )]
+    proot_preload: PathBuf,
+    /// cinc: scan even when Landlock is unavailable, with a target view that is NOT read-only
+    /// (recorded in metadata.json). Without it such a scan fails with exit 3.
+    #[arg(long, env = "SIDESCAN_ALLOW_WRITABLE_VIEW")]
+    allow_writable_view: bool,
     /// cinc: the scanner's directory of static helper programs appended to PATH in the view.
     #[arg(
         long,
@@ -124,6 +144,10 @@ pub struct AgentArgs {
         env = "SIDESCAN_FALLBACK_BIN"
     )]
     fallback_bin: PathBuf,
+    /// Also print the result files to the log between markers (for an orchestrator without a
+    /// store: it reads them from the pod's log). Printed anyway when the upload fails.
+    #[arg(long, env = "SIDESCAN_LOG_RESULTS")]
+    log_results: bool,
     /// cinc: seconds before the scan is abandoned.
     #[arg(long, default_value_t = 1800, env = "SIDESCAN_SCAN_TIMEOUT")]
     scan_timeout: u64,
@@ -138,6 +162,12 @@ fn which(name: &std::path::Path) -> PathBuf {
     }
     sidescan_runner::agent::view::which(&name.to_string_lossy())
         .unwrap_or_else(|| name.to_path_buf())
+}
+
+/// Relative paths would change meaning inside the target view (its working directory is the
+/// target's `/`): every path flag is made absolute against the agent's working directory.
+fn absolute(flag: &str, path: &std::path::Path) -> Result<PathBuf, String> {
+    std::path::absolute(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
 }
 
 pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
@@ -178,14 +208,44 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
         BackendArg::Builtin => Backend::Builtin,
         BackendArg::Cinc => Backend::Cinc,
     };
-    let cinc = match (backend, &args.profile) {
+    let input_files = args
+        .input_files
+        .iter()
+        .map(|p| absolute("--input-file", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let waiver_files = args
+        .waiver_files
+        .iter()
+        .map(|p| absolute("--waiver-file", p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let results_dir = absolute("--results-dir", &args.results_dir)?;
+    let profile_source = match &args.profile {
+        Some(value) => Some(match profile::source(value) {
+            ProfileSource::Path(path) => ProfileSource::Path(absolute("--profile", &path)?),
+            url => {
+                profile::locate(value, args.profile_sha256.as_deref())
+                    .map_err(|e| e.to_string())?;
+                url
+            }
+        }),
+        None => None,
+    };
+    if args.profile_sha256.is_some() && !matches!(profile_source, Some(ProfileSource::Url(_))) {
+        return Err("--profile-sha256 applies to a profile fetched from a URL".into());
+    }
+    let cinc = match (backend, profile_source) {
         (Backend::Cinc, None) => return Err("--backend cinc needs --profile".into()),
         (_, Some(profile)) => Some(CincOptions {
             cinc_auditor: args.cinc_auditor.clone(),
-            profile: profile.clone(),
-            input_files: args.input_files.clone(),
-            waiver_files: args.waiver_files.clone(),
+            profile,
+            profile_sha256: args.profile_sha256.clone(),
+            profile_max_bytes: args.profile_max_bytes,
+            input_files: input_files.clone(),
+            waiver_files: waiver_files.clone(),
             proot: which(&args.proot),
+            proot_preload: (!args.proot_preload.as_os_str().is_empty())
+                .then(|| args.proot_preload.clone()),
+            allow_writable_view: args.allow_writable_view,
             fallback_bin: args
                 .fallback_bin
                 .is_dir()
@@ -212,7 +272,7 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
         targeting,
         wait: Duration::from_secs(args.wait_seconds),
         proc: args.proc,
-        results_dir: args.results_dir,
+        results_dir,
         store_url: args.store,
         namespace,
         target_name: args.target_name,
@@ -223,8 +283,11 @@ pub fn config(args: AgentArgs) -> Result<AgentConfig, String> {
             ..RetryPolicy::default()
         },
         cinc,
+        input_files,
+        waiver_files,
         pod_name: args.pod_name,
         node: args.node_name,
         audit_context,
+        log_results: args.log_results,
     })
 }

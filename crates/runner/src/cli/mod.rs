@@ -3,3 +3,5 @@
 pub mod agent;
 pub mod audit;
 pub mod install_hold;
+pub mod orchestrate;
+pub mod scan;

@@ -10,6 +10,8 @@
 //! The target runs as `uid:gid` and is killed (and its runc container deleted) on drop.
 #![allow(dead_code)]
 
+pub mod seaweed;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,38 +71,78 @@ impl Drop for RunningTarget {
     }
 }
 
+/// The target's environment when none is given: the PATH containerd sets.
+pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// More about the target: its environment and volumes (runc only).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `KEY=value` entries; empty: [`DEFAULT_PATH`] only.
+    pub env: Vec<String>,
+    /// (directory on the host, mount point inside the root): bind mounts, read-only.
+    pub volumes: Vec<(PathBuf, String)>,
+}
+
 /// Starts `argv` (paths inside `root`) in `root` as `uid:gid`, the way `start` says.
 /// `root` must hold `proc/` (mount point) and whatever `argv[0]` needs.
 pub fn start_target(start: Start, root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+    start_target_with(start, root, argv, uid, gid, &Options::default())
+}
+
+/// [`start_target`] with an environment and volumes.
+pub fn start_target_with(
+    start: Start,
+    root: &Path,
+    argv: &[&str],
+    uid: u32,
+    gid: u32,
+    options: &Options,
+) -> RunningTarget {
     match start {
-        Start::Runc => start_runc(root, argv, uid, gid),
-        Start::Chroot => start_chroot(root, argv, uid, gid),
+        Start::Runc => start_runc(root, argv, uid, gid, options),
+        Start::Chroot => {
+            assert!(options.volumes.is_empty(), "volumes need Start::Runc");
+            start_chroot(root, argv, uid, gid, options)
+        }
     }
 }
 
-fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+fn env_of(options: &Options) -> Vec<String> {
+    if options.env.is_empty() {
+        vec![DEFAULT_PATH.to_string()]
+    } else {
+        options.env.clone()
+    }
+}
+
+fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32, options: &Options) -> RunningTarget {
     let bundle = tempfile::tempdir().expect("bundle dir");
     let id = format!(
         "sidescan-test-{}-{:08x}",
         std::process::id(),
         rand_u32(bundle.path())
     );
+    let mut mounts =
+        vec![serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"})];
+    for (host, dest) in &options.volumes {
+        mounts.push(serde_json::json!({
+            "destination": dest, "type": "bind", "source": host, "options": ["rbind", "ro"]
+        }));
+    }
     let config = serde_json::json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
             "user": {"uid": uid, "gid": gid},
             "args": argv,
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "env": env_of(options),
             "cwd": "/",
             "capabilities": {"bounding": [], "effective": [], "permitted": [], "ambient": []},
             "noNewPrivileges": true
         },
         "root": {"path": root.display().to_string(), "readonly": false},
         "hostname": "target",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"}
-        ],
+        "mounts": mounts,
         "linux": {
             "namespaces": [
                 {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
@@ -141,8 +183,22 @@ fn start_runc(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
     }
 }
 
-fn start_chroot(root: &Path, argv: &[&str], uid: u32, gid: u32) -> RunningTarget {
+fn start_chroot(
+    root: &Path,
+    argv: &[&str],
+    uid: u32,
+    gid: u32,
+    options: &Options,
+) -> RunningTarget {
     let mut command = Command::new("unshare");
+    if !options.env.is_empty() {
+        command.env_clear();
+        for entry in &options.env {
+            if let Some((key, value)) = entry.split_once('=') {
+                command.env(key, value);
+            }
+        }
+    }
     command
         .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
         .arg(root)
@@ -187,4 +243,60 @@ fn rand_u32(seed: &Path) -> u32 {
     seed.hash(&mut h);
     std::time::SystemTime::now().hash(&mut h);
     h.finish() as u32
+}
+
+/// A directory for a target's root under Cargo's target tmp dir: never beneath `/tmp`, where the
+/// view may write (PRoot 5.1.0 keeps its own files there).
+pub fn target_tempdir() -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("targets");
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(&base).unwrap()
+}
+
+/// The PRoot view-root interposer (`images/scanner/proot-view-root.c`), built once per test run
+/// into `/tmp` (world-readable wherever the checkout lives: the same-uid tests run the agent as
+/// another user).
+pub fn interposer() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            use std::os::unix::fs::PermissionsExt;
+            let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../images/scanner/proot-view-root.c");
+            let out = std::env::temp_dir().join(format!(
+                "sidescan-proot-view-root-{}.so",
+                std::process::id()
+            ));
+            let status = Command::new("cc")
+                .args(["-O2", "-Wall", "-Werror", "-shared", "-fPIC", "-o"])
+                .arg(&out)
+                .arg(&source)
+                .arg("-ldl")
+                .status()
+                .expect("cc (gcc) not found: apt-get install gcc libc6-dev");
+            assert!(status.success(), "building {}", source.display());
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+            out
+        })
+        .clone()
+}
+
+/// Processes whose command line contains `needle` (leftovers of a scan).
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let text = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if text.contains(needle) {
+                found.push((pid, text));
+            }
+        }
+    }
+    found
 }

@@ -1,0 +1,199 @@
+//! `sidescan-runner scan`: the workflow from outside the cluster (the current kubeconfig), with
+//! the reference script's interface: namespace, scan pod name, profile, threshold file.
+
+use serde_json::Value;
+use sidescan_gen::values;
+use sidescan_runner::orchestrator::{self, Mode, RunConfig};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct ScanArgs {
+    /// Namespace of the scan pod (and of every object the run creates).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// The scan pod's name (default: sidescan-scan-<target.name>); also target.name when the
+    /// spec has none.
+    #[arg(long)]
+    pod_name: Option<String>,
+    /// The profile: a profile directory or archive (CINC Auditor), or `builtin` for the native
+    /// baseline. Default: the spec's.
+    #[arg(long)]
+    profile: Option<String>,
+    /// SAF threshold file: the verdict (default: the spec's thresholds.file, else none).
+    #[arg(long)]
+    threshold: Option<PathBuf>,
+    /// The target's image (target.image).
+    #[arg(long)]
+    image: Option<String>,
+    /// Scan spec (YAML), as `sidescan-gen` takes it; relative paths in it are taken from its
+    /// directory.
+    #[arg(long, short = 'f')]
+    values: Option<PathBuf>,
+    /// Override a spec value: `--set security.runAsUser=1000`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Override a spec value with a string.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    set_string: Vec<String>,
+    /// Object store URL for the results (results.storeUrl).
+    #[arg(long, env = "SIDESCAN_STORE")]
+    store: Option<String>,
+    /// Without a store, the results go to this local directory.
+    #[arg(long, default_value = "sidescan-results")]
+    results_dir: PathBuf,
+    /// No progress lines, only the closing summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn set(tree: &mut Value, path: &[&str], value: Value) {
+    let mut node = tree;
+    for key in &path[..path.len() - 1] {
+        if !node[*key].is_object() {
+            node[*key] = Value::Object(Default::default());
+        }
+        node = &mut node[*key];
+    }
+    node[path[path.len() - 1]] = value;
+}
+
+/// Builds the run from the arguments; every bad input is one line naming what is wrong.
+pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
+    let (mut tree, base_dir) = match &args.values {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let tree = values::parse_values(&text, &path.display().to_string())
+                .map_err(|e| e.to_string())?;
+            let base = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            (tree, base)
+        }
+        None => (Value::Object(Default::default()), PathBuf::from(".")),
+    };
+    for arg in &args.set {
+        values::apply_set(&mut tree, arg, false).map_err(|e| e.to_string())?;
+    }
+    for arg in &args.set_string {
+        values::apply_set(&mut tree, arg, true).map_err(|e| e.to_string())?;
+    }
+    if let Some(ns) = &args.namespace {
+        set(&mut tree, &["namespace"], Value::String(ns.clone()));
+    }
+    if let Some(image) = &args.image {
+        set(
+            &mut tree,
+            &["target", "image"],
+            Value::String(image.clone()),
+        );
+    }
+    if let Some(name) = &args.pod_name {
+        sidescan_core::names::check_dns_label("--pod-name", name).map_err(|e| e.to_string())?;
+        if tree["target"]["name"].is_null() {
+            set(&mut tree, &["target", "name"], Value::String(name.clone()));
+        }
+    }
+    if let Some(store) = &args.store {
+        set(
+            &mut tree,
+            &["results", "storeUrl"],
+            Value::String(store.clone()),
+        );
+    }
+    let mut archive = None;
+    match args.profile.as_deref() {
+        None => {}
+        Some("builtin") => {
+            set(
+                &mut tree,
+                &["scanner", "backend"],
+                Value::String("builtin".into()),
+            );
+            set(&mut tree, &["profile"], Value::Null);
+        }
+        Some(path) => {
+            let meta = std::fs::metadata(path).map_err(|e| format!("--profile {path}: {e}"))?;
+            let absolute =
+                std::path::absolute(path).map_err(|e| format!("--profile {path}: {e}"))?;
+            set(
+                &mut tree,
+                &["scanner", "backend"],
+                Value::String("cinc".into()),
+            );
+            if meta.is_dir() {
+                set(
+                    &mut tree,
+                    &["profile"],
+                    serde_json::json!({"dir": absolute.display().to_string()}),
+                );
+            } else {
+                // The archive ships in the run's ConfigMap; the plan names it.
+                let name = absolute
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                set(
+                    &mut tree,
+                    &["profile"],
+                    serde_json::json!({"configMap": {"name": "sidescan-profile-archive", "files": [name]}}),
+                );
+                archive = Some(absolute);
+            }
+        }
+    }
+    // `--set profile=null` style removals: a null left in the tree means "default".
+    if tree["profile"].is_null()
+        && let Some(map) = tree.as_object_mut()
+    {
+        map.remove("profile");
+    }
+    let spec = values::spec_from_value(tree).map_err(|e| match &args.values {
+        Some(path) => format!("{}: {e}", path.display()),
+        None => e.to_string(),
+    })?;
+    let thresholds = match (&args.threshold, &spec.thresholds) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Some(t)) => match (&t.file, &t.config_map) {
+            (Some(file), _) => Some(base_dir.join(file)),
+            (None, Some(name)) => {
+                return Err(format!(
+                    "thresholds.configMap {name}: read by in-cluster runs only; give --threshold FILE"
+                ));
+            }
+            (None, None) => None,
+        },
+        (None, None) => None,
+    };
+    let pod_name = args
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| sidescan_core::spec::scan_pod_name(&spec.target.name));
+    Ok(RunConfig {
+        mode: Mode::Local,
+        spec,
+        base_dir,
+        pod_name,
+        archive,
+        thresholds,
+        local_results: Some(args.results_dir),
+        progress: !args.quiet,
+    })
+}
+
+/// Runs, printing one line per phase and the closing summary; the exit status is the verdict.
+pub async fn run(config: RunConfig) -> anyhow::Result<sidescan_core::ExitStatus> {
+    let report = orchestrator::run(config).await;
+    if report.phases.is_empty() {
+        // Nothing was deployed (bad input, cluster or store unreachable): one line.
+        eprintln!(
+            "sidescan-runner: {}",
+            report.error.as_deref().unwrap_or("failed")
+        );
+    } else {
+        print!("{}", orchestrator::report::summary(&report));
+    }
+    Ok(report.status)
+}

@@ -1,0 +1,238 @@
+//! Process: the evaluator applies the threshold file to the HDF; the verdict is the exit code.
+//! Writes `evaluation.json`, `summary.md` and `junit.xml` (bytes here; the caller stores them
+//! beside `hdf.json`).
+
+use crate::Error;
+use serde_json::json;
+use sidescan_core::{ExitStatus, ResultFile};
+use sidescan_eval::{Summary, Threshold, Validation, hdf, report, summary, threshold, validate};
+
+/// Reads a threshold file's text the way `sidescan-gen` checks it: the evaluator's parser, and
+/// unknown keys are errors (a misspelled key would silently check nothing).
+pub fn parse_thresholds(text: &str, origin: &str) -> Result<Threshold, Error> {
+    let bad = |reason: String| Error::Input {
+        path: origin.to_string(),
+        reason,
+    };
+    let parsed = threshold::parse_threshold(text, origin).map_err(|e| {
+        let message = e.to_string();
+        let message = message.lines().next().unwrap_or_default();
+        bad(message
+            .strip_prefix(&format!("{origin}: "))
+            .unwrap_or(message)
+            .to_string())
+    })?;
+    if !parsed.unknown_keys.is_empty() {
+        return Err(bad(format!(
+            "unknown threshold key(s): {}",
+            parsed.unknown_keys.join(", ")
+        )));
+    }
+    Ok(parsed)
+}
+
+/// What the run is, for `evaluation.json`.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    pub run_id: String,
+    pub namespace: String,
+    pub target: String,
+    /// The stored `hdf.json` (its key, or where it came from) and its sha256.
+    pub hdf_source: String,
+    pub hdf_sha256: String,
+}
+
+/// The evaluation and its files.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub status: ExitStatus,
+    pub summary: Summary,
+    pub validation: Option<Validation>,
+    /// `evaluation.json`, `summary.md`, `junit.xml`, in that order.
+    pub files: Vec<(ResultFile, Vec<u8>)>,
+}
+
+/// The verdict's name in `evaluation.json`.
+pub fn verdict_name(status: ExitStatus, has_thresholds: bool) -> &'static str {
+    match (status, has_thresholds) {
+        (ExitStatus::Passed, true) => "passed",
+        (ExitStatus::Passed, false) => "stored",
+        _ => "thresholds-not-met",
+    }
+}
+
+/// Evaluates `hdf` against `thresholds` (none: the verdict is that the scan ran and was stored).
+pub fn evaluate(
+    hdf: &[u8],
+    thresholds: Option<&Threshold>,
+    facts: &RunFacts,
+) -> Result<Evaluation, Error> {
+    let parsed = hdf::parse_named(hdf, &facts.hdf_source)
+        .map_err(|e| Error::Retrieve(format!("the scanner's hdf.json is not valid HDF: {e}")))?;
+    let summary = summary::summarize(&parsed);
+    let validation = thresholds.map(|t| validate::validate(&summary, t));
+    let status = match &validation {
+        Some(v) if !v.passed() => ExitStatus::ThresholdsNotMet,
+        _ => ExitStatus::Passed,
+    };
+    let evaluation = json!({
+        "run_id": facts.run_id,
+        "namespace": facts.namespace,
+        "target": facts.target,
+        "hdf": {"source": facts.hdf_source, "sha256": facts.hdf_sha256},
+        "verdict": verdict_name(status, thresholds.is_some()),
+        "exit_code": status.code(),
+        "summary": summary,
+        "thresholds": match (thresholds, &validation) {
+            (Some(t), Some(v)) => json!({
+                "origin": t.origin,
+                "passed": v.passed,
+                "compliance": v.compliance,
+                "checked": v.checked,
+                "violations": v.violations,
+            }),
+            _ => serde_json::Value::Null,
+        },
+    });
+    let mut markdown = report::summary_markdown(&summary);
+    if let Some(v) = &validation {
+        markdown.push('\n');
+        match v.first_message() {
+            None => markdown.push_str(&format!("**Thresholds met** ({} checked).\n", v.checked)),
+            Some(_) => {
+                markdown.push_str(&format!(
+                    "**Thresholds not met** ({} of {} checks failed):\n\n",
+                    v.violations.len(),
+                    v.checked
+                ));
+                for violation in &v.violations {
+                    markdown.push_str(&format!("- `{}`: {}\n", violation.key, violation.message));
+                }
+            }
+        }
+    }
+    let files = vec![
+        (
+            ResultFile::Evaluation,
+            format!("{evaluation:#}\n").into_bytes(),
+        ),
+        (ResultFile::Summary, markdown.into_bytes()),
+        (ResultFile::Junit, report::junit(&parsed).into_bytes()),
+    ];
+    Ok(Evaluation {
+        status,
+        summary,
+        validation,
+        files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two controls: one passed (high), one failed (medium).
+    fn hdf() -> Vec<u8> {
+        let control = |id: &str, impact: f64, status: &str| {
+            json!({"id": id, "title": format!("control {id}"), "impact": impact, "tags": {},
+                   "refs": [], "source_location": {}, "descriptions": [],
+                   "results": [{"status": status, "code_desc": "c",
+                                "start_time": "2026-01-01T00:00:00Z"}]})
+        };
+        serde_json::to_vec(&json!({
+            "platform": {"name": "debian", "release": "12"},
+            "version": "1",
+            "statistics": {"duration": 0.1},
+            "profiles": [{"name": "p", "sha256": "0", "supports": [], "attributes": [],
+                          "groups": [], "status": "loaded",
+                          "controls": [control("a", 0.7, "passed"), control("b", 0.5, "failed")]}]
+        }))
+        .unwrap()
+    }
+
+    fn facts() -> RunFacts {
+        RunFacts {
+            run_id: "abc123".into(),
+            namespace: "ns".into(),
+            target: "web".into(),
+            hdf_source: "s3://b/ns/web/x/hdf.json".into(),
+            hdf_sha256: "00".into(),
+        }
+    }
+
+    #[test]
+    fn without_thresholds_the_stored_scan_passes() {
+        let e = evaluate(&hdf(), None, &facts()).unwrap();
+        assert_eq!(e.status, ExitStatus::Passed);
+        assert_eq!(e.summary.totals.passed, 1);
+        assert_eq!(e.summary.totals.failed, 1);
+        assert_eq!(e.summary.compliance, 50);
+        let doc: serde_json::Value = serde_json::from_slice(&e.files[0].1).unwrap();
+        assert_eq!(doc["verdict"], "stored");
+        assert_eq!(doc["exit_code"], 0);
+        assert_eq!(doc["thresholds"], serde_json::Value::Null);
+        assert_eq!(doc["summary"]["totals"]["failed"], 1);
+        assert_eq!(doc["summary"]["compliance"], 50);
+        assert_eq!(
+            e.files.iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![
+                ResultFile::Evaluation,
+                ResultFile::Summary,
+                ResultFile::Junit
+            ]
+        );
+        let junit = String::from_utf8(e.files[2].1.clone()).unwrap();
+        assert!(
+            junit.contains("<testsuite") && junit.contains("failure"),
+            "{junit}"
+        );
+    }
+
+    #[test]
+    fn thresholds_decide_the_exit_code() {
+        let pass = parse_thresholds("compliance:\n  min: 50\n", "pass.yml").unwrap();
+        let e = evaluate(&hdf(), Some(&pass), &facts()).unwrap();
+        assert_eq!(e.status, ExitStatus::Passed);
+        let doc: serde_json::Value = serde_json::from_slice(&e.files[0].1).unwrap();
+        assert_eq!(doc["verdict"], "passed");
+        assert_eq!(doc["thresholds"]["origin"], "pass.yml");
+        assert_eq!(doc["thresholds"]["passed"], true);
+
+        let fail = parse_thresholds(
+            "compliance:\n  min: 90\nfailed:\n  medium:\n    max: 0\n",
+            "fail.yml",
+        )
+        .unwrap();
+        let e = evaluate(&hdf(), Some(&fail), &facts()).unwrap();
+        assert_eq!(e.status, ExitStatus::ThresholdsNotMet);
+        let doc: serde_json::Value = serde_json::from_slice(&e.files[0].1).unwrap();
+        assert_eq!(doc["verdict"], "thresholds-not-met");
+        assert_eq!(doc["exit_code"], 1);
+        assert_eq!(doc["thresholds"]["violations"].as_array().unwrap().len(), 2);
+        let md = String::from_utf8(e.files[1].1.clone()).unwrap();
+        assert!(md.contains("Thresholds not met"), "{md}");
+        assert!(md.contains("compliance.min"), "{md}");
+    }
+
+    #[test]
+    fn bad_threshold_files_name_the_file() {
+        for bad in [
+            "",
+            "compliance: [",
+            "complianse:\n  min: 80\n",
+            "compliance:\n  min: lots\n",
+        ] {
+            let err = parse_thresholds(bad, "t.yml").unwrap_err();
+            assert_eq!(err.exit_status(), ExitStatus::BadInput);
+            let text = err.to_string();
+            assert!(text.starts_with("t.yml: "), "{bad:?}: {text}");
+            assert!(!text.starts_with("t.yml: t.yml"), "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_hdf_is_an_infrastructure_failure() {
+        let err = evaluate(b"{\"profiles\": 3}", None, &facts()).unwrap_err();
+        assert_eq!(err.exit_status(), ExitStatus::Infrastructure);
+    }
+}
