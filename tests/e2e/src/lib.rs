@@ -5,6 +5,7 @@
 
 pub mod env;
 pub mod harness;
+pub mod manifests;
 pub mod pods;
 pub mod scan;
 pub mod seaweed;
