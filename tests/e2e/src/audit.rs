@@ -3,9 +3,7 @@
 //! reading objects back from S3.
 
 use crate::env::{S3_HINT, required};
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::PostParams;
-use kube::{Api, Client};
+use kube::Client;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::path::PathBuf;
 use std::process::Command;
@@ -54,26 +52,21 @@ pub fn spec_yaml(ns: &str, prefix: &str, extra: &str) -> String {
          scanner: {{backend: builtin, image: localhost/sidescan-scanner:dev}}\n\
          images: {{pullPolicy: Never}}\n\
          results: {{storeUrl: 's3://{bucket}/{prefix}', endpoint: '{endpoint}', region: us-east-1,\n\
-                    allowHttp: true, credentialsSecret: {{name: store}}}}\n\
+                    allowHttp: true, credentialsSecret: {{name: sidescan-s3}}}}\n\
          cluster: {{hostNetwork: true}}\n\
          {extra}"
     )
 }
 
-/// The store credentials Secret the clones read (`store`), from the test's AWS variables.
+/// The store credentials Secret the clones read (`sidescan-s3`), from the test's AWS variables.
 pub async fn store_secret(client: &Client, ns: &str) {
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "store"},
-        "stringData": {
-            "AWS_ACCESS_KEY_ID": required("AWS_ACCESS_KEY_ID", S3_HINT),
-            "AWS_SECRET_ACCESS_KEY": required("AWS_SECRET_ACCESS_KEY", S3_HINT),
-        },
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    crate::scan::create_store_secret(
+        client,
+        ns,
+        &required("AWS_ACCESS_KEY_ID", S3_HINT),
+        &required("AWS_SECRET_ACCESS_KEY", S3_HINT),
+    )
+    .await;
 }
 
 /// The test bucket, with explicit endpoint and credentials.

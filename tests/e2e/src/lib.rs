@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod env;
 pub mod harness;
+pub mod manifests;
 pub mod pods;
 pub mod scan;
 pub mod seaweed;

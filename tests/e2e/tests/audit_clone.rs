@@ -8,12 +8,13 @@
 //! runner), and both `env` evals.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use object_store::{ObjectStore, ObjectStoreExt};
 use sidescan_core::RunId;
 use sidescan_core::audit::AuditId;
+use sidescan_e2e::audit::store_secret;
 use sidescan_e2e::env::{S3_HINT, required};
 use sidescan_e2e::harness::{wait_for, wait_gone, with_temp_ns};
 use sidescan_e2e::pods::container_ended;
@@ -32,26 +33,11 @@ fn spec(ns: &str, prefix: &str) -> sidescan_core::audit::AuditSpec {
          scanner: {{backend: builtin, image: localhost/sidescan-scanner:dev}}\n\
          images: {{pullPolicy: Never}}\n\
          results: {{storeUrl: 's3://{bucket}/{prefix}', endpoint: '{endpoint}', region: us-east-1,\n\
-                    allowHttp: true, credentialsSecret: {{name: store}}}}\n\
+                    allowHttp: true, credentialsSecret: {{name: sidescan-s3}}}}\n\
          cluster: {{hostNetwork: true}}\n\
          targetDeadlineSeconds: 120\n"
     );
     sidescan_runner::audit::input::parse_spec(&text, "audit.yaml").unwrap()
-}
-
-async fn store_secret(client: &kube::Client, ns: &str) {
-    let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "store"},
-        "stringData": {
-            "AWS_ACCESS_KEY_ID": required("AWS_ACCESS_KEY_ID", S3_HINT),
-            "AWS_SECRET_ACCESS_KEY": required("AWS_SECRET_ACCESS_KEY", S3_HINT),
-        },
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

@@ -14,64 +14,16 @@
 //! outputs evaluated.
 
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::{Api, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::{Client, discovery};
+use kube::api::{Api, ObjectMeta, PostParams};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value;
 use sidescan_e2e::env::{S3_HINT, required};
-use sidescan_e2e::harness::{wait_for, wait_for_service_account_token, with_temp_ns};
+use sidescan_e2e::harness::{wait_for, with_temp_ns};
+use sidescan_e2e::manifests::{apply_all, render_example, server_version};
 use sidescan_e2e::pods::terminated;
-use sidescan_gen::{Generator, KubeVersion, values};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-/// Renders the development cluster's example spec with `sets` into namespace `ns`.
-fn render(ns: &str, kube: KubeVersion, sets: &[String]) -> Vec<Value> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/specs/dev-cluster.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut tree = values::parse_values(&text, "dev-cluster").unwrap();
-    values::apply_set(&mut tree, &format!("namespace={ns}"), false).unwrap();
-    for set in sets {
-        values::apply_set(&mut tree, set, false).unwrap();
-    }
-    let spec = values::spec_from_value(tree).unwrap();
-    let generator = Generator::new().unwrap();
-    let rendered =
-        sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None).unwrap();
-    sidescan_gen::documents(&sidescan_gen::to_stream(&rendered)).unwrap()
-}
-
-async fn server_version(client: &Client) -> KubeVersion {
-    let info = client.apiserver_version().await.expect("GET /version");
-    let minor = info.minor.trim_end_matches('+');
-    KubeVersion::parse(&format!("{}.{minor}", info.major)).expect("server version")
-}
-
-/// Server-side apply, document by document (admission checks a pod's ServiceAccount, which an
-/// earlier document creates).
-async fn apply(client: &Client, ns: &str, docs: &[Value]) {
-    let params = PatchParams::apply("sidescan-e2e");
-    for doc in docs {
-        let api_version = doc["apiVersion"].as_str().unwrap();
-        let kind = doc["kind"].as_str().unwrap();
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, _) = discovery::pinned_kind(client, &gvk)
-            .await
-            .unwrap_or_else(|e| panic!("{api_version} {kind} not served: {e}"));
-        let name = doc["metadata"]["name"].as_str().unwrap();
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
-        api.patch(name, &params, &Patch::Apply(doc))
-            .await
-            .unwrap_or_else(|e| panic!("apply of {kind}/{name} refused: {e}"));
-        if kind == "ServiceAccount" {
-            wait_for_service_account_token(client, ns, name).await;
-        }
-    }
-}
 
 /// The local S3 server, with the test's own credentials.
 fn s3() -> impl ObjectStore {
@@ -116,7 +68,8 @@ async fn cinc_scan(target: &'static str, mode: &'static str) {
             sets.push("security.runAsUser=65532".into());
             sets.push("security.runAsGroup=65532".into());
         }
-        let mut docs = render(&ns, kube, &sets);
+        let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+        let mut docs = render_example("dev-cluster", &ns, kube, &sets);
         if mode == "same-uid" && target == "glibc" {
             // The glibc image runs as root, which the same-uid mode refuses: the test runs its
             // target container as 65532 instead (the distroless image already does).
@@ -149,7 +102,7 @@ async fn cinc_scan(target: &'static str, mode: &'static str) {
         let pod_doc = scan.iter().find(|d| d["kind"] == "Pod").unwrap();
         let args = pod_doc["spec"]["containers"][1]["args"].to_string();
         assert!(args.contains("\"cinc\""), "not a cinc scan: {args}");
-        apply(&client, &ns, &scan).await;
+        apply_all(&client, &ns, &scan, false).await;
 
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let pod_name = format!("sidescan-scan-{target}");

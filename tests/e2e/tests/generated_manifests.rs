@@ -8,101 +8,19 @@
 
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams, PostParams,
-};
-use kube::{Client, discovery};
+use kube::Client;
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use serde_json::Value;
 use sidescan_e2e::env::{S3_HINT, required};
-use sidescan_e2e::harness::{wait_for, wait_for_service_account_token, with_temp_ns};
+use sidescan_e2e::harness::{wait_for, with_temp_ns};
+use sidescan_e2e::manifests::{api_for, apply_all, render_example, server_version};
 use sidescan_e2e::pods::terminated;
-use sidescan_gen::{Generator, Kind, KubeVersion, values};
+use sidescan_gen::KubeVersion;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-fn example_spec(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/specs/{name}.yaml"))
-}
-
-/// The server's release, as `--kube-version` takes it.
-async fn server_version(client: &Client) -> KubeVersion {
-    let info = client.apiserver_version().await.expect("GET /version");
-    let minor = info.minor.trim_end_matches('+');
-    KubeVersion::parse(&format!("{}.{minor}", info.major)).expect("server version")
-}
 
 /// Renders the development cluster's example spec into namespace `ns`, as JSON documents.
 fn render(ns: &str, kube: KubeVersion, sets: &[&str]) -> Vec<Value> {
     render_example("dev-cluster", ns, kube, sets)
-}
-
-/// Renders example spec `name` into namespace `ns`, as JSON documents: `render all` (the Job
-/// path) followed by `render scan-pod` (the manual path).
-fn render_example(name: &str, ns: &str, kube: KubeVersion, sets: &[&str]) -> Vec<Value> {
-    let path = example_spec(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut tree = values::parse_values(&text, name).unwrap();
-    values::apply_set(&mut tree, &format!("namespace={ns}"), false).unwrap();
-    for set in sets {
-        values::apply_set(&mut tree, set, false).unwrap();
-    }
-    let spec = values::spec_from_value(tree).unwrap();
-    let generator = Generator::new().unwrap();
-    let mut rendered =
-        sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None).unwrap();
-    rendered.extend(
-        sidescan_gen::generate(
-            &generator,
-            &spec,
-            path.parent().unwrap(),
-            kube,
-            Some(Kind::ScanPod),
-        )
-        .unwrap(),
-    );
-    sidescan_gen::documents(&sidescan_gen::to_stream(&rendered)).unwrap()
-}
-
-async fn api_for(client: &Client, ns: &str, doc: &Value) -> (Api<DynamicObject>, String, String) {
-    let api_version = doc["apiVersion"].as_str().unwrap();
-    let kind = doc["kind"].as_str().unwrap();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let (resource, _) = discovery::pinned_kind(client, &gvk)
-        .await
-        .unwrap_or_else(|e| panic!("{api_version} {kind} not served: {e}"));
-    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
-    (
-        Api::namespaced_with(client.clone(), ns, &resource),
-        format!("{kind}/{name}"),
-        name,
-    )
-}
-
-/// Server-side apply of every document in order: a dry run first (which must create nothing),
-/// then for real. Document by document, because admission checks a pod's ServiceAccount, which
-/// an earlier document creates.
-async fn apply_all(client: &Client, ns: &str, docs: &[Value]) {
-    let real = PatchParams::apply("sidescan-e2e");
-    let mut dry_run = real.clone();
-    dry_run.dry_run = true;
-    for doc in docs {
-        let (api, what, name) = api_for(client, ns, doc).await;
-        api.patch(&name, &dry_run, &Patch::Apply(doc))
-            .await
-            .unwrap_or_else(|e| panic!("dry run of {what} refused: {e}"));
-        assert!(
-            api.get_opt(&name).await.unwrap().is_none(),
-            "{what} exists after a dry run"
-        );
-        api.patch(&name, &real, &Patch::Apply(doc))
-            .await
-            .unwrap_or_else(|e| panic!("apply of {what} refused: {e}"));
-        if doc["kind"] == "ServiceAccount" {
-            // v1.20 admission refuses pods until their ServiceAccount has a token Secret.
-            wait_for_service_account_token(client, ns, &name).await;
-        }
-    }
 }
 
 #[tokio::test]
@@ -125,7 +43,7 @@ async fn every_generated_document_is_accepted_by_the_api_server() {
             assert!(kinds.contains(&kind), "{kind} not rendered: {kinds:?}");
         }
 
-        apply_all(&client, &ns, &docs).await;
+        apply_all(&client, &ns, &docs, true).await;
         for doc in &docs {
             let (api, what, name) = api_for(&client, &ns, doc).await;
             let stored = api
@@ -205,7 +123,7 @@ async fn scan_in(client: &Client, ns: &str, target: &str, sets: &[String]) -> (P
             .filter(|d| wanted.contains(&d["kind"].as_str().unwrap()))
             .filter(|d| d["metadata"]["name"] != format!("sidescan-{target}-spec").as_str())
             .collect();
-        apply_all(&client, &ns, &scan).await;
+        apply_all(&client, &ns, &scan, true).await;
 
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let scanner_ended =
@@ -265,7 +183,7 @@ async fn the_other_example_specs_are_accepted_by_the_api_server() {
             "private-store",
         ] {
             let docs = render_example(name, &ns, kube, &sets);
-            apply_all(&client, &ns, &docs).await;
+            apply_all(&client, &ns, &docs, true).await;
             for doc in &docs {
                 let (api, what, name) = api_for(&client, &ns, doc).await;
                 assert!(

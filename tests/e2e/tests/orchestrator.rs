@@ -201,6 +201,28 @@ async fn created_by(
     panic!("the runner exited ({status:?}) before creating pod {name}:\n{out}\n{err}");
 }
 
+/// Waits until the scanner container's log holds `needle`.
+async fn scanner_logged(client: &Client, ns: &str, pod: &str, needle: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = LogParams {
+        container: Some("sidescan-scanner".into()),
+        ..LogParams::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Ok(log) = pods.logs(pod, &params).await
+            && log.contains(needle)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the scanner of {pod} never logged {needle}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn scanner_state(pod: &Pod) -> Option<k8s_openapi::api::core::v1::ContainerState> {
     pod.status
         .as_ref()?
@@ -856,13 +878,23 @@ async fn a_store_that_stops_during_the_upload_loses_no_result() {
         scan::create_store_secret(&client, &ns, ACCESS_KEY, SECRET_KEY).await;
         let store = format!("s3://{}/orch", own.bucket);
         let endpoint = format!("results.endpoint={}", own.endpoint());
+        // The cinc double pauses before writing its report (a hook file the profile ConfigMap
+        // carries), so the store can go away after the scanner's preflight found it.
+        let profile = tempfile::tempdir().unwrap();
+        std::fs::write(
+            profile.path().join("inspec.yml"),
+            "name: outage\nversion: 0.1.0\n",
+        )
+        .unwrap();
+        std::fs::create_dir(profile.path().join("files")).unwrap();
+        std::fs::write(profile.path().join("files/sidescan-double-pause"), "8").unwrap();
         let started = Instant::now();
         let mut child = scan_command(
             &ns,
             "outage",
             &[
                 "--profile",
-                "builtin",
+                profile.path().to_str().unwrap(),
                 "--store",
                 &store,
                 "--set",
@@ -876,8 +908,10 @@ async fn a_store_that_stops_during_the_upload_loses_no_result() {
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .spawn()
         .unwrap();
-        // The store goes away as soon as the pod exists, before the scanner uploads...
+        // The store goes away once the view is proven (the preflight found the store), while
+        // the tool runs, before the scanner uploads...
         created_by(&client, &ns, "outage", &mut child).await;
+        scanner_logged(&client, &ns, "outage", "\"phase\":\"prove\"").await;
         own.stop().await;
         let pod = wait_pod(&client, &ns, "outage", "scanner ended", |p| {
             scanner_state(p).is_some_and(|s| s.terminated.is_some())
