@@ -100,6 +100,16 @@ pub struct S3Settings {
     pub allow_http: bool,
 }
 
+impl From<&sidescan_core::spec::Results> for S3Settings {
+    fn from(results: &sidescan_core::spec::Results) -> Self {
+        S3Settings {
+            endpoint: results.endpoint.clone(),
+            region: results.region.clone(),
+            allow_http: results.allow_http,
+        }
+    }
+}
+
 /// Opens `url` with `settings` where the environment leaves them unset.
 pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> {
     let bad = |reason: String| StoreError::BadUrl {

@@ -28,8 +28,6 @@ use sidescan_gen::inputs::profile_key;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -120,23 +118,15 @@ struct Controller {
     started: jiff::Timestamp,
     clock: Instant,
     /// API requests made so far (for the figures in docs/benchmarks.md).
-    requests: Arc<AtomicU64>,
+    requests: crate::orchestrator::cluster::ApiCounter,
 }
 
 impl Controller {
     async fn start(config: AuditConfig) -> Result<ExitStatus, Error> {
         let spec = &config.spec;
         let url = spec.results.store_url.clone().unwrap_or_default();
-        let store = store::open_with(
-            &url,
-            &store::S3Settings {
-                endpoint: spec.results.endpoint.clone(),
-                region: spec.results.region.clone(),
-                allow_http: spec.results.allow_http,
-            },
-        )?;
-        let requests = Arc::new(AtomicU64::new(0));
-        let client = counting_client(requests.clone()).await?;
+        let store = store::open_with(&url, &store::S3Settings::from(&spec.results))?;
+        let (client, requests) = crate::orchestrator::cluster::client(false).await?;
         let version = client
             .apiserver_version()
             .await
@@ -267,7 +257,7 @@ impl Controller {
             t.failed,
             t.not_scanned,
             self.clock.elapsed().as_secs_f64(),
-            self.requests.load(Ordering::Relaxed)
+            self.requests.total()
         );
         Ok(t.exit_status())
     }
@@ -770,23 +760,6 @@ impl Controller {
             )))
         }
     }
-}
-
-/// A client for the current kubeconfig (in a pod: its ServiceAccount) that counts its requests.
-async fn counting_client(requests: Arc<AtomicU64>) -> Result<Client, Error> {
-    let config = kube::Config::infer().await.map_err(|e| {
-        Error::AuditInput(format!(
-            "no Kubernetes configuration (kubeconfig or in-cluster): {e}"
-        ))
-    })?;
-    let layer = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
-        requests.fetch_add(1, Ordering::Relaxed);
-        req
-    });
-    Ok(kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| Error::kube("building the Kubernetes client", e))?
-        .with_layer(&layer)
-        .build())
 }
 
 fn exit_status(code: u8) -> ExitStatus {

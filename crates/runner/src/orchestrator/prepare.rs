@@ -131,11 +131,7 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
         None => None,
     };
     // The orchestrator talks to the store the spec describes, as the scanner does.
-    let settings = store::S3Settings {
-        endpoint: spec.results.endpoint.clone(),
-        region: spec.results.region.clone(),
-        allow_http: spec.results.allow_http,
-    };
+    let settings = store::S3Settings::from(&spec.results);
     let scanner_store = match &spec.results.store_url {
         Some(url) => Some(store::open_with(url, &settings)?),
         None => None,
