@@ -78,6 +78,10 @@ runner-bench:
 orchestrator-bench:
     scripts/bench-orchestrator
 
+# Batch audits: 42 targets at concurrency 1, 2, 4 and 8 (targets/min, API requests, peak RSS).
+audit-bench:
+    scripts/bench-audit 42 1 2 4 8
+
 # End to end: local cluster, S3 server and images up, the e2e tests, teardown (as CI does).
 e2e:
     scripts/test-all --e2e

@@ -58,7 +58,7 @@ async fn an_audit_survives_its_store_being_down_for_a_while() {
              images: {{pullPolicy: Never}}\n\
              results: {{storeUrl: 's3://{bucket}/audits', endpoint: '{endpoint}',\n\
                         region: us-east-1, allowHttp: true, credentialsSecret: {{name: sidescan-s3}}}}\n\
-             cluster: {{hostNetwork: true}}\nconcurrency: 1\nretries: 2\ntargetDeadlineSeconds: 90\n"
+             cluster: {{hostNetwork: true}}\nconcurrency: 1\nretries: 4\ntargetDeadlineSeconds: 90\n"
         );
         std::fs::write(dir.path().join("audit.yaml"), spec).unwrap();
         let audit = Command::new(runner_bin())

@@ -5,7 +5,6 @@
 use crate::store::Store;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use object_store::ObjectStoreExt;
-use sidescan_core::ResultFile;
 use std::collections::BTreeMap;
 
 /// Waiting reasons no amount of waiting fixes.
@@ -195,36 +194,28 @@ pub async fn retrieve(
         reason,
         retryable: true,
     };
-    let summary: serde_json::Value = message
-        .and_then(|m| serde_json::from_str(m).ok())
+    let summary = message
+        .and_then(crate::termination::parse)
         .ok_or_else(|| fail(format!("the scanner exited {exit_code} without a summary")))?;
-    let outcome = summary["outcome"].as_str().unwrap_or("failed");
-    if exit_code != 0 || outcome != "stored" {
-        let error = summary["error"].as_str().unwrap_or("no error given");
+    if exit_code != 0 || summary.outcome != "stored" {
+        let error = summary.error.as_deref().unwrap_or("no error given");
         return Err(RetrieveFailure {
-            reason: format!("the scanner exited {exit_code} ({outcome}): {error}"),
+            reason: format!(
+                "the scanner exited {exit_code} ({}): {error}",
+                summary.outcome
+            ),
             // Bad input (exit 2) will not change on a retry.
             retryable: exit_code != 2,
         });
     }
     let mut keys = BTreeMap::new();
-    for key in summary["keys"].as_array().into_iter().flatten() {
-        let key = key
-            .as_str()
-            .or_else(|| key["key"].as_str())
-            .unwrap_or_default();
-        if let Some(name) = key.rsplit('/').next() {
-            keys.insert(name.to_string(), key.to_string());
-        }
-    }
     let mut read = BTreeMap::new();
-    for file in [ResultFile::Hdf, ResultFile::Metadata] {
-        let key = keys.get(file.file_name()).ok_or_else(|| {
-            fail(format!(
-                "the scanner's summary names no {}",
-                file.file_name()
-            ))
-        })?;
+    for file in crate::orchestrator::retrieve::FILES {
+        let name = file.file_name();
+        let (object, key) = summary
+            .object(name)
+            .and_then(|o| o.key.clone().map(|k| (o, k)))
+            .ok_or_else(|| fail(format!("the scanner's summary names no stored {name}")))?;
         let bytes = store
             .inner
             .get(&object_store::path::Path::from(key.as_str()))
@@ -233,7 +224,17 @@ pub async fn retrieve(
             .bytes()
             .await
             .map_err(|e| fail(format!("reading {key}: {e}")))?;
-        read.insert(file.file_name(), bytes.to_vec());
+        // The object must be what the scanner stored (sha256 and size from its summary).
+        let wanted = crate::orchestrator::retrieve::Wanted {
+            file,
+            sha256: object.sha256.clone(),
+            size: object.size,
+            key: Some(key.clone()),
+        };
+        crate::orchestrator::retrieve::verify(&wanted, &bytes, &key)
+            .map_err(|e| fail(e.to_string()))?;
+        keys.insert(name.to_string(), key);
+        read.insert(name, bytes.to_vec());
     }
     Ok(Retrieved {
         hdf: read.remove("hdf.json").unwrap_or_default(),
@@ -246,6 +247,58 @@ pub async fn retrieve(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn retrieve_reads_the_stored_files_and_checks_their_digests() {
+        use object_store::ObjectStoreExt;
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let store = crate::store::open(url.as_str()).unwrap();
+        let files = [
+            ("hdf.json", &b"{\"profiles\":[]}"[..]),
+            ("metadata.json", b"{}"),
+        ];
+        let mut objects = Vec::new();
+        for (name, bytes) in files {
+            let key = format!("scans/ns/t/run/{name}");
+            store
+                .inner
+                .put(
+                    &object_store::path::Path::from(key.as_str()),
+                    bytes.to_vec().into(),
+                )
+                .await
+                .unwrap();
+            objects.push(json!({"file": name, "key": key, "size": bytes.len(),
+                "sha256": hex::encode(sha2::Sha256::digest(bytes))}));
+        }
+        let message = |objects: &serde_json::Value| {
+            json!({"outcome": "stored", "run_id": "r", "backend": "builtin",
+                "objects": objects})
+            .to_string()
+        };
+        let got = retrieve(&store, 0, Some(&message(&json!(objects))))
+            .await
+            .unwrap();
+        assert_eq!(got.hdf, files[0].1);
+        assert_eq!(got.keys["metadata.json"], "scans/ns/t/run/metadata.json");
+        // A digest that does not match what is stored is refused (and may be retried).
+        objects[0]["sha256"] = json!("0".repeat(64));
+        let err = retrieve(&store, 0, Some(&message(&json!(objects))))
+            .await
+            .unwrap_err();
+        assert!(err.retryable && err.reason.contains("sha256"), "{err:?}");
+        // A failed scanner's error is passed on; bad input is not retried.
+        let failed = json!({"outcome": "failed", "run_id": "r", "backend": "builtin",
+            "error": "--profile x: missing"})
+        .to_string();
+        let err = retrieve(&store, 2, Some(&failed)).await.unwrap_err();
+        assert!(
+            !err.retryable && err.reason.ends_with("--profile x: missing"),
+            "{err:?}"
+        );
+    }
 
     fn pod(status: serde_json::Value) -> Pod {
         serde_json::from_value(json!({"metadata": {"name": "c"}, "status": status})).unwrap()
