@@ -115,7 +115,6 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
             );
         }
         targets.push(TargetRecord {
-            id,
             namespace: ns.into(),
             kind: kind.into(),
             workload: format!("w{i}"),
@@ -124,10 +123,7 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
                 [(i % 2) as usize]
                 .into(),
             image_digest: scanned.then(|| format!("sha256:{i:064x}")),
-            running_digests: vec![],
-            verdict,
             compliance: scanned.then_some(40 + (i * 7) % 61),
-            counts: None,
             failed_by_severity: scanned.then_some(SeverityCounts {
                 critical: i % 2,
                 high: u64::from(verdict == Verdict::Failed),
@@ -139,15 +135,11 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
             } else {
                 vec![]
             },
-            result_keys: BTreeMap::new(),
-            run_id: None,
             attempts: if scanned { 1 } else { 2 },
             duration_ms: 1000 + i * 37,
             reason: (!scanned).then(|| "pod stayed Pending: 0/1 nodes are available: 1 node(s) had taint {dedicated: scans}".into()),
             clone_namespace: Some("sidescan".into()),
-            node: None,
-            volumes_not_scanned: vec![],
-            resumed: false,
+            ..TargetRecord::new(id, verdict)
         });
     }
     let totals = Totals::of(&targets);
