@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+use support::Mode;
+
 const NEEDS: &str = "needs root, unshare, proot, ruby, busybox-static, musl-tools: apt-get install proot ruby busybox-static musl-tools";
 
 /// A target process in its own root; killed on drop.
@@ -998,15 +1000,6 @@ fn runc_targets_are_pivot_rooted_and_chroot_targets_are_not() {
     }
 }
 
-/// How the agent runs, as the generated manifests' security modes run it.
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    /// The target's uid, no capabilities at all.
-    SameUid,
-    /// Root with CAP_SYS_PTRACE only.
-    Ptrace,
-}
-
 const TARGET_UID: u32 = 65532;
 
 /// Files and hashes of a tree, to show a scan changed nothing.
@@ -1056,20 +1049,7 @@ print "chmod chown utime setxattr: changed"
 
 /// `setpriv` running a program with the identity the agent has in `mode`.
 fn as_scanner(mode: Mode) -> Command {
-    let mut command = Command::new("setpriv");
-    match mode {
-        Mode::SameUid => command.args([
-            "--reuid",
-            &TARGET_UID.to_string(),
-            "--regid",
-            &TARGET_UID.to_string(),
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ]),
-        Mode::Ptrace => command.args(["--inh-caps=-all", "--bounding-set=-all,+sys_ptrace"]),
-    };
-    command
+    support::as_scanner(mode, TARGET_UID)
 }
 
 /// A file's metadata as `stat` and `getfattr` report it from outside: mode, owner, group,
@@ -1134,14 +1114,7 @@ struct Workspace {
 
 impl Workspace {
     fn new() -> Workspace {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_sidescan-runner"),
-            dir.path().join("sidescan-runner"),
-        )
-        .unwrap();
+        let dir = support::agent_workdir();
         std::fs::copy(double(), dir.path().join("cinc-auditor")).unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -1288,10 +1261,7 @@ fn check_views(start: support::Start, tag: &str) {
         let meta = run_file(&log, "metadata.json");
         assert_eq!(meta["os_release"]["ID"], tag, "{case}: {meta}");
         assert_eq!(meta["view"]["mechanism"], "descriptor", "{case}");
-        let caps = match mode {
-            Mode::SameUid => "\"capabilities\":\"[]\"",
-            Mode::Ptrace => "\"capabilities\":\"[\\\"CAP_SYS_PTRACE\\\"]\"",
-        };
+        let caps = mode.logged_capabilities();
         assert!(log.contains(caps), "{case}: expected {caps} in {log}");
 
         // Outside the view, the agent's identity may change the metadata of the file it owns
