@@ -8,6 +8,16 @@ use serde_json::Value;
 use sidescan_gen::{Generator, Kind, KubeVersion, values};
 use std::path::PathBuf;
 
+/// The documents of one scan pod run from rendered manifests: its RBAC, ConfigMaps and Pod,
+/// without the orchestration Job's spec ConfigMap (`sidescan-<target>-spec`).
+pub fn scan_pod_objects(docs: Vec<Value>, target: &str) -> Vec<Value> {
+    let wanted = ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Pod"];
+    docs.into_iter()
+        .filter(|d| wanted.contains(&d["kind"].as_str().unwrap()))
+        .filter(|d| d["metadata"]["name"] != format!("sidescan-{target}-spec").as_str())
+        .collect()
+}
+
 /// `examples/specs/<name>.yaml` in the repository.
 pub fn example_spec(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/specs/{name}.yaml"))
@@ -23,6 +33,18 @@ pub async fn server_version(client: &Client) -> KubeVersion {
 /// Renders example spec `name` into namespace `ns` with `sets` applied, as JSON documents:
 /// `render all` (the Job path) followed by `render scan-pod` (the manual path).
 pub fn render_example(name: &str, ns: &str, kube: KubeVersion, sets: &[&str]) -> Vec<Value> {
+    render_example_as(name, ns, kube, sets, &[None, Some(Kind::ScanPod)])
+}
+
+/// Renders example spec `name` into namespace `ns` with `sets` applied, once per entry of
+/// `kinds` (`None`: `render all`), as JSON documents in that order.
+pub fn render_example_as(
+    name: &str,
+    ns: &str,
+    kube: KubeVersion,
+    sets: &[&str],
+    kinds: &[Option<Kind>],
+) -> Vec<Value> {
     let path = example_spec(name);
     let text = std::fs::read_to_string(&path).unwrap();
     let mut tree = values::parse_values(&text, name).unwrap();
@@ -33,10 +55,10 @@ pub fn render_example(name: &str, ns: &str, kube: KubeVersion, sets: &[&str]) ->
     let spec = values::spec_from_value(tree).unwrap();
     let generator = Generator::new().unwrap();
     let base = path.parent().unwrap();
-    let mut rendered = sidescan_gen::generate(&generator, &spec, base, kube, None).unwrap();
-    rendered.extend(
-        sidescan_gen::generate(&generator, &spec, base, kube, Some(Kind::ScanPod)).unwrap(),
-    );
+    let mut rendered = Vec::new();
+    for kind in kinds {
+        rendered.extend(sidescan_gen::generate(&generator, &spec, base, kube, *kind).unwrap());
+    }
     sidescan_gen::documents(&sidescan_gen::to_stream(&rendered)).unwrap()
 }
 
