@@ -891,15 +891,7 @@ async fn a_store_that_stops_during_the_upload_loses_no_result() {
             "{}",
             ran.stdout
         );
-        let s3 = object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(&own.bucket)
-            .with_endpoint(own.endpoint())
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .build()
-            .unwrap();
+        let s3 = own.store();
         let folders = scan::run_folders(&s3, &format!("orch/{ns}/distroless/")).await;
         let (folder, files) = folders.iter().next().expect("the run's folder");
         assert_eq!(files, &RUN_FILES);
