@@ -4,7 +4,7 @@
 use super::selector::Selector;
 use super::*;
 use crate::names;
-use crate::spec::validate::{check_job_limits, non_empty, rule};
+use crate::spec::validate::{check_job_limits, check_thresholds, non_empty, rule};
 use crate::spec::{SpecError, is_quantity};
 
 /// The error type of audit specs is the scan spec's: `<key>: <what is wrong>`.
@@ -108,19 +108,7 @@ impl AuditSpec {
             names::check_dns_subdomain(&format!("images.pullSecrets[{i}]"), secret)?;
         }
         self.validate_profile()?;
-        if let Some(thresholds) = &self.thresholds {
-            match (&thresholds.file, &thresholds.config_map) {
-                (Some(file), None) => non_empty("thresholds.file", file)?,
-                (None, Some(name)) => names::check_dns_subdomain("thresholds.configMap", name)?,
-                _ => {
-                    return Err(rule(
-                        "thresholds",
-                        "",
-                        "set exactly one of thresholds.file, thresholds.configMap",
-                    ));
-                }
-            }
-        }
+        check_thresholds(self.thresholds.as_ref())?;
         self.validate_results()?;
         if let Some(api) = &self.cluster.api_server {
             non_empty("cluster.apiServer.host", &api.host)?;

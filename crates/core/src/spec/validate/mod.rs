@@ -367,19 +367,7 @@ impl ScanSpec {
     }
 
     fn validate_results(&self) -> Result<(), SpecError> {
-        if let Some(thresholds) = &self.thresholds {
-            match (&thresholds.file, &thresholds.config_map) {
-                (Some(file), None) => non_empty("thresholds.file", file)?,
-                (None, Some(name)) => names::check_dns_subdomain("thresholds.configMap", name)?,
-                _ => {
-                    return Err(rule(
-                        "thresholds",
-                        "",
-                        "set exactly one of thresholds.file, thresholds.configMap",
-                    ));
-                }
-            }
-        }
+        check_thresholds(self.thresholds.as_ref())?;
         let results = &self.results;
         if let Some(url) = &results.store_url {
             net::check_store_url(url).map_err(|e| rule("results.storeUrl", url, &e))?;
@@ -867,6 +855,22 @@ pub fn check_profile(profile: Option<&Profile>, backend: ScanBackend) -> Result<
         }
     }
     Ok(())
+}
+
+/// Where the threshold file comes from: exactly one of a local file and a ConfigMap.
+pub(crate) fn check_thresholds(thresholds: Option<&Thresholds>) -> Result<(), SpecError> {
+    let Some(thresholds) = thresholds else {
+        return Ok(());
+    };
+    match (&thresholds.file, &thresholds.config_map) {
+        (Some(file), None) => non_empty("thresholds.file", file),
+        (None, Some(name)) => Ok(names::check_dns_subdomain("thresholds.configMap", name)?),
+        _ => Err(rule(
+            "thresholds",
+            "",
+            "set exactly one of thresholds.file, thresholds.configMap",
+        )),
+    }
 }
 
 /// The Job's retry and cleanup counts and the CronJob's history and start limits, which
