@@ -629,35 +629,35 @@ fn bad_values_fail_fast_with_exit_2_naming_the_flag() {
         )
     };
     let bad_dir = file.join("sub");
-    let (code, log) = run(&["--results-dir", bad_dir.to_str().unwrap()]);
-    assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("--results-dir"), "{log}");
-    let (code, log) = run(&[
-        "--results-dir",
-        results.path().to_str().unwrap(),
-        "--store",
-        "ftp://x/y",
-    ]);
-    assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("--store"), "{log}");
-    let (code, log) = run(&[
-        "--results-dir",
-        results.path().to_str().unwrap(),
-        "--backend",
-        "cinc",
-        "--profile",
-        "https://example.org/p.tar.gz",
-    ]);
-    assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("--profile-sha256"), "{log}");
-    let (code, log) = run(&[
-        "--results-dir",
-        results.path().to_str().unwrap(),
-        "--backend",
-        "cinc",
-        "--profile",
-        "relative/profile",
-    ]);
+    let dir = results.path().to_str().unwrap();
+    let cinc_profile = |profile| {
+        [
+            "--results-dir",
+            dir,
+            "--backend",
+            "cinc",
+            "--profile",
+            profile,
+        ]
+    };
+    // Each case: the arguments, and the flag the one-line error must name.
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--results-dir", bad_dir.to_str().unwrap()],
+            "--results-dir",
+        ),
+        (&["--results-dir", dir, "--store", "ftp://x/y"], "--store"),
+        (
+            &cinc_profile("https://example.org/p.tar.gz"),
+            "--profile-sha256",
+        ),
+    ];
+    for (args, flag) in cases {
+        let (code, log) = run(args);
+        assert_eq!(code, Some(2), "{log}");
+        assert!(log.contains(flag), "{log}");
+    }
+    let (code, log) = run(&cinc_profile("relative/profile"));
     assert_eq!(code, Some(2), "{log}");
     // Made absolute against the working directory before anything else.
     let cwd = std::env::current_dir().unwrap();
