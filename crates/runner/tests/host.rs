@@ -1143,6 +1143,23 @@ impl Workspace {
         dir
     }
 
+    /// The agent's arguments for the workspace's tools (CINC Auditor double, fallback binaries,
+    /// the PRoot interposer) and its outputs (results directory, termination log).
+    fn tools_and_outputs(&self, results: &Path, term: &Path) -> Vec<std::ffi::OsString> {
+        vec![
+            "--cinc-auditor".into(),
+            self.path("cinc-auditor").into(),
+            "--fallback-bin".into(),
+            self.path("bin").into(),
+            "--proot-preload".into(),
+            support::interposer().into(),
+            "--results-dir".into(),
+            results.into(),
+            "--termination-log".into(),
+            term.into(),
+        ]
+    }
+
     /// Runs the agent in `mode`; returns the exit code, the log and the termination message.
     fn agent(&self, mode: Mode, args: &[&str]) -> (i32, String, serde_json::Value) {
         use std::os::unix::fs::PermissionsExt;
@@ -1153,16 +1170,7 @@ impl Workspace {
             .arg(self.path("sidescan-runner"))
             .arg("agent")
             .args(args)
-            .arg("--cinc-auditor")
-            .arg(self.path("cinc-auditor"))
-            .arg("--fallback-bin")
-            .arg(self.path("bin"))
-            .arg("--proot-preload")
-            .arg(support::interposer())
-            .arg("--results-dir")
-            .arg(results.path())
-            .arg("--termination-log")
-            .arg(&term)
+            .args(self.tools_and_outputs(results.path(), &term))
             .output()
             .unwrap();
         let message = std::fs::read_to_string(&term).unwrap_or_default();
@@ -1511,16 +1519,7 @@ fn sigterm_kills_the_scan_and_reports_it() {
         ])
         .args(["--wait-seconds", "10", "--scan-timeout", "120", "--profile"])
         .arg(&hang)
-        .arg("--cinc-auditor")
-        .arg(ws.path("cinc-auditor"))
-        .arg("--fallback-bin")
-        .arg(ws.path("bin"))
-        .arg("--proot-preload")
-        .arg(support::interposer())
-        .arg("--results-dir")
-        .arg(results.path())
-        .arg("--termination-log")
-        .arg(&term)
+        .args(ws.tools_and_outputs(results.path(), &term))
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -1569,16 +1568,7 @@ fn a_target_that_exits_during_the_scan_gives_no_result() {
         .arg(target.pid.to_string())
         .args(["--wait-seconds", "10", "--profile"])
         .arg(&profile)
-        .arg("--cinc-auditor")
-        .arg(ws.path("cinc-auditor"))
-        .arg("--fallback-bin")
-        .arg(ws.path("bin"))
-        .arg("--proot-preload")
-        .arg(support::interposer())
-        .arg("--results-dir")
-        .arg(results.path())
-        .arg("--termination-log")
-        .arg(&term)
+        .args(ws.tools_and_outputs(results.path(), &term))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -1629,16 +1619,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         .args(["agent", "--backend", "cinc", "--target-process"])
         .args(["sidescankeptlocally", "--wait-seconds", "10", "--profile"])
         .arg(&profile)
-        .arg("--cinc-auditor")
-        .arg(ws.path("cinc-auditor"))
-        .arg("--fallback-bin")
-        .arg(ws.path("bin"))
-        .arg("--proot-preload")
-        .arg(support::interposer())
-        .arg("--results-dir")
-        .arg(results.path())
-        .arg("--termination-log")
-        .arg(&term)
+        .args(ws.tools_and_outputs(results.path(), &term))
         .args(["--store", &store_url, "--upload-attempts", "2"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
