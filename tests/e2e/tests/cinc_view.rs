@@ -78,7 +78,7 @@ async fn cinc_scan(target: &'static str, mode: &'static str) {
                 serde_json::json!({"runAsUser": 65532, "runAsGroup": 65532});
         }
         create_store_secret(&client, &ns, &access_key, &secret_key).await;
-        let scan = scan_pod_objects(docs, &target);
+        let scan = scan_pod_objects(docs, target);
         let pod_doc = scan.iter().find(|d| d["kind"] == "Pod").unwrap();
         let args = pod_doc["spec"]["containers"][1]["args"].to_string();
         assert!(args.contains("\"cinc\""), "not a cinc scan: {args}");

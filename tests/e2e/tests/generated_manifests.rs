@@ -105,7 +105,7 @@ async fn scan_in(client: &Client, ns: &str, target: &str, sets: &[String]) -> (P
         let docs = render(&ns, kube, &sets);
         // The credentials Secret the spec names (never part of the rendered manifests).
         create_store_secret(&client, &ns, &access_key, &secret_key).await;
-        let scan = scan_pod_objects(docs, &target);
+        let scan = scan_pod_objects(docs, target);
         apply_all(&client, &ns, &scan, true).await;
 
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
