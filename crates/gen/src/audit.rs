@@ -8,13 +8,13 @@
 //! only lay out fields.
 
 use crate::context::{
-    ConfigMapContext, Credentials, CronJobSchedule, api_and_store_env, credentials, env_value,
-    resources, use_rendered_config_maps,
+    ConfigMapContext, CronJobSchedule, RunnerJob, api_and_store_env, credentials, env_value,
+    image_pull_secrets, resources, use_rendered_config_maps,
 };
 use crate::inputs::Inputs;
 use crate::{GenError, KubeVersion};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sidescan_core::audit::{AUDIT_SPEC_KEY, AUDIT_SPEC_MOUNT_PATH, AuditSpec, PlacementMode};
 use sidescan_core::labels::{self, Component};
 use sidescan_core::spec::{THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH};
@@ -100,18 +100,8 @@ pub struct AuditJob {
     pub name: String,
     pub cronjob_name: String,
     pub host_network: bool,
-    pub image: String,
-    pub pull_policy: &'static str,
-    pub args: Vec<String>,
-    pub env: Vec<Value>,
-    pub credentials: Option<Credentials>,
-    pub resources: Value,
-    pub run_as_user: i64,
-    pub image_pull_secrets: Vec<Value>,
-    pub active_deadline_seconds: i64,
-    pub backoff_limit: i32,
-    pub ttl_seconds_after_finished: i32,
-    pub thresholds_config_map: Option<String>,
+    #[serde(flatten)]
+    pub runner: RunnerJob,
     #[serde(flatten)]
     pub schedule: CronJobSchedule,
 }
@@ -262,28 +252,25 @@ pub fn build(
         name: base.clone(),
         cronjob_name: base.clone(),
         host_network: spec.cluster.host_network,
-        image: spec.images.reference(&spec.runner.image),
-        pull_policy,
-        args: vec![
-            "audit".into(),
-            "--spec".into(),
-            format!("{AUDIT_SPEC_MOUNT_PATH}/{AUDIT_SPEC_KEY}"),
-            "--in-job".into(),
-        ],
-        env,
-        credentials: credentials(&spec.results),
-        resources: resources(&spec.runner.resources),
-        run_as_user: RUNNER_UID,
-        image_pull_secrets: spec
-            .images
-            .pull_secrets
-            .iter()
-            .map(|name| json!({"name": name}))
-            .collect(),
-        active_deadline_seconds: spec.runner.active_deadline_seconds,
-        backoff_limit: spec.runner.backoff_limit,
-        ttl_seconds_after_finished: spec.runner.ttl_seconds_after_finished,
-        thresholds_config_map,
+        runner: RunnerJob {
+            image: spec.images.reference(&spec.runner.image),
+            pull_policy,
+            args: vec![
+                "audit".into(),
+                "--spec".into(),
+                format!("{AUDIT_SPEC_MOUNT_PATH}/{AUDIT_SPEC_KEY}"),
+                "--in-job".into(),
+            ],
+            env,
+            credentials: credentials(&spec.results),
+            resources: resources(&spec.runner.resources),
+            run_as_user: RUNNER_UID,
+            image_pull_secrets: image_pull_secrets(&spec.images),
+            active_deadline_seconds: spec.runner.active_deadline_seconds,
+            backoff_limit: spec.runner.backoff_limit,
+            ttl_seconds_after_finished: spec.runner.ttl_seconds_after_finished,
+            thresholds_config_map,
+        },
         schedule,
     };
     Ok(AuditRenderContext {

@@ -170,6 +170,21 @@ pub struct JobContext {
     pub node_selector: BTreeMap<String, String>,
     pub tolerations: Value,
     pub affinity: Option<Value>,
+    #[serde(flatten)]
+    pub runner: RunnerJob,
+    /// Room for the cleanup phase after SIGTERM (Job deleted or past its deadline).
+    pub termination_grace_period_seconds: i64,
+    /// The CA bundle's volume, when there is one (a list of at most one).
+    pub ca_bundle_volumes: Vec<Value>,
+    pub ca_bundle_mount_path: &'static str,
+    #[serde(flatten)]
+    pub schedule: CronJobSchedule,
+}
+
+/// The `sidescan-runner` container and the Job's limits, as the orchestration and audit Job
+/// templates lay them out.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerJob {
     pub image: String,
     pub pull_policy: &'static str,
     pub args: Vec<String>,
@@ -178,17 +193,10 @@ pub struct JobContext {
     pub resources: Value,
     pub run_as_user: i64,
     pub image_pull_secrets: Vec<Value>,
-    /// Room for the cleanup phase after SIGTERM (Job deleted or past its deadline).
-    pub termination_grace_period_seconds: i64,
     pub active_deadline_seconds: i64,
     pub backoff_limit: i32,
     pub ttl_seconds_after_finished: i32,
     pub thresholds_config_map: Option<String>,
-    /// The CA bundle's volume, when there is one (a list of at most one).
-    pub ca_bundle_volumes: Vec<Value>,
-    pub ca_bundle_mount_path: &'static str,
-    #[serde(flatten)]
-    pub schedule: CronJobSchedule,
 }
 
 /// The CronJob's schedule fields, as the scan's and the audit's CronJob templates lay them out.
@@ -314,6 +322,15 @@ fn client_env(spec: &ScanSpec) -> Vec<Value> {
         env.push(env_value("AWS_EC2_METADATA_DISABLED", "true"));
     }
     env
+}
+
+/// The pod's `imagePullSecrets` from the spec's pull Secret names.
+pub(crate) fn image_pull_secrets(images: &spec::Images) -> Vec<Value> {
+    images
+        .pull_secrets
+        .iter()
+        .map(|name| json!({"name": name}))
+        .collect()
 }
 
 /// The store credentials' Secret, when the results name one.
@@ -728,12 +745,7 @@ pub fn build(
     let orchestrator_name = spec::object_name(target, ORCHESTRATOR_KIND);
     let scanner_sa = spec::object_name(target, SCANNER_KIND);
     let user_annotations = spec.metadata.annotations.clone();
-    let image_pull_secrets: Vec<Value> = spec
-        .images
-        .pull_secrets
-        .iter()
-        .map(|name| json!({"name": name}))
-        .collect();
+    let image_pull_secrets = image_pull_secrets(&spec.images);
 
     // Profile: a ConfigMap rendered from a directory, an existing ConfigMap, or a URL.
     let profile_name = spec::object_name(target, "profile");
@@ -997,20 +1009,22 @@ pub fn build(
         node_selector: spec.orchestrator.node_selector.clone(),
         tolerations: serde_json::to_value(&spec.orchestrator.tolerations).unwrap_or(Value::Null),
         affinity: spec.orchestrator.affinity.clone(),
-        image: spec.images.reference(&spec.orchestrator.image),
-        pull_policy,
-        args: orchestrate_args,
-        env: client_env(spec),
-        credentials: credentials(&spec.results),
-        resources: resources(&spec.orchestrator.resources),
-        run_as_user: ORCHESTRATOR_UID,
-        image_pull_secrets,
+        runner: RunnerJob {
+            image: spec.images.reference(&spec.orchestrator.image),
+            pull_policy,
+            args: orchestrate_args,
+            env: client_env(spec),
+            credentials: credentials(&spec.results),
+            resources: resources(&spec.orchestrator.resources),
+            run_as_user: ORCHESTRATOR_UID,
+            image_pull_secrets,
+            active_deadline_seconds: spec.orchestrator.active_deadline_seconds,
+            backoff_limit: spec.orchestrator.backoff_limit,
+            ttl_seconds_after_finished: spec.orchestrator.ttl_seconds_after_finished,
+            thresholds_config_map: thresholds_name,
+        },
         termination_grace_period_seconds: spec.orchestrator.deadlines.cleanup_seconds
             + ORCHESTRATOR_GRACE_MARGIN_SECONDS,
-        active_deadline_seconds: spec.orchestrator.active_deadline_seconds,
-        backoff_limit: spec.orchestrator.backoff_limit,
-        ttl_seconds_after_finished: spec.orchestrator.ttl_seconds_after_finished,
-        thresholds_config_map: thresholds_name,
         ca_bundle_volumes: ca_bundle_volume(spec).into_iter().collect(),
         ca_bundle_mount_path: CA_BUNDLE_MOUNT_PATH,
         schedule,
