@@ -1456,16 +1456,22 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
         "--cinc-auditor",
     ];
     let double = double();
-    let mut args = base.to_vec();
-    args.extend([
-        double.to_str().unwrap(),
-        "--profile",
-        &url,
-        "--profile-sha256",
-        &sha,
-    ]);
-    let results = tempfile::tempdir().unwrap();
-    let (code, log, message) = agent(&args, results.path());
+    // The agent fetching `url` checked against `digest`; the results dir lives as long as the
+    // caller reads from it.
+    let run_with_digest = |digest: &str| {
+        let mut args = base.to_vec();
+        args.extend([
+            double.to_str().unwrap(),
+            "--profile",
+            &url,
+            "--profile-sha256",
+            digest,
+        ]);
+        let results = tempfile::tempdir().unwrap();
+        let (code, log, message) = agent(&args, results.path());
+        (results, code, log, message)
+    };
+    let (_results, code, log, message) = run_with_digest(&sha);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("profile fetched"), "{log}");
     let folder = Path::new(message["local_folder"].as_str().unwrap());
@@ -1474,17 +1480,7 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
     assert_eq!(meta["profile"], url.as_str());
 
     // The wrong digest is bad input, found before the target is even looked for.
-    let wrong = "0".repeat(64);
-    let mut args = base.to_vec();
-    args.extend([
-        double.to_str().unwrap(),
-        "--profile",
-        &url,
-        "--profile-sha256",
-        &wrong,
-    ]);
-    let results = tempfile::tempdir().unwrap();
-    let (code, log, message) = agent(&args, results.path());
+    let (_wrong_results, code, log, message) = run_with_digest(&"0".repeat(64));
     assert_eq!(code, 2, "{log}");
     assert!(
         message["error"].as_str().unwrap().contains(&sha),
