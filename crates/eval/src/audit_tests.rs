@@ -18,7 +18,6 @@ fn record(id: &str, verdict: Verdict) -> TargetRecord {
     let mut parts = rest.splitn(3, '.');
     let kind = parts.next().unwrap();
     TargetRecord {
-        id: id.into(),
         namespace: ns.into(),
         kind: kind[..1].to_uppercase() + &kind[1..],
         workload: parts.next().unwrap().into(),
@@ -26,20 +25,10 @@ fn record(id: &str, verdict: Verdict) -> TargetRecord {
         image: "localhost/sidescan-target-musl:dev".into(),
         image_digest: Some("sha256:abc".into()),
         running_digests: vec!["sha256:abc".into()],
-        verdict,
-        compliance: None,
-        counts: None,
-        failed_by_severity: None,
-        violations: vec![],
-        result_keys: BTreeMap::new(),
-        run_id: None,
-        attempts: 1,
         duration_ms: 1500,
-        reason: None,
         clone_namespace: Some("sidescan".into()),
         node: Some("localhost".into()),
-        volumes_not_scanned: vec![],
-        resumed: false,
+        ..TargetRecord::new(id, verdict)
     }
 }
 

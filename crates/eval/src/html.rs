@@ -484,28 +484,15 @@ pub fn single(
     let outcome = scan_outcome(hdf, summary, validation);
     let id = format!("{origin}/{}", hdf.profile);
     let record = TargetRecord {
-        id: id.clone(),
         namespace: "-".into(),
         kind: "result".into(),
         workload: origin.to_string(),
         container: hdf.profile.clone(),
-        image: String::new(),
-        image_digest: None,
-        running_digests: vec![],
-        verdict: outcome.verdict,
         compliance: Some(outcome.compliance),
         counts: Some(outcome.counts),
         failed_by_severity: Some(outcome.failed_by_severity),
         violations: outcome.violations,
-        result_keys: BTreeMap::new(),
-        run_id: None,
-        attempts: 1,
-        duration_ms: 0,
-        reason: None,
-        clone_namespace: None,
-        node: None,
-        volumes_not_scanned: vec![],
-        resumed: false,
+        ..TargetRecord::new(id.clone(), outcome.verdict)
     };
     let totals = Totals::of(std::slice::from_ref(&record));
     let audit = AuditRecord {

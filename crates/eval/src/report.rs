@@ -227,7 +227,7 @@ pub fn junit(hdf: &Hdf) -> String {
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
-fn xml(s: &str) -> String {
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {

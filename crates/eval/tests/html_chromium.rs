@@ -6,76 +6,15 @@
 //! artifact (`$SIDESCAN_ARTIFACTS_DIR`, else `target/tmp/artifacts/`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
 
+#[path = "common/chromium.rs"]
+mod chromium;
+
+use chromium::{artifacts, run_chromium};
 use sidescan_core::audit::record::{
     AuditRecord, AuditSettings, FailedControl, SeverityCounts, TargetRecord, Totals, Verdict,
 };
-
-const HINT: &str = "needs chromium: scripts/test-all installs it (apt_ensure chromium); \
-                    SIDESCAN_CHROMIUM names another binary";
-
-fn chromium() -> String {
-    let bin = std::env::var("SIDESCAN_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let found = Command::new(&bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(found, "{bin} not found: {HINT}");
-    bin
-}
-
-/// Runs headless Chromium with a fresh profile on `url`; returns stdout and stderr.
-fn run_chromium(extra: &[&str], url: &str) -> (String, String) {
-    let profile = tempfile::tempdir().unwrap();
-    let child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let id = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(90)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &id.to_string()])
-                .status();
-            panic!("chromium did not finish within 90 s on {url}");
-        }
-    };
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn console_errors(stderr: &str) -> Vec<&str> {
     stderr
@@ -115,7 +54,6 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
             );
         }
         targets.push(TargetRecord {
-            id,
             namespace: ns.into(),
             kind: kind.into(),
             workload: format!("w{i}"),
@@ -124,10 +62,7 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
                 [(i % 2) as usize]
                 .into(),
             image_digest: scanned.then(|| format!("sha256:{i:064x}")),
-            running_digests: vec![],
-            verdict,
             compliance: scanned.then_some(40 + (i * 7) % 61),
-            counts: None,
             failed_by_severity: scanned.then_some(SeverityCounts {
                 critical: i % 2,
                 high: u64::from(verdict == Verdict::Failed),
@@ -139,15 +74,11 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
             } else {
                 vec![]
             },
-            result_keys: BTreeMap::new(),
-            run_id: None,
             attempts: if scanned { 1 } else { 2 },
             duration_ms: 1000 + i * 37,
             reason: (!scanned).then(|| "pod stayed Pending: 0/1 nodes are available: 1 node(s) had taint {dedicated: scans}".into()),
             clone_namespace: Some("sidescan".into()),
-            node: None,
-            volumes_not_scanned: vec![],
-            resumed: false,
+            ..TargetRecord::new(id, verdict)
         });
     }
     let totals = Totals::of(&targets);
@@ -178,14 +109,6 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
         targets,
     };
     (audit, failed)
-}
-
-fn artifacts() -> PathBuf {
-    let dir = std::env::var_os("SIDESCAN_ARTIFACTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifacts"));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// `(hidden, data-compliance)` of every target row, in DOM order.

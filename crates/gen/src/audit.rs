@@ -7,14 +7,17 @@
 //! [`build`] is pure (spec + file contents + Kubernetes version -> render data); the templates
 //! only lay out fields.
 
-use crate::context::{ConfigMapContext, Credentials};
+use crate::context::{
+    ConfigMapContext, CronJobSchedule, RunnerJob, api_and_store_env, credentials, env_value,
+    image_pull_secrets, resources, use_rendered_config_maps,
+};
 use crate::inputs::Inputs;
 use crate::{GenError, KubeVersion};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sidescan_core::audit::{AUDIT_SPEC_KEY, AUDIT_SPEC_MOUNT_PATH, AuditSpec, PlacementMode};
 use sidescan_core::labels::{self, Component};
-use sidescan_core::spec::{ProfileConfigMap, THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH};
+use sidescan_core::spec::{THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -97,24 +100,10 @@ pub struct AuditJob {
     pub name: String,
     pub cronjob_name: String,
     pub host_network: bool,
-    pub image: String,
-    pub pull_policy: &'static str,
-    pub args: Vec<String>,
-    pub env: Vec<Value>,
-    pub credentials: Option<Credentials>,
-    pub resources: Value,
-    pub run_as_user: i64,
-    pub image_pull_secrets: Vec<Value>,
-    pub active_deadline_seconds: i64,
-    pub backoff_limit: i32,
-    pub ttl_seconds_after_finished: i32,
-    pub thresholds_config_map: Option<String>,
-    pub schedule: String,
-    pub time_zone: Option<String>,
-    pub successful_jobs_history_limit: i32,
-    pub failed_jobs_history_limit: i32,
-    pub starting_deadline_seconds: i64,
-    pub suspend: bool,
+    #[serde(flatten)]
+    pub runner: RunnerJob,
+    #[serde(flatten)]
+    pub schedule: CronJobSchedule,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,10 +131,6 @@ pub struct AuditRenderContext {
     pub thresholds: Option<ConfigMapContext>,
 }
 
-fn env_value(name: &str, value: &str) -> Value {
-    json!({"name": name, "value": value})
-}
-
 /// `sidescan-<name>-<suffix>`.
 fn object(spec: &AuditSpec, suffix: &str) -> String {
     format!("sidescan-{}-{suffix}", spec.name)
@@ -154,19 +139,13 @@ fn object(spec: &AuditSpec, suffix: &str) -> String {
 /// The spec the Job reads: local files replaced by the ConfigMaps rendered from them.
 pub fn resolved_spec(spec: &AuditSpec, inputs: &Inputs) -> AuditSpec {
     let mut resolved = spec.clone();
-    if let (Some(profile), Some(files)) = (resolved.profile.as_mut(), inputs.profile.as_ref()) {
-        profile.dir = None;
-        profile.config_map = Some(ProfileConfigMap {
-            name: object(spec, "profile"),
-            files: files.files.keys().cloned().collect(),
-        });
-    }
-    if let Some(thresholds) = resolved.thresholds.as_mut()
-        && thresholds.file.is_some()
-    {
-        thresholds.file = None;
-        thresholds.config_map = Some(object(spec, "thresholds"));
-    }
+    use_rendered_config_maps(
+        resolved.profile.as_mut(),
+        resolved.thresholds.as_mut(),
+        inputs,
+        object(spec, "profile"),
+        object(spec, "thresholds"),
+    );
     resolved
 }
 
@@ -176,14 +155,7 @@ pub fn build(
     inputs: &Inputs,
     kube: KubeVersion,
 ) -> Result<AuditRenderContext, GenError> {
-    if spec.schedule.time_zone.is_some() && !kube.has_cronjob_time_zone() {
-        return Err(GenError::Unsupported {
-            field: "schedule.timeZone".into(),
-            reason: format!(
-                "CronJob time zones need Kubernetes 1.25 or newer (rendering for {kube})"
-            ),
-        });
-    }
+    let schedule = CronJobSchedule::new(&spec.schedule, kube)?;
     // Long-lived objects carry the audit's name, not an audit id (each run has its own).
     let labels = BTreeMap::from([
         (labels::APP_NAME.to_string(), "sidescan".to_string()),
@@ -273,62 +245,33 @@ pub fn build(
     let resolved = resolved_spec(spec, inputs);
     let spec_text = serde_json::to_string_pretty(&resolved).unwrap_or_default() + "\n";
 
-    let mut env = vec![];
-    if let Some(api) = &spec.cluster.api_server {
-        env.push(env_value("KUBERNETES_SERVICE_HOST", &api.host));
-        env.push(env_value("KUBERNETES_SERVICE_PORT", &api.port.to_string()));
-    }
-    if let Some(endpoint) = &spec.results.endpoint {
-        env.push(env_value("AWS_ENDPOINT_URL", endpoint));
-    }
-    if let Some(region) = &spec.results.region {
-        env.push(env_value("AWS_REGION", region));
-    }
-    if spec.results.allow_http {
-        env.push(env_value("AWS_ALLOW_HTTP", "true"));
-    }
+    let mut env = api_and_store_env(spec.cluster.api_server.as_ref(), &spec.results);
     env.push(env_value("AWS_EC2_METADATA_DISABLED", "true"));
     let pull_policy = spec.images.pull_policy.as_str();
     let job = AuditJob {
         name: base.clone(),
         cronjob_name: base.clone(),
         host_network: spec.cluster.host_network,
-        image: spec.images.reference(&spec.runner.image),
-        pull_policy,
-        args: vec![
-            "audit".into(),
-            "--spec".into(),
-            format!("{AUDIT_SPEC_MOUNT_PATH}/{AUDIT_SPEC_KEY}"),
-            "--in-job".into(),
-        ],
-        env,
-        credentials: spec
-            .results
-            .credentials_secret
-            .as_ref()
-            .map(|s| Credentials {
-                secret: s.name.clone(),
-                access_key_id_key: s.access_key_id_key.clone(),
-                secret_access_key_key: s.secret_access_key_key.clone(),
-            }),
-        resources: serde_json::to_value(&spec.runner.resources).unwrap_or(Value::Null),
-        run_as_user: RUNNER_UID,
-        image_pull_secrets: spec
-            .images
-            .pull_secrets
-            .iter()
-            .map(|name| json!({"name": name}))
-            .collect(),
-        active_deadline_seconds: spec.runner.active_deadline_seconds,
-        backoff_limit: spec.runner.backoff_limit,
-        ttl_seconds_after_finished: spec.runner.ttl_seconds_after_finished,
-        thresholds_config_map,
-        schedule: spec.schedule.cron.clone(),
-        time_zone: spec.schedule.time_zone.clone(),
-        successful_jobs_history_limit: spec.schedule.successful_jobs_history_limit,
-        failed_jobs_history_limit: spec.schedule.failed_jobs_history_limit,
-        starting_deadline_seconds: spec.schedule.starting_deadline_seconds,
-        suspend: spec.schedule.suspend,
+        runner: RunnerJob {
+            image: spec.images.reference(&spec.runner.image),
+            pull_policy,
+            args: vec![
+                "audit".into(),
+                "--spec".into(),
+                format!("{AUDIT_SPEC_MOUNT_PATH}/{AUDIT_SPEC_KEY}"),
+                "--in-job".into(),
+            ],
+            env,
+            credentials: credentials(&spec.results),
+            resources: resources(&spec.runner.resources),
+            run_as_user: RUNNER_UID,
+            image_pull_secrets: image_pull_secrets(&spec.images),
+            active_deadline_seconds: spec.runner.active_deadline_seconds,
+            backoff_limit: spec.runner.backoff_limit,
+            ttl_seconds_after_finished: spec.runner.ttl_seconds_after_finished,
+            thresholds_config_map,
+        },
+        schedule,
     };
     Ok(AuditRenderContext {
         namespace: spec.namespace.clone(),

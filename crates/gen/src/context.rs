@@ -170,6 +170,21 @@ pub struct JobContext {
     pub node_selector: BTreeMap<String, String>,
     pub tolerations: Value,
     pub affinity: Option<Value>,
+    #[serde(flatten)]
+    pub runner: RunnerJob,
+    /// Room for the cleanup phase after SIGTERM (Job deleted or past its deadline).
+    pub termination_grace_period_seconds: i64,
+    /// The CA bundle's volume, when there is one (a list of at most one).
+    pub ca_bundle_volumes: Vec<Value>,
+    pub ca_bundle_mount_path: &'static str,
+    #[serde(flatten)]
+    pub schedule: CronJobSchedule,
+}
+
+/// The `sidescan-runner` container and the Job's limits, as the orchestration and audit Job
+/// templates lay them out.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerJob {
     pub image: String,
     pub pull_policy: &'static str,
     pub args: Vec<String>,
@@ -178,21 +193,43 @@ pub struct JobContext {
     pub resources: Value,
     pub run_as_user: i64,
     pub image_pull_secrets: Vec<Value>,
-    /// Room for the cleanup phase after SIGTERM (Job deleted or past its deadline).
-    pub termination_grace_period_seconds: i64,
     pub active_deadline_seconds: i64,
     pub backoff_limit: i32,
     pub ttl_seconds_after_finished: i32,
     pub thresholds_config_map: Option<String>,
-    /// The CA bundle's volume, when there is one (a list of at most one).
-    pub ca_bundle_volumes: Vec<Value>,
-    pub ca_bundle_mount_path: &'static str,
+}
+
+/// The CronJob's schedule fields, as the scan's and the audit's CronJob templates lay them out.
+#[derive(Debug, Clone, Serialize)]
+pub struct CronJobSchedule {
     pub schedule: String,
     pub time_zone: Option<String>,
     pub successful_jobs_history_limit: i32,
     pub failed_jobs_history_limit: i32,
     pub starting_deadline_seconds: i64,
     pub suspend: bool,
+}
+
+impl CronJobSchedule {
+    /// The spec's schedule, refused where the target Kubernetes has no CronJob time zones.
+    pub(crate) fn new(schedule: &spec::Schedule, kube: KubeVersion) -> Result<Self, GenError> {
+        if schedule.time_zone.is_some() && !kube.has_cronjob_time_zone() {
+            return Err(GenError::Unsupported {
+                field: "schedule.timeZone".into(),
+                reason: format!(
+                    "CronJob time zones need Kubernetes 1.25 or newer (rendering for {kube})"
+                ),
+            });
+        }
+        Ok(CronJobSchedule {
+            schedule: schedule.cron.clone(),
+            time_zone: schedule.time_zone.clone(),
+            successful_jobs_history_limit: schedule.successful_jobs_history_limit,
+            failed_jobs_history_limit: schedule.failed_jobs_history_limit,
+            starting_deadline_seconds: schedule.starting_deadline_seconds,
+            suspend: schedule.suspend,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -240,30 +277,40 @@ fn stable_labels(
     with_user_labels(spec, labels)
 }
 
-fn resources(r: &spec::Resources) -> Value {
+pub(crate) fn resources(r: &spec::Resources) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
-fn env_value(name: &str, value: &str) -> Value {
+pub(crate) fn env_value(name: &str, value: &str) -> Value {
     json!({"name": name, "value": value})
+}
+
+/// The API-server address and the store's endpoint settings, which every in-cluster client of
+/// the scan and the audit reads from its environment.
+pub(crate) fn api_and_store_env(
+    api_server: Option<&spec::ApiServer>,
+    results: &spec::Results,
+) -> Vec<Value> {
+    let mut env = Vec::new();
+    if let Some(api) = api_server {
+        env.push(env_value("KUBERNETES_SERVICE_HOST", &api.host));
+        env.push(env_value("KUBERNETES_SERVICE_PORT", &api.port.to_string()));
+    }
+    if let Some(endpoint) = &results.endpoint {
+        env.push(env_value("AWS_ENDPOINT_URL", endpoint));
+    }
+    if let Some(region) = &results.region {
+        env.push(env_value("AWS_REGION", region));
+    }
+    if results.allow_http {
+        env.push(env_value("AWS_ALLOW_HTTP", "true"));
+    }
+    env
 }
 
 /// Store and API-server settings both the scanner and the orchestrator need.
 fn client_env(spec: &ScanSpec) -> Vec<Value> {
-    let mut env = Vec::new();
-    if let Some(api) = &spec.cluster.api_server {
-        env.push(env_value("KUBERNETES_SERVICE_HOST", &api.host));
-        env.push(env_value("KUBERNETES_SERVICE_PORT", &api.port.to_string()));
-    }
-    if let Some(endpoint) = &spec.results.endpoint {
-        env.push(env_value("AWS_ENDPOINT_URL", endpoint));
-    }
-    if let Some(region) = &spec.results.region {
-        env.push(env_value("AWS_REGION", region));
-    }
-    if spec.results.allow_http {
-        env.push(env_value("AWS_ALLOW_HTTP", "true"));
-    }
+    let mut env = api_and_store_env(spec.cluster.api_server.as_ref(), &spec.results);
     if let Some(ca) = &spec.results.ca_bundle {
         env.push(env_value(
             CA_BUNDLE_ENV,
@@ -277,15 +324,22 @@ fn client_env(spec: &ScanSpec) -> Vec<Value> {
     env
 }
 
-fn credentials(spec: &ScanSpec) -> Option<Credentials> {
-    spec.results
-        .credentials_secret
-        .as_ref()
-        .map(|s| Credentials {
-            secret: s.name.clone(),
-            access_key_id_key: s.access_key_id_key.clone(),
-            secret_access_key_key: s.secret_access_key_key.clone(),
-        })
+/// The pod's `imagePullSecrets` from the spec's pull Secret names.
+pub(crate) fn image_pull_secrets(images: &spec::Images) -> Vec<Value> {
+    images
+        .pull_secrets
+        .iter()
+        .map(|name| json!({"name": name}))
+        .collect()
+}
+
+/// The store credentials' Secret, when the results name one.
+pub(crate) fn credentials(results: &spec::Results) -> Option<Credentials> {
+    results.credentials_secret.as_ref().map(|s| Credentials {
+        secret: s.name.clone(),
+        access_key_id_key: s.access_key_id_key.clone(),
+        secret_access_key_key: s.secret_access_key_key.clone(),
+    })
 }
 
 /// The CA bundle volume (ConfigMap or Secret, only its key, read-only).
@@ -340,13 +394,13 @@ pub fn profile_inputs_name(target: &str) -> String {
 pub fn orchestration_spec(spec: &ScanSpec, inputs: &Inputs) -> ScanSpec {
     let mut resolved = spec.clone();
     resolved.run_id = None;
-    if let (Some(profile), Some(files)) = (resolved.profile.as_mut(), inputs.profile.as_ref()) {
-        profile.dir = None;
-        profile.config_map = Some(ProfileConfigMap {
-            name: spec::object_name(&spec.target.name, "profile"),
-            files: files.files.keys().cloned().collect(),
-        });
-    }
+    use_rendered_config_maps(
+        resolved.profile.as_mut(),
+        resolved.thresholds.as_mut(),
+        inputs,
+        spec::object_name(&spec.target.name, "profile"),
+        spec::object_name(&spec.target.name, "thresholds"),
+    );
     if let (Some(profile), Some(files)) =
         (resolved.profile.as_mut(), inputs.profile_inputs.as_ref())
     {
@@ -354,13 +408,31 @@ pub fn orchestration_spec(spec: &ScanSpec, inputs: &Inputs) -> ScanSpec {
         profile.input_files = files.input_files.iter().map(|(k, _)| k.clone()).collect();
         profile.waiver_files = files.waiver_files.iter().map(|(k, _)| k.clone()).collect();
     }
-    if let Some(thresholds) = resolved.thresholds.as_mut()
+    resolved
+}
+
+/// Points a spec's profile directory and threshold file at the ConfigMaps rendered from them
+/// (named `profile_name` and `thresholds_name`), for the in-cluster reader of the spec.
+pub(crate) fn use_rendered_config_maps(
+    profile: Option<&mut spec::Profile>,
+    thresholds: Option<&mut spec::Thresholds>,
+    inputs: &Inputs,
+    profile_name: String,
+    thresholds_name: String,
+) {
+    if let (Some(profile), Some(files)) = (profile, inputs.profile.as_ref()) {
+        profile.dir = None;
+        profile.config_map = Some(ProfileConfigMap {
+            name: profile_name,
+            files: files.files.keys().cloned().collect(),
+        });
+    }
+    if let Some(thresholds) = thresholds
         && thresholds.file.is_some()
     {
         thresholds.file = None;
-        thresholds.config_map = Some(spec::object_name(&spec.target.name, "thresholds"));
+        thresholds.config_map = Some(thresholds_name);
     }
-    resolved
 }
 
 /// Checks `value` field by field against the Kubernetes type `T` (named `schema` in errors).
@@ -665,14 +737,7 @@ pub fn build(
     // Size first: a huge value fails here, before any rendering work.
     let spec_text = spec_config_map_text(spec, inputs)?;
     check_kubernetes_objects(spec, kube)?;
-    if spec.schedule.time_zone.is_some() && !kube.has_cronjob_time_zone() {
-        return Err(GenError::Unsupported {
-            field: "schedule.timeZone".into(),
-            reason: format!(
-                "CronJob time zones need Kubernetes 1.25 or newer (rendering for {kube})"
-            ),
-        });
-    }
+    let schedule = CronJobSchedule::new(&spec.schedule, kube)?;
     let run_id = run_id(spec);
     let target = &spec.target.name;
     let pull_policy = spec.images.pull_policy.as_str();
@@ -680,12 +745,7 @@ pub fn build(
     let orchestrator_name = spec::object_name(target, ORCHESTRATOR_KIND);
     let scanner_sa = spec::object_name(target, SCANNER_KIND);
     let user_annotations = spec.metadata.annotations.clone();
-    let image_pull_secrets: Vec<Value> = spec
-        .images
-        .pull_secrets
-        .iter()
-        .map(|name| json!({"name": name}))
-        .collect();
+    let image_pull_secrets = image_pull_secrets(&spec.images);
 
     // Profile: a ConfigMap rendered from a directory, an existing ConfigMap, or a URL.
     let profile_name = spec::object_name(target, "profile");
@@ -861,7 +921,7 @@ pub fn build(
         pull_policy,
         args: agent_args,
         env: client_env(spec),
-        credentials: credentials(spec),
+        credentials: credentials(&spec.results),
         resources: resources(&spec.scanner.resources),
         results_dir: spec.scanner.results_dir.clone(),
         mode: spec.security.mode.as_str(),
@@ -949,28 +1009,25 @@ pub fn build(
         node_selector: spec.orchestrator.node_selector.clone(),
         tolerations: serde_json::to_value(&spec.orchestrator.tolerations).unwrap_or(Value::Null),
         affinity: spec.orchestrator.affinity.clone(),
-        image: spec.images.reference(&spec.orchestrator.image),
-        pull_policy,
-        args: orchestrate_args,
-        env: client_env(spec),
-        credentials: credentials(spec),
-        resources: resources(&spec.orchestrator.resources),
-        run_as_user: ORCHESTRATOR_UID,
-        image_pull_secrets,
+        runner: RunnerJob {
+            image: spec.images.reference(&spec.orchestrator.image),
+            pull_policy,
+            args: orchestrate_args,
+            env: client_env(spec),
+            credentials: credentials(&spec.results),
+            resources: resources(&spec.orchestrator.resources),
+            run_as_user: ORCHESTRATOR_UID,
+            image_pull_secrets,
+            active_deadline_seconds: spec.orchestrator.active_deadline_seconds,
+            backoff_limit: spec.orchestrator.backoff_limit,
+            ttl_seconds_after_finished: spec.orchestrator.ttl_seconds_after_finished,
+            thresholds_config_map: thresholds_name,
+        },
         termination_grace_period_seconds: spec.orchestrator.deadlines.cleanup_seconds
             + ORCHESTRATOR_GRACE_MARGIN_SECONDS,
-        active_deadline_seconds: spec.orchestrator.active_deadline_seconds,
-        backoff_limit: spec.orchestrator.backoff_limit,
-        ttl_seconds_after_finished: spec.orchestrator.ttl_seconds_after_finished,
-        thresholds_config_map: thresholds_name,
         ca_bundle_volumes: ca_bundle_volume(spec).into_iter().collect(),
         ca_bundle_mount_path: CA_BUNDLE_MOUNT_PATH,
-        schedule: spec.schedule.cron.clone(),
-        time_zone: spec.schedule.time_zone.clone(),
-        successful_jobs_history_limit: spec.schedule.successful_jobs_history_limit,
-        failed_jobs_history_limit: spec.schedule.failed_jobs_history_limit,
-        starting_deadline_seconds: spec.schedule.starting_deadline_seconds,
-        suspend: spec.schedule.suspend,
+        schedule,
     };
     let mut service_account_annotations = user_annotations.clone();
     service_account_annotations.extend(spec.service_account.annotations.clone());

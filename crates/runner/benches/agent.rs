@@ -69,15 +69,15 @@ fn field(line: &str, key: &str) -> Option<u64> {
     v.get(key)?.as_u64()
 }
 
-fn builtin_on_debian_root() {
-    let (_keep, root) = tree();
-    std::fs::create_dir_all(root.join("proc")).unwrap();
+/// Starts busybox `sleep` as `/benchtarget/sleep` in `root` (its own PID namespace), runs the
+/// agent binary against it five times and returns what the agent logged: the scan phase's
+/// durations (ms) and its peak RSS figures (KiB).
+fn agent_runs_on(root: &Path) -> (Vec<u64>, Vec<u64>) {
     std::fs::create_dir_all(root.join("benchtarget")).unwrap();
     std::fs::copy("/bin/busybox", root.join("benchtarget/sleep")).expect(NEEDS);
-    let files = count_files(&root);
     let mut target = Command::new("unshare")
         .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
-        .arg(&root)
+        .arg(root)
         .args(["/benchtarget/sleep", "600"])
         .spawn()
         .expect(NEEDS);
@@ -112,6 +112,14 @@ fn builtin_on_debian_root() {
     }
     let _ = target.kill();
     let _ = target.wait();
+    (scans, rss)
+}
+
+fn builtin_on_debian_root() {
+    let (_keep, root) = tree();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    let (mut scans, mut rss) = agent_runs_on(&root);
+    let files = count_files(&root);
     scans.sort_unstable();
     rss.sort_unstable();
     println!(
@@ -244,45 +252,9 @@ fn builtin_on_150k_entries() {
             warm.files_read
         );
     }
-    std::fs::create_dir_all(root.join("benchtarget")).unwrap();
-    std::fs::copy("/bin/busybox", root.join("benchtarget/sleep")).expect(NEEDS);
-    let mut target = Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "--root"])
-        .arg(&root)
-        .args(["/benchtarget/sleep", "600"])
-        .spawn()
-        .expect(NEEDS);
-    let results = tempfile::tempdir().unwrap();
-    let mut scans = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..5 {
-        let out = Command::new(env!("CARGO_BIN_EXE_sidescan-runner"))
-            .args([
-                "agent",
-                "--target-process",
-                "/benchtarget/sleep",
-                "--wait-seconds",
-                "10",
-            ])
-            .arg("--results-dir")
-            .arg(results.path())
-            .arg("--termination-log")
-            .arg(results.path().join("termination-log"))
-            .output()
-            .unwrap();
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "agent failed: {log}");
-        for line in log.lines() {
-            if line.contains("\"phase\":\"scan\"") {
-                scans.push(field(line, "duration_ms").unwrap() as f64);
-            }
-            if let Some(kib) = field(line, "peak_rss_kib") {
-                rss.push(kib as f64);
-            }
-        }
-    }
-    let _ = target.kill();
-    let _ = target.wait();
+    let (scans, rss) = agent_runs_on(&root);
+    let scans = scans.into_iter().map(|ms| ms as f64).collect();
+    let rss = rss.into_iter().map(|kib| kib as f64).collect();
     let (med, min, max) = median(scans);
     let (_, _, rss_max) = median(rss);
     println!(

@@ -14,7 +14,7 @@ use std::io::BufRead;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{Options, RunningTarget, Start, start_target_with};
+use support::{Mode, Options, RunningTarget, Start, as_scanner, start_target_with};
 
 const TARGET_UID: u32 = 1000;
 const OTHER_UID: u32 = 2000;
@@ -22,12 +22,6 @@ const OTHER_UID: u32 = 2000;
 const SECRET_MARKER: &str = "SIDESCANSECRET";
 /// The key that exists only on the scanner's side holds this marker.
 const ESCAPE_MARKER: &str = "SIDESCANESCAPE";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    SameUid,
-    Ptrace,
-}
 
 /// A directory on the scanner's side (the host), removed on drop.
 struct HostDir(PathBuf);
@@ -113,13 +107,7 @@ struct Work {
 impl Work {
     fn new() -> Work {
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_sidescan-runner"),
-            dir.path().join("sidescan-runner"),
-        )
-        .unwrap();
+        let dir = support::agent_workdir();
         for sub in ["results", "store"] {
             let path = dir.path().join(sub);
             std::fs::create_dir_all(&path).unwrap();
@@ -134,19 +122,7 @@ impl Work {
 
     /// The agent as the mode says, against `pid`.
     fn command(&self, mode: Mode, pid: u32, extra: &[&str]) -> Command {
-        let mut command = Command::new("setpriv");
-        match mode {
-            Mode::SameUid => command.args([
-                "--reuid",
-                &TARGET_UID.to_string(),
-                "--regid",
-                &TARGET_UID.to_string(),
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-            ]),
-            Mode::Ptrace => command.args(["--inh-caps=-all", "--bounding-set=-all,+sys_ptrace"]),
-        };
+        let mut command = as_scanner(mode, TARGET_UID);
         command
             .arg(self.dir.path().join("sidescan-runner"))
             .args(["agent", "--backend", "builtin", "--target-pid"])
@@ -185,10 +161,7 @@ fn scan(mode: Mode, pid: u32, extra: &[&str]) -> Scan {
     let out = work.command(mode, pid, extra).output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{mode:?}: {log}");
-    let caps = match mode {
-        Mode::SameUid => "\"capabilities\":\"[]\"",
-        Mode::Ptrace => "\"capabilities\":\"[\\\"CAP_SYS_PTRACE\\\"]\"",
-    };
+    let caps = mode.logged_capabilities();
     assert!(log.contains(caps), "{mode:?}: expected {caps} in {log}");
     let message = work.message();
     let folder = PathBuf::from(message["local_folder"].as_str().unwrap());

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
+use support::Mode;
+
 const NEEDS: &str = "needs root, unshare, proot, ruby, busybox-static, musl-tools: apt-get install proot ruby busybox-static musl-tools";
 
 /// A target process in its own root; killed on drop.
@@ -627,35 +629,35 @@ fn bad_values_fail_fast_with_exit_2_naming_the_flag() {
         )
     };
     let bad_dir = file.join("sub");
-    let (code, log) = run(&["--results-dir", bad_dir.to_str().unwrap()]);
-    assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("--results-dir"), "{log}");
-    let (code, log) = run(&[
-        "--results-dir",
-        results.path().to_str().unwrap(),
-        "--store",
-        "ftp://x/y",
-    ]);
-    assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("--store"), "{log}");
-    let (code, log) = run(&[
-        "--results-dir",
-        results.path().to_str().unwrap(),
-        "--backend",
-        "cinc",
-        "--profile",
-        "https://example.org/p.tar.gz",
-    ]);
-    assert_eq!(code, Some(2), "{log}");
-    assert!(log.contains("--profile-sha256"), "{log}");
-    let (code, log) = run(&[
-        "--results-dir",
-        results.path().to_str().unwrap(),
-        "--backend",
-        "cinc",
-        "--profile",
-        "relative/profile",
-    ]);
+    let dir = results.path().to_str().unwrap();
+    let cinc_profile = |profile| {
+        [
+            "--results-dir",
+            dir,
+            "--backend",
+            "cinc",
+            "--profile",
+            profile,
+        ]
+    };
+    // Each case: the arguments, and the flag the one-line error must name.
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--results-dir", bad_dir.to_str().unwrap()],
+            "--results-dir",
+        ),
+        (&["--results-dir", dir, "--store", "ftp://x/y"], "--store"),
+        (
+            &cinc_profile("https://example.org/p.tar.gz"),
+            "--profile-sha256",
+        ),
+    ];
+    for (args, flag) in cases {
+        let (code, log) = run(args);
+        assert_eq!(code, Some(2), "{log}");
+        assert!(log.contains(flag), "{log}");
+    }
+    let (code, log) = run(&cinc_profile("relative/profile"));
     assert_eq!(code, Some(2), "{log}");
     // Made absolute against the working directory before anything else.
     let cwd = std::env::current_dir().unwrap();
@@ -998,15 +1000,6 @@ fn runc_targets_are_pivot_rooted_and_chroot_targets_are_not() {
     }
 }
 
-/// How the agent runs, as the generated manifests' security modes run it.
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    /// The target's uid, no capabilities at all.
-    SameUid,
-    /// Root with CAP_SYS_PTRACE only.
-    Ptrace,
-}
-
 const TARGET_UID: u32 = 65532;
 
 /// Files and hashes of a tree, to show a scan changed nothing.
@@ -1056,20 +1049,7 @@ print "chmod chown utime setxattr: changed"
 
 /// `setpriv` running a program with the identity the agent has in `mode`.
 fn as_scanner(mode: Mode) -> Command {
-    let mut command = Command::new("setpriv");
-    match mode {
-        Mode::SameUid => command.args([
-            "--reuid",
-            &TARGET_UID.to_string(),
-            "--regid",
-            &TARGET_UID.to_string(),
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ]),
-        Mode::Ptrace => command.args(["--inh-caps=-all", "--bounding-set=-all,+sys_ptrace"]),
-    };
-    command
+    support::as_scanner(mode, TARGET_UID)
 }
 
 /// A file's metadata as `stat` and `getfattr` report it from outside: mode, owner, group,
@@ -1134,14 +1114,7 @@ struct Workspace {
 
 impl Workspace {
     fn new() -> Workspace {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_sidescan-runner"),
-            dir.path().join("sidescan-runner"),
-        )
-        .unwrap();
+        let dir = support::agent_workdir();
         std::fs::copy(double(), dir.path().join("cinc-auditor")).unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
@@ -1170,6 +1143,23 @@ impl Workspace {
         dir
     }
 
+    /// The agent's arguments for the workspace's tools (CINC Auditor double, fallback binaries,
+    /// the PRoot interposer) and its outputs (results directory, termination log).
+    fn tools_and_outputs(&self, results: &Path, term: &Path) -> Vec<std::ffi::OsString> {
+        vec![
+            "--cinc-auditor".into(),
+            self.path("cinc-auditor").into(),
+            "--fallback-bin".into(),
+            self.path("bin").into(),
+            "--proot-preload".into(),
+            support::interposer().into(),
+            "--results-dir".into(),
+            results.into(),
+            "--termination-log".into(),
+            term.into(),
+        ]
+    }
+
     /// Runs the agent in `mode`; returns the exit code, the log and the termination message.
     fn agent(&self, mode: Mode, args: &[&str]) -> (i32, String, serde_json::Value) {
         use std::os::unix::fs::PermissionsExt;
@@ -1180,16 +1170,7 @@ impl Workspace {
             .arg(self.path("sidescan-runner"))
             .arg("agent")
             .args(args)
-            .arg("--cinc-auditor")
-            .arg(self.path("cinc-auditor"))
-            .arg("--fallback-bin")
-            .arg(self.path("bin"))
-            .arg("--proot-preload")
-            .arg(support::interposer())
-            .arg("--results-dir")
-            .arg(results.path())
-            .arg("--termination-log")
-            .arg(&term)
+            .args(self.tools_and_outputs(results.path(), &term))
             .output()
             .unwrap();
         let message = std::fs::read_to_string(&term).unwrap_or_default();
@@ -1288,10 +1269,7 @@ fn check_views(start: support::Start, tag: &str) {
         let meta = run_file(&log, "metadata.json");
         assert_eq!(meta["os_release"]["ID"], tag, "{case}: {meta}");
         assert_eq!(meta["view"]["mechanism"], "descriptor", "{case}");
-        let caps = match mode {
-            Mode::SameUid => "\"capabilities\":\"[]\"",
-            Mode::Ptrace => "\"capabilities\":\"[\\\"CAP_SYS_PTRACE\\\"]\"",
-        };
+        let caps = mode.logged_capabilities();
         assert!(log.contains(caps), "{case}: expected {caps} in {log}");
 
         // Outside the view, the agent's identity may change the metadata of the file it owns
@@ -1478,16 +1456,22 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
         "--cinc-auditor",
     ];
     let double = double();
-    let mut args = base.to_vec();
-    args.extend([
-        double.to_str().unwrap(),
-        "--profile",
-        &url,
-        "--profile-sha256",
-        &sha,
-    ]);
-    let results = tempfile::tempdir().unwrap();
-    let (code, log, message) = agent(&args, results.path());
+    // The agent fetching `url` checked against `digest`; the results dir lives as long as the
+    // caller reads from it.
+    let run_with_digest = |digest: &str| {
+        let mut args = base.to_vec();
+        args.extend([
+            double.to_str().unwrap(),
+            "--profile",
+            &url,
+            "--profile-sha256",
+            digest,
+        ]);
+        let results = tempfile::tempdir().unwrap();
+        let (code, log, message) = agent(&args, results.path());
+        (results, code, log, message)
+    };
+    let (_results, code, log, message) = run_with_digest(&sha);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("profile fetched"), "{log}");
     let folder = Path::new(message["local_folder"].as_str().unwrap());
@@ -1496,17 +1480,7 @@ fn a_profile_archive_is_fetched_from_s3_and_verified() {
     assert_eq!(meta["profile"], url.as_str());
 
     // The wrong digest is bad input, found before the target is even looked for.
-    let wrong = "0".repeat(64);
-    let mut args = base.to_vec();
-    args.extend([
-        double.to_str().unwrap(),
-        "--profile",
-        &url,
-        "--profile-sha256",
-        &wrong,
-    ]);
-    let results = tempfile::tempdir().unwrap();
-    let (code, log, message) = agent(&args, results.path());
+    let (_wrong_results, code, log, message) = run_with_digest(&"0".repeat(64));
     assert_eq!(code, 2, "{log}");
     assert!(
         message["error"].as_str().unwrap().contains(&sha),
@@ -1541,16 +1515,7 @@ fn sigterm_kills_the_scan_and_reports_it() {
         ])
         .args(["--wait-seconds", "10", "--scan-timeout", "120", "--profile"])
         .arg(&hang)
-        .arg("--cinc-auditor")
-        .arg(ws.path("cinc-auditor"))
-        .arg("--fallback-bin")
-        .arg(ws.path("bin"))
-        .arg("--proot-preload")
-        .arg(support::interposer())
-        .arg("--results-dir")
-        .arg(results.path())
-        .arg("--termination-log")
-        .arg(&term)
+        .args(ws.tools_and_outputs(results.path(), &term))
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -1599,16 +1564,7 @@ fn a_target_that_exits_during_the_scan_gives_no_result() {
         .arg(target.pid.to_string())
         .args(["--wait-seconds", "10", "--profile"])
         .arg(&profile)
-        .arg("--cinc-auditor")
-        .arg(ws.path("cinc-auditor"))
-        .arg("--fallback-bin")
-        .arg(ws.path("bin"))
-        .arg("--proot-preload")
-        .arg(support::interposer())
-        .arg("--results-dir")
-        .arg(results.path())
-        .arg("--termination-log")
-        .arg(&term)
+        .args(ws.tools_and_outputs(results.path(), &term))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -1659,16 +1615,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         .args(["agent", "--backend", "cinc", "--target-process"])
         .args(["sidescankeptlocally", "--wait-seconds", "10", "--profile"])
         .arg(&profile)
-        .arg("--cinc-auditor")
-        .arg(ws.path("cinc-auditor"))
-        .arg("--fallback-bin")
-        .arg(ws.path("bin"))
-        .arg("--proot-preload")
-        .arg(support::interposer())
-        .arg("--results-dir")
-        .arg(results.path())
-        .arg("--termination-log")
-        .arg(&term)
+        .args(ws.tools_and_outputs(results.path(), &term))
         .args(["--store", &store_url, "--upload-attempts", "2"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());

@@ -1,10 +1,13 @@
 //! Helpers for audit tests: the runner binary (built on demand, so a test never runs a stale
-//! one), an audit spec for the local cluster and S3 server, the store credentials Secret, and
-//! reading objects back from S3.
+//! one), an audit spec for the local cluster and S3 server, the store credentials Secret,
+//! reading objects back from S3, and the workloads' pods an audit must leave alone.
 
 use crate::env::{S3_HINT, required};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
+use kube::api::{Api, ListParams};
 use object_store::{ObjectStore, ObjectStoreExt};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -98,4 +101,32 @@ pub async fn list(s3: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String>
     .into_iter()
     .map(|m| m.location.to_string())
     .collect()
+}
+
+/// The pods `selector` selects in `ns`: name -> (uid, restart count of each container), to show
+/// that an audit left the workloads' pods alone.
+pub async fn workload_pods(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+) -> BTreeMap<String, (String, Vec<i32>)> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    pods.list(&ListParams::default().labels(selector))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|p| {
+            let restarts = p
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .map(|c| c.iter().map(|c| c.restart_count).collect())
+                .unwrap_or_default();
+            (
+                p.metadata.name.unwrap(),
+                (p.metadata.uid.unwrap(), restarts),
+            )
+        })
+        .collect()
 }

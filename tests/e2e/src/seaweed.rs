@@ -89,6 +89,19 @@ impl OwnS3 {
         format!("http://127.0.0.1:{S3_PORT}")
     }
 
+    /// A client of this server's bucket, with its endpoint and credentials.
+    pub fn store(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&self.bucket)
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id(ACCESS_KEY)
+            .with_secret_access_key(SECRET_KEY)
+            .build()
+            .unwrap()
+    }
+
     async fn launch(&mut self) {
         assert!(
             !port_open(),

@@ -8,6 +8,11 @@
 //! Needs: `scripts/dev-cluster up`, `scripts/dev-s3 up`, `scripts/build-images` (this tree's
 //! runner), `SIDESCAN_SAF_BIN`, chromium; see docs/dev-environment.md.
 
+// One Chromium launcher for every report-page test.
+#[path = "../../../crates/eval/tests/common/chromium.rs"]
+mod chromium;
+
+use chromium::{artifacts, run_chromium};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod};
@@ -15,36 +20,13 @@ use kube::api::ListParams;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use sidescan_core::audit::record::{AuditRecord, Verdict};
-use sidescan_e2e::audit::{get, list, runner_bin, s3, spec_yaml, store_secret};
+use sidescan_e2e::audit::{get, list, runner_bin, s3, spec_yaml, store_secret, workload_pods};
 use sidescan_e2e::harness::{wait_for, with_temp_ns};
 use sidescan_e2e::workloads;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::process::Command;
 
 const THRESHOLDS: &str = "failed:\n  critical:\n    max: 0\n  high:\n    max: 0\n";
-
-/// Every pod of the namespace that is not sidescan's: name -> (uid, restart counts).
-async fn workload_pods(client: &Client, ns: &str) -> BTreeMap<String, (String, Vec<i32>)> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    pods.list(&ListParams::default().labels("app.kubernetes.io/part-of!=sidescan"))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|p| {
-            let restarts = p
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .map(|c| c.iter().map(|c| c.restart_count).collect())
-                .unwrap_or_default();
-            (
-                p.metadata.name.unwrap(),
-                (p.metadata.uid.unwrap(), restarts),
-            )
-        })
-        .collect()
-}
 
 async fn fleet(client: &Client, ns: &str) {
     let v1 = workloads::cronjob_v1(client).await;
@@ -78,37 +60,6 @@ async fn fleet(client: &Client, ns: &str) {
     }
 }
 
-fn chromium(args: &[&str], url: &str) -> (String, String) {
-    let bin = std::env::var("SIDESCAN_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(&bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .unwrap_or_else(|e| panic!("{bin}: {e} (apt_ensure chromium; SIDESCAN_CHROMIUM)"));
-    assert!(
-        out.status.success(),
-        "chromium: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 #[ignore = "needs the dev cluster, the S3 server, images, the SAF CLI and chromium (scripts/test-all)"]
 async fn an_audit_scans_every_container_and_leaves_the_workloads_alone() {
@@ -116,7 +67,7 @@ async fn an_audit_scans_every_container_and_leaves_the_workloads_alone() {
         let saf = std::env::var("SIDESCAN_SAF_BIN").expect("SIDESCAN_SAF_BIN: run scripts/install-saf");
         store_secret(&client, &ns).await;
         fleet(&client, &ns).await;
-        let before = workload_pods(&client, &ns).await;
+        let before = workload_pods(&client, &ns, "app.kubernetes.io/part-of!=sidescan").await;
 
         // Every address the web Service ever lists while the audit runs.
         let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
@@ -224,7 +175,7 @@ async fn an_audit_scans_every_container_and_leaves_the_workloads_alone() {
         let seen = seen.lock().unwrap().clone();
         assert!(!seen.is_empty(), "the Service listed the web pods");
         assert!(seen.iter().all(|n| n.starts_with("web-")), "{seen:?}");
-        assert_eq!(workload_pods(&client, &ns).await, before, "the workloads' pods were touched");
+        assert_eq!(workload_pods(&client, &ns, "app.kubernetes.io/part-of!=sidescan").await, before, "the workloads' pods were touched");
         let sel = format!("sidescan.io/audit-id={audit_id}");
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         assert!(pods.list(&ListParams::default().labels(&sel)).await.unwrap().items.is_empty());
@@ -236,18 +187,14 @@ async fn an_audit_scans_every_container_and_leaves_the_workloads_alone() {
         let page = dir.path().join("report.html");
         std::fs::write(&page, get(&s3, &format!("{folder}/report.html")).await.unwrap()).unwrap();
         let url = format!("file://{}", page.display());
-        let (dom, stderr) = chromium(&["--dump-dom"], &url);
+        let (dom, stderr) = run_chromium(&["--dump-dom"], &url);
         let html_tag = &dom[dom.find("<html").unwrap()..];
         let html_tag = &html_tag[..html_tag.find('>').unwrap()];
         assert!(html_tag.contains("data-ready=\"1\"") && !html_tag.contains("data-errors"), "script failed: {html_tag}");
         assert!(!stderr.lines().any(|l| l.contains(":CONSOLE")), "console: {stderr}");
         assert_eq!(dom.matches("<tbody class=\"target\"").count(), 7);
-        let artifacts = std::env::var_os("SIDESCAN_ARTIFACTS_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("artifacts"));
-        std::fs::create_dir_all(&artifacts).unwrap();
-        let shot = artifacts.join("e2e-audit-report.png");
-        chromium(&["--window-size=1400,1600", &format!("--screenshot={}", shot.display())], &url);
+        let shot = artifacts().join("e2e-audit-report.png");
+        run_chromium(&["--window-size=1400,1600", &format!("--screenshot={}", shot.display())], &url);
         assert!(std::fs::read(&shot).unwrap().starts_with(b"\x89PNG"));
     })
     .await;

@@ -10,18 +10,17 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Pod};
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, PostParams};
 use object_store::{ObjectStore, ObjectStoreExt};
 use sidescan_core::RunId;
 use sidescan_core::audit::AuditId;
-use sidescan_e2e::audit::store_secret;
+use sidescan_e2e::audit::{store_secret, workload_pods};
 use sidescan_e2e::env::{S3_HINT, required};
 use sidescan_e2e::harness::{wait_for, wait_gone, with_temp_ns};
 use sidescan_e2e::pods::container_ended;
 use sidescan_e2e::workloads;
 use sidescan_runner::audit::clone::{self, CloneRequest};
 use sidescan_runner::audit::cluster::discover_targets;
-use std::collections::BTreeMap;
 
 fn spec(ns: &str, prefix: &str) -> sidescan_core::audit::AuditSpec {
     let bucket = required("SIDESCAN_S3_BUCKET", S3_HINT);
@@ -90,25 +89,7 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
         )
         .await;
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-        let before: BTreeMap<String, (String, i32)> = pods
-            .list(&ListParams::default().labels("app=web"))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|p| {
-                let restarts = p
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .map(|c| c[0].restart_count)
-                    .unwrap_or(-1);
-                (
-                    p.metadata.name.clone().unwrap(),
-                    (p.metadata.uid.clone().unwrap(), restarts),
-                )
-            })
-            .collect();
+        let before = workload_pods(&client, &ns, "app=web").await;
         assert_eq!(before.len(), 1);
 
         let prefix = format!("e2e-audit-clone/{ns}");
@@ -245,25 +226,7 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
             .await
             .unwrap();
         wait_gone(&pods, &name).await;
-        let after: BTreeMap<String, (String, i32)> = pods
-            .list(&ListParams::default().labels("app=web"))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|p| {
-                let restarts = p
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .map(|c| c[0].restart_count)
-                    .unwrap_or(-1);
-                (
-                    p.metadata.name.clone().unwrap(),
-                    (p.metadata.uid.clone().unwrap(), restarts),
-                )
-            })
-            .collect();
+        let after = workload_pods(&client, &ns, "app=web").await;
         assert_eq!(after, before, "the workload's pods were touched");
     })
     .await;

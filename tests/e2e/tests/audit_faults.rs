@@ -17,6 +17,16 @@ use sidescan_e2e::workloads;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// `sidescan-runner audit --spec <spec> [--resume <id>]`.
+fn audit_command(spec: &std::path::Path, resume: Option<&str>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(runner_bin());
+    command.args(["audit", "--spec"]).arg(spec);
+    if let Some(id) = resume {
+        command.args(["--resume", id]);
+    }
+    command
+}
+
 async fn leftovers(client: &Client, ns: &str, audit_id: &str) -> usize {
     let sel = format!("sidescan.io/audit-id={audit_id}");
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -89,12 +99,7 @@ async fn unpullable_and_exiting_targets_are_reported_and_the_rest_scanned() {
             &prefix,
             "target: {run: entrypoint}\ntargetDeadlineSeconds: 45\nretries: 1\n",
         );
-        let out = tokio::process::Command::new(runner_bin())
-            .args(["audit", "--spec"])
-            .arg(&spec)
-            .output()
-            .await
-            .unwrap();
+        let out = audit_command(&spec, None).output().await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.status.code(), Some(3), "a target was not scanned");
@@ -175,15 +180,11 @@ async fn a_killed_audit_resumes_without_losing_or_leaving_anything() {
         let prefix = format!("e2e-audit-resume/{ns}");
         let spec = write_spec(dir.path(), &ns, &prefix, "concurrency: 1\n");
         let start = |resume: Option<&str>| {
-            let mut cmd = tokio::process::Command::new(runner_bin());
-            cmd.args(["audit", "--spec"])
-                .arg(&spec)
+            audit_command(&spec, resume)
                 .stdout(Stdio::piped())
-                .kill_on_drop(true);
-            if let Some(id) = resume {
-                cmd.args(["--resume", id]);
-            }
-            cmd.spawn().unwrap()
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
         };
 
         // 1. SIGTERM after two targets: the runner cleans up and writes no audit files.
@@ -221,10 +222,7 @@ async fn a_killed_audit_resumes_without_losing_or_leaving_anything() {
         child.wait().await.unwrap();
 
         // 3. Resumed again: the leftovers are removed, the stored targets skipped, the rest done.
-        let out = tokio::process::Command::new(runner_bin())
-            .args(["audit", "--spec"])
-            .arg(&spec)
-            .args(["--resume", &audit_id])
+        let out = audit_command(&spec, Some(&audit_id))
             .output()
             .await
             .unwrap();
@@ -259,10 +257,7 @@ async fn a_killed_audit_resumes_without_losing_or_leaving_anything() {
         }
         assert_eq!(leftovers(&client, &ns, &audit_id).await, 0, "nothing left");
         // A completed audit is never written again.
-        let again = tokio::process::Command::new(runner_bin())
-            .args(["audit", "--spec"])
-            .arg(&spec)
-            .args(["--resume", &audit_id])
+        let again = audit_command(&spec, Some(&audit_id))
             .output()
             .await
             .unwrap();

@@ -7,37 +7,17 @@
 use futures::FutureExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::Client;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-};
-use kube::discovery::{self, Scope};
-use serde_json::Value;
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use sha2::{Digest, Sha256};
 use sidescan_core::audit::AuditId;
 use sidescan_core::audit::record::{AuditRecord, Verdict};
 use sidescan_e2e::audit::{get, s3, spec_yaml, store_secret};
 use sidescan_e2e::harness::{wait_for, wait_for_service_account_token, with_temp_ns};
+use sidescan_e2e::manifests::{
+    api_in_its_namespace, delete_cluster_scoped, render_audit, server_version,
+};
 use sidescan_e2e::workloads;
 use sidescan_gen::audit::AuditKind;
-use sidescan_gen::{Generator, KubeVersion};
-use std::path::Path;
-
-async fn api_for(client: &Client, doc: &Value) -> (Api<DynamicObject>, String) {
-    let api_version = doc["apiVersion"].as_str().unwrap();
-    let kind = doc["kind"].as_str().unwrap();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let (resource, caps) =
-        discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
-            .await
-            .unwrap();
-    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
-    let api = match (caps.scope, doc["metadata"]["namespace"].as_str()) {
-        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
-        _ => Api::all_with(client.clone(), &resource),
-    };
-    (api, name)
-}
 
 #[tokio::test]
 #[ignore = "needs the dev cluster, the S3 server and images (scripts/test-all)"]
@@ -46,8 +26,7 @@ async fn the_rendered_audit_job_audits_the_namespace_under_its_own_rbac() {
         store_secret(&client, &ns).await;
         workloads::deployment(&client, &ns, "web", 0, &[("app", "target-distroless")]).await;
         workloads::deployment(&client, &ns, "api", 0, &[("api", "target-musl")]).await;
-        let info = client.apiserver_version().await.unwrap();
-        let kube = KubeVersion::parse(&format!("1.{}", info.minor.trim_end_matches('+'))).unwrap();
+        let kube = server_version(&client).await;
         let prefix = format!("e2e-audit-job/{ns}");
         let text = spec_yaml(
             &ns,
@@ -62,16 +41,11 @@ async fn the_rendered_audit_job_audits_the_namespace_under_its_own_rbac() {
         // spec_yaml's.
         let text = text.replace("cluster: {hostNetwork: true}\n", "");
         let spec = sidescan_runner::audit::input::parse_spec(&text, "audit.yaml").unwrap();
-        let generator = Generator::new().unwrap();
-        let docs =
-            sidescan_gen::audit::generate(&generator, &spec, Path::new("."), kube, AuditKind::Job)
-                .unwrap();
-        let stream: String = docs.iter().map(|d| format!("---\n{d}")).collect();
-        let docs = sidescan_gen::documents(&stream).unwrap();
+        let docs = render_audit(&spec, kube, AuditKind::Job);
         let result = async {
             let apply = PatchParams::apply("sidescan-e2e");
             for doc in &docs {
-                let (api, name) = api_for(&client, doc).await;
+                let (api, name) = api_in_its_namespace(&client, doc).await;
                 api.patch(&name, &apply, &Patch::Apply(doc))
                     .await
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -133,13 +107,8 @@ async fn the_rendered_audit_job_audits_the_namespace_under_its_own_rbac() {
             );
         };
         let outcome = std::panic::AssertUnwindSafe(result).catch_unwind().await;
-        for doc in docs
-            .iter()
-            .filter(|d| !d["metadata"]["namespace"].is_string())
-        {
-            let (api, name) = api_for(&client, doc).await;
-            let _ = api.delete(&name, &DeleteParams::default()).await;
-        }
+        // Cluster-scoped objects outlive the test namespace: remove them whatever happened.
+        delete_cluster_scoped(&client, &docs).await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }

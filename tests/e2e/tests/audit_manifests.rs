@@ -9,21 +9,14 @@ use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
 use kube::Client;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
-use kube::discovery::{self, Scope};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::Value;
 use sidescan_e2e::harness::with_temp_ns;
+use sidescan_e2e::manifests::{
+    api_in_its_namespace, delete_cluster_scoped, render_audit, server_version,
+};
 use sidescan_gen::audit::{AuditKind, DEFAULT_AUDIT_VALUES};
-use sidescan_gen::{Generator, KubeVersion, values};
-use std::path::Path;
-
-async fn server_version(client: &Client) -> KubeVersion {
-    let info = client.apiserver_version().await.expect("GET /version");
-    let minor = info.minor.trim_end_matches('+');
-    KubeVersion::parse(&format!("{}.{minor}", info.major)).expect("server version")
-}
+use sidescan_gen::{KubeVersion, values};
 
 fn render(kube: KubeVersion, kind: AuditKind, sets: &[String]) -> Vec<Value> {
     let mut tree = values::parse_values(DEFAULT_AUDIT_VALUES, "audit-values.yaml").unwrap();
@@ -31,27 +24,7 @@ fn render(kube: KubeVersion, kind: AuditKind, sets: &[String]) -> Vec<Value> {
         values::apply_set(&mut tree, set, false).unwrap();
     }
     let spec = sidescan_core::audit::from_value(tree).unwrap();
-    let generator = Generator::new().unwrap();
-    let docs =
-        sidescan_gen::audit::generate(&generator, &spec, Path::new("."), kube, kind).unwrap();
-    let stream: String = docs.iter().map(|d| format!("---\n{d}")).collect();
-    sidescan_gen::documents(&stream).unwrap()
-}
-
-async fn api_for(client: &Client, doc: &Value) -> (Api<DynamicObject>, String) {
-    let api_version = doc["apiVersion"].as_str().unwrap();
-    let kind = doc["kind"].as_str().unwrap();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let (resource, caps) = discovery::pinned_kind(client, &gvk)
-        .await
-        .unwrap_or_else(|e| panic!("{api_version} {kind} not served: {e}"));
-    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
-    let api = match (caps.scope, doc["metadata"]["namespace"].as_str()) {
-        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
-        _ => Api::all_with(client.clone(), &resource),
-    };
-    (api, name)
+    render_audit(&spec, kube, kind)
 }
 
 async fn can(
@@ -124,7 +97,7 @@ async fn audit_manifests_are_accepted_and_grant_only_what_the_audit_needs() {
                     assert_eq!(doc["metadata"]["namespace"], "sidescan-e2e-absent");
                     continue;
                 }
-                let (api, name) = api_for(&client, doc).await;
+                let (api, name) = api_in_its_namespace(&client, doc).await;
                 let what = format!("{} {name}", doc["kind"].as_str().unwrap());
                 api.patch(&name, &dry, &Patch::Apply(doc))
                     .await
@@ -176,13 +149,7 @@ async fn audit_manifests_are_accepted_and_grant_only_what_the_audit_needs() {
         };
         let outcome = std::panic::AssertUnwindSafe(result).catch_unwind().await;
         // Cluster-scoped objects outlive the test namespace: remove them whatever happened.
-        for doc in docs
-            .iter()
-            .filter(|d| !d["metadata"]["namespace"].is_string())
-        {
-            let (api, name) = api_for(&client, doc).await;
-            let _ = api.delete(&name, &DeleteParams::default()).await;
-        }
+        delete_cluster_scoped(&client, &docs).await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }

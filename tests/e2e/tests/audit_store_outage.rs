@@ -21,18 +21,6 @@ use sidescan_e2e::workloads;
 use std::process::Stdio;
 use tokio::process::Command;
 
-fn store(own: &OwnS3) -> object_store::aws::AmazonS3 {
-    object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(&own.bucket)
-        .with_endpoint(own.endpoint())
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id(ACCESS_KEY)
-        .with_secret_access_key(SECRET_KEY)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 #[ignore = "needs the dev cluster, SeaweedFS (scripts/dev-s3 up) and images (scripts/test-all)"]
 async fn an_audit_survives_its_store_being_down_for_a_while() {
@@ -100,7 +88,7 @@ async fn an_audit_survives_its_store_being_down_for_a_while() {
         eprintln!("{stdout}");
         assert_eq!(out.status.code(), Some(0), "{stdout}");
         let audit_id = stdout.split_whitespace().nth(1).unwrap().to_string();
-        let s3 = store(&own);
+        let s3 = own.store();
         let get = |key: String| {
             let s3 = &s3;
             async move { s3.get(&object_store::path::Path::from(key)).await.ok()?.bytes().await.ok() }

@@ -13,17 +13,17 @@
 //! Needs: `scripts/dev-cluster up`, `scripts/dev-s3 up`, `scripts/build-images`, and both `env`
 //! outputs evaluated.
 
-use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::{Api, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value;
 use sidescan_e2e::env::{S3_HINT, required};
 use sidescan_e2e::harness::{wait_for, with_temp_ns};
-use sidescan_e2e::manifests::{apply_all, render_example, server_version};
+use sidescan_e2e::manifests::{apply_all, render_example, scan_pod_objects, server_version};
 use sidescan_e2e::pods::terminated;
-use std::collections::BTreeMap;
+use sidescan_e2e::scan::create_store_secret;
 
 /// The local S3 server, with the test's own credentials.
 fn s3() -> impl ObjectStore {
@@ -77,28 +77,8 @@ async fn cinc_scan(target: &'static str, mode: &'static str) {
             pod["spec"]["containers"][0]["securityContext"] =
                 serde_json::json!({"runAsUser": 65532, "runAsGroup": 65532});
         }
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some("sidescan-s3".into()),
-                ..ObjectMeta::default()
-            },
-            string_data: Some(BTreeMap::from([
-                ("AWS_ACCESS_KEY_ID".to_string(), access_key),
-                ("AWS_SECRET_ACCESS_KEY".to_string(), secret_key),
-            ])),
-            ..Secret::default()
-        };
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
-        let wanted = ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Pod"];
-        let scan: Vec<Value> = docs
-            .into_iter()
-            .filter(|d| wanted.contains(&d["kind"].as_str().unwrap()))
-            .filter(|d| d["metadata"]["name"] != format!("sidescan-{target}-spec").as_str())
-            .collect();
+        create_store_secret(&client, &ns, &access_key, &secret_key).await;
+        let scan = scan_pod_objects(docs, target);
         let pod_doc = scan.iter().find(|d| d["kind"] == "Pod").unwrap();
         let args = pod_doc["spec"]["containers"][1]["args"].to_string();
         assert!(args.contains("\"cinc\""), "not a cinc scan: {args}");

@@ -6,15 +6,18 @@
 //! Needs: `scripts/dev-cluster up`, `scripts/build-images`, `eval "$(scripts/dev-cluster env)"`
 //! (and for the scan, `scripts/dev-s3 up` with `eval "$(scripts/dev-s3 env)"`).
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Client;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use serde_json::Value;
 use sidescan_e2e::env::{S3_HINT, required};
 use sidescan_e2e::harness::{wait_for, with_temp_ns};
-use sidescan_e2e::manifests::{api_for, apply_all, render_example, server_version};
+use sidescan_e2e::manifests::{
+    api_for, apply_all, render_example, scan_pod_objects, server_version,
+};
 use sidescan_e2e::pods::terminated;
+use sidescan_e2e::scan::create_store_secret;
 use sidescan_gen::KubeVersion;
 use std::collections::BTreeMap;
 
@@ -101,28 +104,8 @@ async fn scan_in(client: &Client, ns: &str, target: &str, sets: &[String]) -> (P
         let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
         let docs = render(&ns, kube, &sets);
         // The credentials Secret the spec names (never part of the rendered manifests).
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some("sidescan-s3".into()),
-                ..ObjectMeta::default()
-            },
-            string_data: Some(BTreeMap::from([
-                ("AWS_ACCESS_KEY_ID".to_string(), access_key),
-                ("AWS_SECRET_ACCESS_KEY".to_string(), secret_key),
-            ])),
-            ..Secret::default()
-        };
-        secrets
-            .create(&PostParams::default(), &secret)
-            .await
-            .unwrap();
-        let wanted = ["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "Pod"];
-        let scan: Vec<Value> = docs
-            .into_iter()
-            .filter(|d| wanted.contains(&d["kind"].as_str().unwrap()))
-            .filter(|d| d["metadata"]["name"] != format!("sidescan-{target}-spec").as_str())
-            .collect();
+        create_store_secret(&client, &ns, &access_key, &secret_key).await;
+        let scan = scan_pod_objects(docs, target);
         apply_all(&client, &ns, &scan, true).await;
 
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);

@@ -11,17 +11,15 @@ use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::events::v1::Event;
-use kube::api::{
-    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, LogParams, Patch, PatchParams,
-    PostParams,
-};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt, discovery};
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use sidescan_e2e::env::{S3_HINT, required};
-use sidescan_e2e::harness::{WAIT, wait_for, wait_for_service_account_token, with_temp_ns};
+use sidescan_e2e::harness::{WAIT, wait_for, with_temp_ns};
+use sidescan_e2e::manifests::{api_for, apply_all, render_example_as, server_version};
 use sidescan_e2e::scan::{self, DISTROLESS, RUN_FILES};
-use sidescan_gen::{Generator, KubeVersion, values};
+use sidescan_gen::KubeVersion;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -33,52 +31,10 @@ fn gate() -> PathBuf {
     scan::repo_root().join("examples/thresholds/gate.yml")
 }
 
-async fn server_version(client: &Client) -> KubeVersion {
-    let info = client.apiserver_version().await.expect("GET /version");
-    let minor = info.minor.trim_end_matches('+');
-    KubeVersion::parse(&format!("{}.{minor}", info.major)).expect("server version")
-}
-
-/// The dev-cluster example rendered into `ns` with `sets`, as JSON documents.
+/// The dev-cluster example rendered into `ns` with `sets`, as JSON documents (`render all`).
 fn render(ns: &str, kube: KubeVersion, sets: &[String]) -> Vec<Value> {
-    let path = scan::dev_values();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut tree = values::parse_values(&text, "dev-cluster").unwrap();
-    values::apply_set(&mut tree, &format!("namespace={ns}"), false).unwrap();
-    for set in sets {
-        values::apply_set(&mut tree, set, false).unwrap();
-    }
-    let spec = values::spec_from_value(tree).unwrap();
-    let generator = Generator::new().unwrap();
-    let rendered =
-        sidescan_gen::generate(&generator, &spec, path.parent().unwrap(), kube, None).unwrap();
-    sidescan_gen::documents(&sidescan_gen::to_stream(&rendered)).unwrap()
-}
-
-async fn api_for(client: &Client, ns: &str, doc: &Value) -> (Api<DynamicObject>, String) {
-    let api_version = doc["apiVersion"].as_str().unwrap();
-    let kind = doc["kind"].as_str().unwrap();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let (resource, _) = discovery::pinned_kind(client, &gvk)
-        .await
-        .unwrap_or_else(|e| panic!("{api_version} {kind} not served: {e}"));
-    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
-    (Api::namespaced_with(client.clone(), ns, &resource), name)
-}
-
-/// Applies documents in order (a ServiceAccount's token first: v1.20 admission needs it).
-async fn apply(client: &Client, ns: &str, docs: &[Value]) {
-    let params = PatchParams::apply("sidescan-e2e");
-    for doc in docs {
-        let (api, name) = api_for(client, ns, doc).await;
-        api.patch(&name, &params, &Patch::Apply(doc))
-            .await
-            .unwrap_or_else(|e| panic!("applying {} {name}: {e}", doc["kind"]));
-        if doc["kind"] == "ServiceAccount" {
-            wait_for_service_account_token(client, ns, &name).await;
-        }
-    }
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    render_example_as("dev-cluster", ns, kube, &sets, &[None])
 }
 
 /// The documents of `kinds`, in rendering order.
@@ -339,13 +295,14 @@ async fn job_scan(client: Client, ns: String, target: &'static str, sets: &[&str
     all.extend(sets.iter().map(|s| s.to_string()));
     let docs = render(&ns, kube, &all);
     // RBAC, the profile, thresholds and spec ConfigMaps, then the Job (not the bare scan pod).
-    apply(
+    apply_all(
         &client,
         &ns,
         &only(
             &docs,
             &["ServiceAccount", "Role", "RoleBinding", "ConfigMap"],
         ),
+        false,
     )
     .await;
 
@@ -364,7 +321,7 @@ async fn job_scan(client: Client, ns: String, target: &'static str, sets: &[&str
             None
         })
     };
-    apply(&client, &ns, &only(&docs, &["Job"])).await;
+    apply_all(&client, &ns, &only(&docs, &["Job"]), false).await;
     let job_name = format!("sidescan-{target}-scan");
     let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
     let finished = |job: Option<&Job>| {
@@ -497,10 +454,11 @@ async fn the_orchestrator_role_refuses_what_the_orchestrator_does_not_need() {
     with_temp_ns("orchrbac", |client, ns| async move {
         let kube = server_version(&client).await;
         let docs = render(&ns, kube, &[]);
-        apply(
+        apply_all(
             &client,
             &ns,
             &only(&docs, &["ServiceAccount", "Role", "RoleBinding"]),
+            false,
         )
         .await;
         // The orchestrator's identity: its ServiceAccount, as its token authenticates it.
@@ -933,15 +891,7 @@ async fn a_store_that_stops_during_the_upload_loses_no_result() {
             "{}",
             ran.stdout
         );
-        let s3 = object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(&own.bucket)
-            .with_endpoint(own.endpoint())
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
-            .build()
-            .unwrap();
+        let s3 = own.store();
         let folders = scan::run_folders(&s3, &format!("orch/{ns}/distroless/")).await;
         let (folder, files) = folders.iter().next().expect("the run's folder");
         assert_eq!(files, &RUN_FILES);
@@ -1051,7 +1001,7 @@ async fn a_cronjob_fires_twice_and_keeps_both_result_folders() {
         sets.push(format!("results.storeUrl=s3://{bucket}/orch"));
         sets.push("schedule.cron=* * * * *".into());
         let docs = render(&ns, kube, &sets);
-        apply(
+        apply_all(
             &client,
             &ns,
             &only(
@@ -1064,6 +1014,7 @@ async fn a_cronjob_fires_twice_and_keeps_both_result_folders() {
                     "CronJob",
                 ],
             ),
+            false,
         )
         .await;
         let (store, _) = scan::s3_store();
@@ -1108,7 +1059,7 @@ async fn a_cronjob_fires_twice_and_keeps_both_result_folders() {
             }
         }
         // Stop further runs.
-        let (api, name) = api_for(&client, &ns, &only(&docs, &["CronJob"])[0]).await;
+        let (api, _, name) = api_for(&client, &ns, &only(&docs, &["CronJob"])[0]).await;
         api.delete(&name, &DeleteParams::background())
             .await
             .unwrap();

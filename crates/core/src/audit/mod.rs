@@ -7,7 +7,10 @@
 //! Also here: the audit id ([`AuditId`]), the records an audit writes (`audit.json` and one
 //! progress record per target, [`record`]) and the label [`selector`] syntax.
 
-use crate::spec::{Cluster, Images, Profile, Resources, Results, Scanner, Schedule, Thresholds};
+use crate::spec::{
+    Cluster, Images, Profile, Resources, Results, Scanner, Schedule, Thresholds,
+    default_runner_image, default_ttl_after_finished,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -347,17 +350,11 @@ pub struct AuditRunner {
     pub resources: Resources,
 }
 
-fn default_runner_image() -> String {
-    concat!("sidescan-runner:", env!("CARGO_PKG_VERSION")).into()
-}
 fn default_active_deadline() -> i64 {
     21600
 }
 fn default_backoff_limit() -> i32 {
     2
-}
-fn default_ttl_after_finished() -> i32 {
-    86400
 }
 
 impl AuditRunner {

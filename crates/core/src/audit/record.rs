@@ -105,6 +105,37 @@ pub struct TargetRecord {
     pub resumed: bool,
 }
 
+impl TargetRecord {
+    /// The record of one attempt at target `id` with only its verdict: no identity fields,
+    /// results, placement or reason yet. Callers fill in what they know with `..`.
+    pub fn new(id: impl Into<String>, verdict: Verdict) -> TargetRecord {
+        TargetRecord {
+            id: id.into(),
+            namespace: String::new(),
+            kind: String::new(),
+            workload: String::new(),
+            container: String::new(),
+            image: String::new(),
+            image_digest: None,
+            running_digests: vec![],
+            verdict,
+            compliance: None,
+            counts: None,
+            failed_by_severity: None,
+            violations: vec![],
+            result_keys: BTreeMap::new(),
+            run_id: None,
+            attempts: 1,
+            duration_ms: 0,
+            reason: None,
+            clone_namespace: None,
+            node: None,
+            volumes_not_scanned: vec![],
+            resumed: false,
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -236,28 +267,12 @@ mod tests {
 
     fn target(verdict: Verdict) -> TargetRecord {
         TargetRecord {
-            id: "ns/deployment.web.app".into(),
             namespace: "ns".into(),
             kind: "Deployment".into(),
             workload: "web".into(),
             container: "app".into(),
             image: "nginx:1.27".into(),
-            image_digest: None,
-            running_digests: vec![],
-            verdict,
-            compliance: None,
-            counts: None,
-            failed_by_severity: None,
-            violations: vec![],
-            result_keys: BTreeMap::new(),
-            run_id: None,
-            attempts: 1,
-            duration_ms: 0,
-            reason: None,
-            clone_namespace: None,
-            node: None,
-            volumes_not_scanned: vec![],
-            resumed: false,
+            ..TargetRecord::new("ns/deployment.web.app", verdict)
         }
     }
 

@@ -4,18 +4,11 @@
 use super::selector::Selector;
 use super::*;
 use crate::names;
+use crate::spec::validate::{check_job_limits, check_thresholds, non_empty, rule};
 use crate::spec::{SpecError, is_quantity};
 
 /// The error type of audit specs is the scan spec's: `<key>: <what is wrong>`.
 pub type AuditSpecError = SpecError;
-
-fn rule(field: &str, value: &str, reason: &str) -> SpecError {
-    SpecError::Rule {
-        field: field.to_string(),
-        value: value.to_string(),
-        reason: reason.to_string(),
-    }
-}
 
 /// Deserializes an audit spec strictly (unknown keys, wrong types and unknown workload kinds
 /// name their key, e.g. `select.kinds[1]`), then checks [`AuditSpec::validate`].
@@ -40,14 +33,6 @@ pub fn from_value(value: serde_json::Value) -> Result<AuditSpec, SpecError> {
     })?;
     spec.validate()?;
     Ok(spec)
-}
-
-fn non_empty(field: &str, value: &str) -> Result<(), SpecError> {
-    if value.trim().is_empty() {
-        Err(rule(field, value, "missing required value"))
-    } else {
-        Ok(())
-    }
 }
 
 fn quantities(field: &str, resources: &Resources) -> Result<(), SpecError> {
@@ -123,19 +108,7 @@ impl AuditSpec {
             names::check_dns_subdomain(&format!("images.pullSecrets[{i}]"), secret)?;
         }
         self.validate_profile()?;
-        if let Some(thresholds) = &self.thresholds {
-            match (&thresholds.file, &thresholds.config_map) {
-                (Some(file), None) => non_empty("thresholds.file", file)?,
-                (None, Some(name)) => names::check_dns_subdomain("thresholds.configMap", name)?,
-                _ => {
-                    return Err(rule(
-                        "thresholds",
-                        "",
-                        "set exactly one of thresholds.file, thresholds.configMap",
-                    ));
-                }
-            }
-        }
+        check_thresholds(self.thresholds.as_ref())?;
         self.validate_results()?;
         if let Some(api) = &self.cluster.api_server {
             non_empty("cluster.apiServer.host", &api.host)?;
@@ -155,29 +128,12 @@ impl AuditSpec {
                 "it must be positive",
             ));
         }
-        for (field, value) in [
-            ("runner.backoffLimit", i64::from(self.runner.backoff_limit)),
-            (
-                "runner.ttlSecondsAfterFinished",
-                i64::from(self.runner.ttl_seconds_after_finished),
-            ),
-            (
-                "schedule.successfulJobsHistoryLimit",
-                i64::from(self.schedule.successful_jobs_history_limit),
-            ),
-            (
-                "schedule.failedJobsHistoryLimit",
-                i64::from(self.schedule.failed_jobs_history_limit),
-            ),
-            (
-                "schedule.startingDeadlineSeconds",
-                self.schedule.starting_deadline_seconds,
-            ),
-        ] {
-            if value < 0 {
-                return Err(rule(field, &value.to_string(), "it must not be negative"));
-            }
-        }
+        check_job_limits(
+            "runner",
+            self.runner.backoff_limit,
+            self.runner.ttl_seconds_after_finished,
+            &self.schedule,
+        )?;
         if self.schedule.cron.split_whitespace().count() != 5
             && !self.schedule.cron.starts_with('@')
         {

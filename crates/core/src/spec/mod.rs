@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 mod naming;
 mod quantity;
-mod validate;
+pub(crate) mod validate;
 
 pub use naming::{GENERATED_RUN_ID_LEN, object_name, scan_pod_name};
 pub use quantity::{is_quantity, parse_quantity};
@@ -630,13 +630,15 @@ impl Deadlines {
     }
 }
 
-fn default_runner_image() -> String {
+/// The runner image of this release (orchestration and audit Jobs).
+pub(crate) fn default_runner_image() -> String {
     concat!("sidescan-runner:", env!("CARGO_PKG_VERSION")).into()
 }
 fn default_active_deadline() -> i64 {
     1800
 }
-fn default_ttl_after_finished() -> i32 {
+/// A finished Job stays a day for its logs, then goes.
+pub(crate) fn default_ttl_after_finished() -> i32 {
     86400
 }
 

@@ -90,6 +90,17 @@ fn fail(status: ExitStatus, message: impl Into<String>) -> Failure {
     }
 }
 
+/// A failure that is the user's input (exit 2) or the infrastructure's (exit 3), as the error
+/// says.
+fn fail_bad_input_or_infrastructure(bad_input: bool, message: String) -> Failure {
+    let status = if bad_input {
+        ExitStatus::BadInput
+    } else {
+        ExitStatus::Infrastructure
+    };
+    fail(status, message)
+}
+
 /// Runs the agent and returns the process exit status. Never deletes a result file.
 pub async fn run(config: AgentConfig) -> ExitStatus {
     let started = jiff::Timestamp::now();
@@ -251,14 +262,7 @@ async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
                 &prepared.scratch.join("profile"),
             )
             .await
-            .map_err(|e| {
-                let status = if e.is_bad_input() {
-                    ExitStatus::BadInput
-                } else {
-                    ExitStatus::Infrastructure
-                };
-                fail(status, e.to_string())
-            })?,
+            .map_err(|e| fail_bad_input_or_infrastructure(e.is_bad_input(), e.to_string()))?,
         };
         cinc::check_inputs(&local, &options.input_files, &options.waiver_files)
             .map_err(|e| fail(ExitStatus::BadInput, e.to_string()))?;
@@ -628,14 +632,7 @@ async fn run_phases(
                 limits,
             )
             .await
-            .map_err(|e| {
-                let status = if e.is_bad_input() {
-                    ExitStatus::BadInput
-                } else {
-                    ExitStatus::Infrastructure
-                };
-                fail(status, e.to_string())
-            })?;
+            .map_err(|e| fail_bad_input_or_infrastructure(e.is_bad_input(), e.to_string()))?;
             tracing::info!(exit = ?run.exit, "cinc-auditor finished");
             if let Some(version) = &run.tool_version {
                 versions.insert("cinc-auditor".into(), version.clone());

@@ -2,18 +2,11 @@
 //! ([`step`]), and its results read back from the store after the scanner ended ([`retrieve`]).
 //! These are the per-scan pipeline's decisions; the audit adds nothing to them.
 
+use crate::orchestrator::progress::{FATAL_WAITING_REASONS, not_scheduled, waiting};
 use crate::store::Store;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use object_store::ObjectStoreExt;
 use std::collections::BTreeMap;
-
-/// Waiting reasons no amount of waiting fixes.
-pub const FATAL_WAITING_REASONS: [&str; 4] = [
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-];
 
 /// Where a clone is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +31,6 @@ fn status<'a>(pod: &'a Pod, name: &str) -> Option<&'a ContainerStatus> {
         .flatten()
         .chain(s.init_container_statuses.iter().flatten())
         .find(|c| c.name == name)
-}
-
-fn waiting(cs: &ContainerStatus) -> Option<(String, String)> {
-    let w = cs.state.as_ref()?.waiting.as_ref()?;
-    Some((
-        w.reason.clone().unwrap_or_default(),
-        w.message.clone().unwrap_or_default(),
-    ))
 }
 
 /// Decides a clone's step from one version of it.
@@ -118,19 +103,10 @@ pub fn step(pod: &Pod, scanner: &str, target: &str, installer: Option<&str>) -> 
 
 /// What a clone that has not started waits for, in one line.
 pub fn waiting_reason(pod: &Pod, containers: &[&str]) -> String {
-    let st = pod.status.as_ref();
-    if let Some(c) = st
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-    {
-        return format!(
-            "not scheduled: {}: {}",
-            c.reason.as_deref().unwrap_or("Unschedulable"),
-            c.message.as_deref().unwrap_or_default()
-        );
+    if let Some(reason) = not_scheduled(pod) {
+        return reason;
     }
+    let st = pod.status.as_ref();
     for name in containers.iter().filter(|n| !n.is_empty()) {
         if let Some((reason, message)) = status(pod, name).and_then(waiting)
             && !reason.is_empty()

@@ -88,28 +88,17 @@ pub fn not_scanned(
     clone_namespace: &str,
 ) -> TargetRecord {
     TargetRecord {
-        id: target.id(),
         namespace: target.namespace.clone(),
         kind: target.kind.as_str().into(),
         workload: target.workload.clone(),
         container: target.container.clone(),
         image: target.image.clone(),
-        image_digest: None,
         running_digests: target.running_digests.clone(),
-        verdict: Verdict::NotScanned,
-        compliance: None,
-        counts: None,
-        failed_by_severity: None,
-        violations: vec![],
-        result_keys: BTreeMap::new(),
-        run_id: None,
         attempts: failures.len() as u32,
         duration_ms: duration.as_millis() as u64,
         reason: Some(not_scanned_reason(failures)),
         clone_namespace: Some(clone_namespace.to_string()),
-        node: None,
-        volumes_not_scanned: vec![],
-        resumed: false,
+        ..TargetRecord::new(target.id(), Verdict::NotScanned)
     }
 }
 

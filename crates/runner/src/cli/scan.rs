@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use sidescan_gen::values;
-use sidescan_runner::orchestrator::{self, Mode, RunConfig};
+use sidescan_runner::orchestrator::{Mode, RunConfig};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -183,17 +183,6 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
     })
 }
 
-/// Runs, printing one line per phase and the closing summary; the exit status is the verdict.
-pub async fn run(config: RunConfig) -> anyhow::Result<sidescan_core::ExitStatus> {
-    let report = orchestrator::run(config).await;
-    if report.phases.is_empty() {
-        // Nothing was deployed (bad input, cluster or store unreachable): one line.
-        eprintln!(
-            "sidescan-runner: {}",
-            report.error.as_deref().unwrap_or("failed")
-        );
-    } else {
-        print!("{}", orchestrator::report::summary(&report));
-    }
-    Ok(report.status)
-}
+/// Runs, printing one line per phase (unless quiet) and the closing summary, as `orchestrate`
+/// does; the exit status is the verdict.
+pub use super::orchestrate::run;

@@ -53,7 +53,8 @@ fn started(cs: Option<&ContainerStatus>) -> bool {
         .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
 }
 
-fn waiting(cs: &ContainerStatus) -> Option<(String, String)> {
+/// A waiting container's reason and message.
+pub(crate) fn waiting(cs: &ContainerStatus) -> Option<(String, String)> {
     let w = cs.state.as_ref()?.waiting.as_ref()?;
     Some((
         w.reason.clone().unwrap_or_default(),
@@ -167,19 +168,24 @@ pub fn starting(pod: &Pod) -> bool {
         })
 }
 
-/// What a pod that has not started waits for, in one line (for a deadline's message).
-fn pending_reason(pod: &Pod, phase: &str, containers: &[&str]) -> String {
+/// Why the scheduler has not placed the pod, when it said so: `not scheduled: <reason>: <message>`.
+pub(crate) fn not_scheduled(pod: &Pod) -> Option<String> {
     let conditions = pod.status.as_ref().and_then(|s| s.conditions.as_ref());
-    if let Some(c) = conditions
+    let c = conditions
         .into_iter()
         .flatten()
-        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-    {
-        return format!(
-            "not scheduled: {}: {}",
-            c.reason.as_deref().unwrap_or("Unschedulable"),
-            c.message.as_deref().unwrap_or_default()
-        );
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
+    Some(format!(
+        "not scheduled: {}: {}",
+        c.reason.as_deref().unwrap_or("Unschedulable"),
+        c.message.as_deref().unwrap_or_default()
+    ))
+}
+
+/// What a pod that has not started waits for, in one line (for a deadline's message).
+fn pending_reason(pod: &Pod, phase: &str, containers: &[&str]) -> String {
+    if let Some(reason) = not_scheduled(pod) {
+        return reason;
     }
     let waits: Vec<String> = containers
         .iter()

@@ -300,3 +300,55 @@ pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
     }
     found
 }
+
+/// How the agent runs, as the generated manifests' security modes run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The target's uid, no capabilities at all.
+    SameUid,
+    /// Root with CAP_SYS_PTRACE only.
+    Ptrace,
+}
+
+impl Mode {
+    /// What the agent logs as its capabilities in this mode.
+    pub fn logged_capabilities(self) -> &'static str {
+        match self {
+            Mode::SameUid => "\"capabilities\":\"[]\"",
+            Mode::Ptrace => "\"capabilities\":\"[\\\"CAP_SYS_PTRACE\\\"]\"",
+        }
+    }
+}
+
+/// `setpriv` running a program with the identity the agent has in `mode` (`uid` is the
+/// target's, for same-uid).
+pub fn as_scanner(mode: Mode, uid: u32) -> Command {
+    let mut command = Command::new("setpriv");
+    match mode {
+        Mode::SameUid => command.args([
+            "--reuid",
+            &uid.to_string(),
+            "--regid",
+            &uid.to_string(),
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ]),
+        Mode::Ptrace => command.args(["--inh-caps=-all", "--bounding-set=-all,+sys_ptrace"]),
+    };
+    command
+}
+
+/// A world-writable directory in /tmp holding a copy of the agent binary, so that any uid can
+/// run it (the checkout may be under a 0700 home).
+pub fn agent_workdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_sidescan-runner"),
+        dir.path().join("sidescan-runner"),
+    )
+    .unwrap();
+    dir
+}

@@ -367,19 +367,7 @@ impl ScanSpec {
     }
 
     fn validate_results(&self) -> Result<(), SpecError> {
-        if let Some(thresholds) = &self.thresholds {
-            match (&thresholds.file, &thresholds.config_map) {
-                (Some(file), None) => non_empty("thresholds.file", file)?,
-                (None, Some(name)) => names::check_dns_subdomain("thresholds.configMap", name)?,
-                _ => {
-                    return Err(rule(
-                        "thresholds",
-                        "",
-                        "set exactly one of thresholds.file, thresholds.configMap",
-                    ));
-                }
-            }
-        }
+        check_thresholds(self.thresholds.as_ref())?;
         let results = &self.results;
         if let Some(url) = &results.store_url {
             net::check_store_url(url).map_err(|e| rule("results.storeUrl", url, &e))?;
@@ -574,36 +562,20 @@ impl ScanSpec {
     }
 
     fn validate_jobs(&self) -> Result<(), SpecError> {
-        for (field, value) in [
-            (
+        let active_deadline = self.orchestrator.active_deadline_seconds;
+        if active_deadline < 0 {
+            return Err(rule(
                 "orchestrator.activeDeadlineSeconds",
-                self.orchestrator.active_deadline_seconds,
-            ),
-            (
-                "orchestrator.backoffLimit",
-                i64::from(self.orchestrator.backoff_limit),
-            ),
-            (
-                "orchestrator.ttlSecondsAfterFinished",
-                i64::from(self.orchestrator.ttl_seconds_after_finished),
-            ),
-            (
-                "schedule.successfulJobsHistoryLimit",
-                i64::from(self.schedule.successful_jobs_history_limit),
-            ),
-            (
-                "schedule.failedJobsHistoryLimit",
-                i64::from(self.schedule.failed_jobs_history_limit),
-            ),
-            (
-                "schedule.startingDeadlineSeconds",
-                self.schedule.starting_deadline_seconds,
-            ),
-        ] {
-            if value < 0 {
-                return Err(rule(field, &value.to_string(), "it must not be negative"));
-            }
+                &active_deadline.to_string(),
+                "it must not be negative",
+            ));
         }
+        check_job_limits(
+            "orchestrator",
+            self.orchestrator.backoff_limit,
+            self.orchestrator.ttl_seconds_after_finished,
+            &self.schedule,
+        )?;
         if self.orchestrator.active_deadline_seconds == 0 {
             return Err(rule(
                 "orchestrator.activeDeadlineSeconds",
@@ -885,7 +857,57 @@ pub fn check_profile(profile: Option<&Profile>, backend: ScanBackend) -> Result<
     Ok(())
 }
 
-fn rule(field: &str, value: &str, reason: &str) -> SpecError {
+/// Where the threshold file comes from: exactly one of a local file and a ConfigMap.
+pub(crate) fn check_thresholds(thresholds: Option<&Thresholds>) -> Result<(), SpecError> {
+    let Some(thresholds) = thresholds else {
+        return Ok(());
+    };
+    match (&thresholds.file, &thresholds.config_map) {
+        (Some(file), None) => non_empty("thresholds.file", file),
+        (None, Some(name)) => Ok(names::check_dns_subdomain("thresholds.configMap", name)?),
+        _ => Err(rule(
+            "thresholds",
+            "",
+            "set exactly one of thresholds.file, thresholds.configMap",
+        )),
+    }
+}
+
+/// The Job's retry and cleanup counts and the CronJob's history and start limits, which
+/// Kubernetes refuses when negative (`job` names the Job's key: `orchestrator`, `runner`).
+pub(crate) fn check_job_limits(
+    job: &str,
+    backoff_limit: i32,
+    ttl_seconds_after_finished: i32,
+    schedule: &Schedule,
+) -> Result<(), SpecError> {
+    for (field, value) in [
+        (format!("{job}.backoffLimit"), i64::from(backoff_limit)),
+        (
+            format!("{job}.ttlSecondsAfterFinished"),
+            i64::from(ttl_seconds_after_finished),
+        ),
+        (
+            "schedule.successfulJobsHistoryLimit".to_string(),
+            i64::from(schedule.successful_jobs_history_limit),
+        ),
+        (
+            "schedule.failedJobsHistoryLimit".to_string(),
+            i64::from(schedule.failed_jobs_history_limit),
+        ),
+        (
+            "schedule.startingDeadlineSeconds".to_string(),
+            schedule.starting_deadline_seconds,
+        ),
+    ] {
+        if value < 0 {
+            return Err(rule(&field, &value.to_string(), "it must not be negative"));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn rule(field: &str, value: &str, reason: &str) -> SpecError {
     SpecError::Rule {
         field: field.to_string(),
         value: value.to_string(),
@@ -893,7 +915,7 @@ fn rule(field: &str, value: &str, reason: &str) -> SpecError {
     }
 }
 
-fn non_empty(field: &str, value: &str) -> Result<(), SpecError> {
+pub(crate) fn non_empty(field: &str, value: &str) -> Result<(), SpecError> {
     if value.trim().is_empty() {
         Err(rule(field, value, "missing required value"))
     } else {

@@ -223,7 +223,28 @@ pub fn world_writable(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
             format!("{} has mode {:04o}{sticky}", f.path, f.mode),
         );
     }
-    more_findings(&mut out, walked.world_writable.more);
+    finish_walk_check(
+        out,
+        walked,
+        inputs,
+        walked.world_writable.more,
+        format!(
+            "no world-writable entries outside temporary paths among {} entries",
+            walked.entries
+        ),
+    )
+}
+
+/// Ends a check decided from the walk's entries alone: the findings cut off, what the walk could
+/// not read, and `passed` when nothing was decided otherwise.
+fn finish_walk_check(
+    mut out: Vec<Finding>,
+    walked: &Walked,
+    inputs: &Inputs,
+    more: usize,
+    passed: String,
+) -> Vec<Finding> {
+    more_findings(&mut out, more);
     Coverage {
         inputs,
         dir_gaps: &walked.dir_gaps,
@@ -233,10 +254,7 @@ pub fn world_writable(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
     }
     .add_to(&mut out);
     if nothing_decided(&out) {
-        out.push(Finding::passed(format!(
-            "no world-writable entries outside temporary paths among {} entries",
-            walked.entries
-        )));
+        out.push(Finding::passed(passed));
     }
     out
 }
@@ -269,22 +287,13 @@ pub fn setid(walked: &Walked, inputs: &Inputs) -> Vec<Finding> {
             ),
         );
     }
-    more_findings(&mut out, walked.setid.more);
-    Coverage {
+    finish_walk_check(
+        out,
+        walked,
         inputs,
-        dir_gaps: &walked.dir_gaps,
-        file_gaps: None,
-        too_large: None,
-        mounts: &walked.other_mounts,
-    }
-    .add_to(&mut out);
-    if nothing_decided(&out) {
-        out.push(Finding::passed(format!(
-            "no setuid or setgid files among {} entries",
-            walked.entries
-        )));
-    }
-    out
+        walked.setid.more,
+        format!("no setuid or setgid files among {} entries", walked.entries),
+    )
 }
 
 /// SIDESCAN-KEY-001.
