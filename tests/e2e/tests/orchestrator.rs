@@ -1137,3 +1137,65 @@ async fn the_scan_with_sidecar_script_takes_the_reference_arguments() {
     })
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs the dev cluster: see the module docs"]
+async fn a_scan_ships_local_input_and_waiver_files_to_the_scanner() {
+    with_temp_ns("orchwaive", |client, ns| async move {
+        let access = required("AWS_ACCESS_KEY_ID", S3_HINT);
+        let secret = required("AWS_SECRET_ACCESS_KEY", S3_HINT);
+        let bucket = required("SIDESCAN_S3_BUCKET", S3_HINT);
+        scan::create_store_secret(&client, &ns, &access, &secret).await;
+        let dir = tempfile::tempdir().unwrap();
+        let waivers = dir.path().join("waivers.yml");
+        std::fs::write(
+            &waivers,
+            "SIDESCAN-FS-003:\n  run: false\n  justification: accepted for this image\n",
+        )
+        .unwrap();
+        let inputs = dir.path().join("inputs.yml");
+        std::fs::write(&inputs, "allowed_setid_binaries: []\n").unwrap();
+        let store = format!("s3://{bucket}/orch");
+        let set_waivers = format!("profile.waiverFiles=[{}]", waivers.display());
+        let set_inputs = format!("profile.inputFiles=[{}]", inputs.display());
+        let mut args = vec![
+            "--profile",
+            "builtin",
+            "--store",
+            &store,
+            "--set",
+            &set_waivers,
+            "--set",
+            &set_inputs,
+            "--set",
+            "thresholds=null",
+        ];
+        args.extend(DISTROLESS.iter().flat_map(|s| ["--set", s]));
+        let ran = run_scan(&ns, "waived", &args).await;
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        // What the store holds: the waived control skipped with the waiver's justification.
+        let (s3, _) = scan::s3_store();
+        let folders = scan::run_folders(s3.as_ref(), &format!("orch/{ns}/distroless/")).await;
+        let (folder, _) = folders.iter().next().expect("a run folder");
+        let hdf: Value =
+            serde_json::from_slice(&scan::get(s3.as_ref(), &format!("{folder}/hdf.json")).await)
+                .unwrap();
+        let control = hdf["profiles"][0]["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "SIDESCAN-FS-003")
+            .expect("SIDESCAN-FS-003 in the report");
+        assert_eq!(
+            control["waiver_data"]["skipped_due_to_waiver"], true,
+            "{control}"
+        );
+        assert_eq!(
+            control["waiver_data"]["justification"], "accepted for this image",
+            "{control}"
+        );
+        assert_eq!(control["results"][0]["status"], "skipped", "{control}");
+        scan::assert_nothing_left(&client, &ns, &ran.run_id(), "waived").await;
+    })
+    .await;
+}

@@ -135,6 +135,8 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
         .next()
         .ok_or_else(|| Error::ScanPod("the generator rendered no scan pod".into()))?;
     let generated_profile_cm = spec::object_name(&target, "profile");
+    let generated_inputs_cm = context::profile_inputs_name(&target);
+    let inputs_cm = run_object_name(&run_id, "profile-inputs");
     pod["metadata"]["name"] = json!(input.pod_name);
     if let Some(owner) = input.owner {
         pod["metadata"]["ownerReferences"] = json!([{
@@ -158,14 +160,26 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
                 v["configMap"]["name"] = json!(profile_cm);
             }
         }
-        // The profile: a directory rendered by the generator, or an archive as binary data.
-        if spec.profile.as_ref().is_some_and(|p| p.dir.is_some()) {
+        // The profile: a directory rendered by the generator, or an archive as binary data; and
+        // the input and waiver files read on this machine, in a ConfigMap of the run's own.
+        let own_inputs = input.inputs.profile_inputs.is_some();
+        if own_inputs && let Some(volumes) = pod["spec"]["volumes"].as_array_mut() {
+            for v in volumes.iter_mut().filter(|v| v["name"] == "profile-inputs") {
+                v["configMap"]["name"] = json!(inputs_cm);
+            }
+        }
+        if spec.profile.as_ref().is_some_and(|p| p.dir.is_some()) || own_inputs {
             for mut cm in render(generator, Kind::Profile, &ctx)? {
-                if cm["metadata"]["name"] == generated_profile_cm.as_str() {
-                    cm["metadata"]["name"] = json!(profile_cm);
-                    cm["metadata"]["labels"] = labels_value(&target, &run_id, Component::Profile);
-                    config_maps.push(typed(cm, "profile ConfigMap")?);
-                }
+                let name = if cm["metadata"]["name"] == generated_profile_cm.as_str() {
+                    &profile_cm
+                } else if cm["metadata"]["name"] == generated_inputs_cm.as_str() {
+                    &inputs_cm
+                } else {
+                    continue;
+                };
+                cm["metadata"]["name"] = json!(name);
+                cm["metadata"]["labels"] = labels_value(&target, &run_id, Component::Profile);
+                config_maps.push(typed(cm, "profile ConfigMap")?);
             }
         }
         if let Some(archive) = input.archive {
@@ -350,6 +364,45 @@ mod tests {
         assert!(plan.config_maps.is_empty() && plan.service_account.is_none());
         // No store: the agent is asked to print its results to its log.
         assert!(args(pod).contains(&"--log-results".to_string()));
+    }
+
+    #[test]
+    fn a_scan_run_carries_local_input_and_waiver_files_in_its_own_configmap() {
+        let g = Generator::new().unwrap();
+        let s = spec(json!({"profile": {"inputFiles": ["inputs.yml"],
+            "waiverFiles": ["waivers.yml"]}}));
+        let inputs = Inputs {
+            profile: None,
+            profile_inputs: Some(sidescan_gen::inputs::ProfileInputs {
+                input_files: vec![("inputs.yml".into(), "a: 1\n".into())],
+                waiver_files: vec![("waivers.yml".into(), "x:\n  run: false\n".into())],
+            }),
+            thresholds: None,
+        };
+        let plan = plan(
+            &g,
+            PlanInput {
+                per_run: true,
+                ..input(&s, &inputs)
+            },
+        )
+        .unwrap();
+        let own = "sidescan-abc123def456-profile-inputs";
+        let cm = plan
+            .config_maps
+            .iter()
+            .find(|cm| cm.metadata.name.as_deref() == Some(own))
+            .expect("the run's inputs ConfigMap");
+        let data = cm.data.as_ref().unwrap();
+        assert_eq!(data["inputs.yml"], "a: 1\n");
+        assert_eq!(data["waivers.yml"], "x:\n  run: false\n");
+        assert_eq!(run_id_of(&cm.metadata), Some("abc123def456"));
+        let volume = plan.pod.spec.as_ref().unwrap().volumes.as_ref().unwrap();
+        let inputs_volume = volume.iter().find(|v| v.name == "profile-inputs").unwrap();
+        assert_eq!(inputs_volume.config_map.as_ref().unwrap().name, own);
+        let args = args(&plan.pod);
+        assert!(args.iter().any(|a| a.ends_with("inputs.yml")), "{args:?}");
+        assert!(args.iter().any(|a| a.ends_with("waivers.yml")), "{args:?}");
     }
 
     #[test]
