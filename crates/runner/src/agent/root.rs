@@ -12,7 +12,7 @@
 //! cinc one passes it to PRoot.
 
 use crate::agent::procfs;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -124,40 +124,12 @@ impl TargetRoot {
     }
 }
 
-/// `struct open_how` of openat2(2).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-/// Opens `path` beneath `root` as an `O_PATH` descriptor, resolving as if `root` were `/`.
+/// Opens `path` beneath `root` as an `O_PATH` descriptor, resolving as if `root` were `/` (the
+/// builtin backend's resolver, with the same flags).
 pub fn open_in_root(root: BorrowedFd<'_>, path: &str) -> std::io::Result<std::fs::File> {
-    let rel = path.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
-    let c_path =
-        std::ffi::CString::new(rel).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: valid directory fd, NUL-terminated path and an open_how of the size passed.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            c_path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if ret < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: the kernel returned a new descriptor that nothing else owns.
-    Ok(unsafe { std::fs::File::from_raw_fd(ret as RawFd) })
+    crate::agent::builtin::root::open_in_root(root, path, rustix::fs::OFlags::PATH)
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from)
 }
 
 #[cfg(test)]
