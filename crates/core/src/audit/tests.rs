@@ -121,3 +121,14 @@ fn the_spec_round_trips_through_json() {
     let again = from_value(serde_json::to_value(&spec).unwrap()).unwrap();
     assert_eq!(again, spec);
 }
+
+#[test]
+fn input_and_waiver_files_are_refused_not_ignored() {
+    let err = error(with(
+        minimal(),
+        &["profile"],
+        json!({"waiverFiles": ["waivers.yml"]}),
+    ));
+    assert!(err.starts_with("profile.waiverFiles"), "{err}");
+    assert!(err.contains("not supported in audit specs"), "{err}");
+}

@@ -189,7 +189,28 @@ impl AuditSpec {
     }
 
     fn validate_profile(&self) -> Result<(), SpecError> {
-        crate::spec::check_profile(self.profile.as_ref(), self.scanner.backend)
+        crate::spec::check_profile(self.profile.as_ref(), self.scanner.backend)?;
+        // Audit clones do not carry input or waiver files yet: refuse them rather than scan
+        // without the waivers the user wrote.
+        if let Some(profile) = &self.profile {
+            for (field, set) in [
+                ("profile.inputFiles", !profile.input_files.is_empty()),
+                ("profile.waiverFiles", !profile.waiver_files.is_empty()),
+                (
+                    "profile.inputsConfigMap",
+                    profile.inputs_config_map.is_some(),
+                ),
+            ] {
+                if set {
+                    return Err(rule(
+                        field,
+                        "",
+                        "not supported in audit specs yet (scan specs take it)",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_results(&self) -> Result<(), SpecError> {
