@@ -862,6 +862,9 @@ async fn a_store_that_stops_during_the_upload_loses_no_result() {
             ],
         )
         .args(DISTROLESS.iter().flat_map(|s| ["--set", s]))
+        // The runner's environment names the store it reads back (the spec's endpoint is what
+        // the scanner pod uses).
+        .env("AWS_ENDPOINT_URL", own.endpoint())
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .spawn()

@@ -57,6 +57,25 @@ fn set(tree: &mut Value, path: &[&str], value: Value) {
     node[path[path.len() - 1]] = value;
 }
 
+/// Replaces where the profile comes from (`--profile`), keeping the spec's input and waiver files.
+fn set_profile_source(tree: &mut Value, source: Option<(&str, Value)>) {
+    let mut profile = match tree["profile"].take() {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    for key in ["dir", "url", "sha256", "configMap"] {
+        profile.remove(key);
+    }
+    if let Some((key, value)) = source {
+        profile.insert(key.to_string(), value);
+    }
+    tree["profile"] = if profile.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(profile)
+    };
+}
+
 /// Builds the run from the arguments; every bad input is one line naming what is wrong.
 pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
     let (mut tree, base_dir) = match &args.values {
@@ -112,7 +131,7 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
                 &["scanner", "backend"],
                 Value::String("builtin".into()),
             );
-            set(&mut tree, &["profile"], Value::Null);
+            set_profile_source(&mut tree, None);
         }
         Some(path) => {
             let meta = std::fs::metadata(path).map_err(|e| format!("--profile {path}: {e}"))?;
@@ -124,10 +143,9 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
                 Value::String("cinc".into()),
             );
             if meta.is_dir() {
-                set(
+                set_profile_source(
                     &mut tree,
-                    &["profile"],
-                    serde_json::json!({"dir": absolute.display().to_string()}),
+                    Some(("dir", Value::String(absolute.display().to_string()))),
                 );
             } else {
                 // The archive ships in the run's ConfigMap; the plan names it.
@@ -135,10 +153,12 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                set(
+                set_profile_source(
                     &mut tree,
-                    &["profile"],
-                    serde_json::json!({"configMap": {"name": "sidescan-profile-archive", "files": [name]}}),
+                    Some((
+                        "configMap",
+                        serde_json::json!({"name": "sidescan-profile-archive", "files": [name]}),
+                    )),
                 );
                 archive = Some(absolute);
             }
@@ -186,3 +206,28 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
 /// Runs, printing one line per phase (unless quiet) and the closing summary, as `orchestrate`
 /// does; the exit status is the verdict.
 pub use super::orchestrate::run;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_profile_flag_replaces_the_source_and_keeps_input_and_waiver_files() {
+        let mut tree = json!({"profile": {"url": "s3://b/p.tar.gz", "sha256": "x",
+            "waiverFiles": ["w.yml"], "inputFiles": ["i.yml"]}});
+        set_profile_source(&mut tree, Some(("dir", json!("/p"))));
+        assert_eq!(
+            tree["profile"],
+            json!({"dir": "/p", "waiverFiles": ["w.yml"], "inputFiles": ["i.yml"]})
+        );
+        set_profile_source(&mut tree, None);
+        assert_eq!(
+            tree["profile"],
+            json!({"waiverFiles": ["w.yml"], "inputFiles": ["i.yml"]})
+        );
+        let mut bare = json!({"profile": {"dir": "/p"}});
+        set_profile_source(&mut bare, None);
+        assert!(bare["profile"].is_null());
+    }
+}
