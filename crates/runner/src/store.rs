@@ -346,19 +346,22 @@ impl Store {
     }
 
     async fn read_sha256(&self, key: &str) -> Result<String, StoreError> {
+        Ok(sha256_hex(&self.get_bytes(key).await?))
+    }
+
+    /// The whole object at `key` (the full key, prefix included).
+    pub async fn get_bytes(&self, key: &str) -> Result<bytes::Bytes, StoreError> {
         let io = |source| StoreError::Io {
             key: key.to_string(),
             source,
         };
-        let data = self
-            .inner
+        self.inner
             .get(&ObjectPath::from(key))
             .await
             .map_err(io)?
             .bytes()
             .await
-            .map_err(io)?;
-        Ok(sha256_hex(&data))
+            .map_err(io)
     }
 }
 

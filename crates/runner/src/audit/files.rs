@@ -99,18 +99,7 @@ pub async fn read_progress(
         if !key.ends_with(".json") {
             continue;
         }
-        let io = |source| StoreError::Io {
-            key: key.clone(),
-            source,
-        };
-        let bytes = store
-            .inner
-            .get(&meta.location)
-            .await
-            .map_err(io)?
-            .bytes()
-            .await
-            .map_err(io)?;
+        let bytes = store.get_bytes(&key).await?;
         let record: ProgressRecord =
             serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
                 key: key.clone(),
@@ -155,18 +144,7 @@ pub async fn finish_stored(
     policy: RetryPolicy,
 ) -> Result<AuditRecord, StoreError> {
     let key = loc.key(AuditFile::Audit);
-    let io = |source| StoreError::Io {
-        key: key.clone(),
-        source,
-    };
-    let bytes = store
-        .inner
-        .get(&ObjectPath::from(key.as_str()))
-        .await
-        .map_err(io)?
-        .bytes()
-        .await
-        .map_err(io)?;
+    let bytes = store.get_bytes(&key).await?;
     let audit: AuditRecord = serde_json::from_slice(&bytes).map_err(|e| StoreError::Io {
         key: key.clone(),
         source: object_store::Error::Generic {

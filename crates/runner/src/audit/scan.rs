@@ -5,7 +5,6 @@
 use crate::orchestrator::progress::{FATAL_WAITING_REASONS, not_scheduled, waiting};
 use crate::store::Store;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
-use object_store::ObjectStoreExt;
 use std::collections::BTreeMap;
 
 /// Where a clone is.
@@ -193,11 +192,7 @@ pub async fn retrieve(
             .and_then(|o| o.key.clone().map(|k| (o, k)))
             .ok_or_else(|| fail(format!("the scanner's summary names no stored {name}")))?;
         let bytes = store
-            .inner
-            .get(&object_store::path::Path::from(key.as_str()))
-            .await
-            .map_err(|e| fail(format!("reading {key}: {e}")))?
-            .bytes()
+            .get_bytes(&key)
             .await
             .map_err(|e| fail(format!("reading {key}: {e}")))?;
         // The object must be what the scanner stored (sha256 and size from its summary).

@@ -5,10 +5,9 @@ use super::prepare::{Prepared, Sink};
 use crate::Error;
 use crate::orchestrator::progress::ScannerEnd;
 use crate::orchestrator::retrieve::{self, Source};
-use crate::store::{self, RetryPolicy, Store};
+use crate::store::{RetryPolicy, Store};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
-use object_store::ObjectStoreExt as _;
 use sidescan_core::{ResultFile, RunId, RunLocation};
 use tokio::time::Instant;
 
@@ -82,7 +81,7 @@ pub(super) async fn retrieve(
             let mut got = Vec::new();
             for w in &files {
                 let key = w.key.clone().unwrap_or_default();
-                let bytes = get_object(store, &key).await?;
+                let bytes = store.get_bytes(&key).await?.to_vec();
                 retrieve::verify(w, &bytes, &format!("{}:{key}", store.url))?;
                 got.push(bytes);
             }
@@ -174,18 +173,6 @@ pub(super) fn location_of(metadata: &[u8]) -> Result<RunLocation, Error> {
         .map_err(|e| bad(format!("started: {e}")))?;
     let run_id = RunId::parse(&m.run_id).map_err(|e| bad(e.to_string()))?;
     RunLocation::new("", &m.namespace, &m.target, started, run_id).map_err(|e| bad(e.to_string()))
-}
-
-pub(super) async fn get_object(store: &Store, key: &str) -> Result<Vec<u8>, Error> {
-    let path = object_store::path::Path::from(key);
-    let io = |source| {
-        Error::Store(store::StoreError::Io {
-            key: key.to_string(),
-            source,
-        })
-    };
-    let result = store.inner.get(&path).await.map_err(io)?;
-    Ok(result.bytes().await.map_err(io)?.to_vec())
 }
 
 /// Stores files under `folder`, retrying with backoff until `deadline`.
