@@ -105,6 +105,15 @@ fn typed<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, 
     })
 }
 
+/// Makes the pod's ConfigMap volume `volume` mount `config_map`.
+fn point_volume_at(pod: &mut Value, volume: &str, config_map: &str) {
+    if let Some(volumes) = pod["spec"]["volumes"].as_array_mut() {
+        for v in volumes.iter_mut().filter(|v| v["name"] == volume) {
+            v["configMap"]["name"] = json!(config_map);
+        }
+    }
+}
+
 fn labels_value(target: &str, run_id: &RunId, component: Component) -> Value {
     json!(labels::run_labels(target, run_id, component))
 }
@@ -152,22 +161,19 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
     if input.per_run {
         let scanner = run_object_name(&run_id, SCANNER_KIND);
         pod["spec"]["serviceAccountName"] = json!(scanner);
-        // The run's own profile ConfigMap (an existing one named in the spec stays as it is).
+        // The run's own profile and inputs ConfigMaps (existing ones named in the spec stay as
+        // they are).
         let own_profile =
             input.archive.is_some() || spec.profile.as_ref().is_some_and(|p| p.dir.is_some());
-        if own_profile && let Some(volumes) = pod["spec"]["volumes"].as_array_mut() {
-            for v in volumes.iter_mut().filter(|v| v["name"] == "profile") {
-                v["configMap"]["name"] = json!(profile_cm);
-            }
+        if own_profile {
+            point_volume_at(&mut pod, "profile", &profile_cm);
+        }
+        let own_inputs = input.inputs.profile_inputs.is_some();
+        if own_inputs {
+            point_volume_at(&mut pod, "profile-inputs", &inputs_cm);
         }
         // The profile: a directory rendered by the generator, or an archive as binary data; and
-        // the input and waiver files read on this machine, in a ConfigMap of the run's own.
-        let own_inputs = input.inputs.profile_inputs.is_some();
-        if own_inputs && let Some(volumes) = pod["spec"]["volumes"].as_array_mut() {
-            for v in volumes.iter_mut().filter(|v| v["name"] == "profile-inputs") {
-                v["configMap"]["name"] = json!(inputs_cm);
-            }
-        }
+        // the input and waiver files read on this machine.
         if spec.profile.as_ref().is_some_and(|p| p.dir.is_some()) || own_inputs {
             for mut cm in render(generator, Kind::Profile, &ctx)? {
                 let name = if cm["metadata"]["name"] == generated_profile_cm.as_str() {
