@@ -21,28 +21,28 @@ use sidescan_core::spec::{THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The audit's templates, from the repository's `templates/` directory.
+/// The audit's templates, from the crate's `templates/` directory.
 pub const TEMPLATES: [(&str, &str); 4] = [
     (
         "audit-rbac",
-        include_str!("../../../templates/audit-rbac.yaml.hbs"),
+        include_str!("../templates/audit-rbac.yaml.hbs"),
     ),
     (
         "audit-job",
-        include_str!("../../../templates/audit-job.yaml.hbs"),
+        include_str!("../templates/audit-job.yaml.hbs"),
     ),
     (
         "audit-cronjob",
-        include_str!("../../../templates/audit-cronjob.yaml.hbs"),
+        include_str!("../templates/audit-cronjob.yaml.hbs"),
     ),
     (
         "audit-job-spec",
-        include_str!("../../../templates/partials/audit-job-spec.yaml.hbs"),
+        include_str!("../templates/partials/audit-job-spec.yaml.hbs"),
     ),
 ];
 
 /// The documented default audit spec `sidescan-gen values --audit` prints.
-pub const DEFAULT_AUDIT_VALUES: &str = include_str!("../../../templates/audit-values.yaml");
+pub const DEFAULT_AUDIT_VALUES: &str = include_str!("../templates/audit-values.yaml");
 
 /// UID the audit runner runs as (the distroless `nonroot` user).
 pub const RUNNER_UID: i64 = 65532;

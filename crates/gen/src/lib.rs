@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// The documented default spec `sidescan-gen values` prints.
-pub const DEFAULT_VALUES: &str = include_str!("../../../templates/values.yaml");
+pub const DEFAULT_VALUES: &str = include_str!("../templates/values.yaml");
 
 /// What to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

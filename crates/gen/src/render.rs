@@ -12,30 +12,30 @@ use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderErrorReason,
 };
 
-/// Template name and source, from the repository's `templates/` directory.
+/// Template name and source, from the crate's `templates/` directory.
 pub const TEMPLATES: [(&str, &str); 7] = [
     (
         "scan-pod",
-        include_str!("../../../templates/scan-pod.yaml.hbs"),
+        include_str!("../templates/scan-pod.yaml.hbs"),
     ),
-    ("rbac", include_str!("../../../templates/rbac.yaml.hbs")),
+    ("rbac", include_str!("../templates/rbac.yaml.hbs")),
     (
         "configmap",
-        include_str!("../../../templates/configmap.yaml.hbs"),
+        include_str!("../templates/configmap.yaml.hbs"),
     ),
-    ("job", include_str!("../../../templates/job.yaml.hbs")),
+    ("job", include_str!("../templates/job.yaml.hbs")),
     (
         "cronjob",
-        include_str!("../../../templates/cronjob.yaml.hbs"),
+        include_str!("../templates/cronjob.yaml.hbs"),
     ),
     (
         "network-policy",
-        include_str!("../../../templates/network-policy.yaml.hbs"),
+        include_str!("../templates/network-policy.yaml.hbs"),
     ),
     // The Job's spec, rendered once and placed (indented) into the Job and the CronJob.
     (
         "job-spec",
-        include_str!("../../../templates/partials/job-spec.yaml.hbs"),
+        include_str!("../templates/partials/job-spec.yaml.hbs"),
     ),
 ];
 
