@@ -86,15 +86,33 @@ impl RunLocation {
         self.started.strftime("%Y%m%dT%H%M%SZ").to_string()
     }
 
+    /// The run's own folder name, `<UTC timestamp>-<run id>`.
+    pub fn folder_name(&self) -> String {
+        format!("{}-{}", self.timestamp_segment(), self.run_id)
+    }
+
+    /// The start time and run id of a folder name `<UTC timestamp>-<run id>`.
+    pub fn parse_folder_name(name: &str) -> Result<(Timestamp, RunId), CoreError> {
+        let bad = |reason: String| CoreError::InvalidName {
+            field: "run folder".into(),
+            value: name.into(),
+            kind: "<UTC timestamp>-<run id>",
+            reason,
+        };
+        let (stamp, id) = name
+            .split_once('-')
+            .ok_or_else(|| bad("no '-' between timestamp and run id".into()))?;
+        let started = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", stamp)
+            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+            .map(|z| z.timestamp())
+            .map_err(|e| bad(format!("timestamp {stamp:?}: {e}")))?;
+        let run_id = RunId::parse(id).map_err(|e| bad(e.to_string()))?;
+        Ok((started, run_id))
+    }
+
     /// The run's folder, without a trailing slash.
     pub fn folder(&self) -> String {
-        let leaf = format!(
-            "{}/{}/{}-{}",
-            self.namespace,
-            self.target,
-            self.timestamp_segment(),
-            self.run_id
-        );
+        let leaf = format!("{}/{}/{}", self.namespace, self.target, self.folder_name());
         if self.prefix.is_empty() {
             leaf
         } else {
@@ -186,6 +204,22 @@ impl AuditLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folder_names_round_trip_and_bad_ones_are_refused() {
+        let loc = location("scans");
+        assert_eq!(loc.folder_name(), "20261126T152045Z-abc123");
+        let (started, run_id) = RunLocation::parse_folder_name(&loc.folder_name()).unwrap();
+        assert_eq!((started, run_id), (loc.started, loc.run_id.clone()));
+        for bad in [
+            "20261126T152045Z",
+            "2026-11-26-abc123",
+            "20261126T152045Z-AB",
+            "x-abc123",
+        ] {
+            assert!(RunLocation::parse_folder_name(bad).is_err(), "{bad}");
+        }
+    }
 
     fn location(prefix: &str) -> RunLocation {
         RunLocation::new(

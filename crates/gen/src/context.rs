@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sidescan_core::RunId;
 use sidescan_core::labels::{self, Component};
+use sidescan_core::scanner::AgentInvocation;
 use sidescan_core::spec::{
     self, API_TOKEN_MOUNT_PATH, CA_BUNDLE_MOUNT_PATH, PROFILE_INPUTS_MOUNT_PATH,
     PROFILE_MOUNT_PATH, ProfileConfigMap, SPEC_CONFIGMAP_KEY, SPEC_MOUNT_PATH, ScanBackend,
@@ -594,30 +595,12 @@ fn target_security_context(spec: &ScanSpec, kube: KubeVersion) -> Option<Value> 
 
 /// The scanner's security context for its mode (docs/security.md explains each field).
 fn scanner_security_context(spec: &ScanSpec, kube: KubeVersion) -> Value {
-    let (uid, non_root, caps) = match spec.security.mode {
-        SecurityMode::SameUid => (
-            spec.security.run_as_user.unwrap_or_default(),
-            true,
-            json!({"drop": ["ALL"]}),
-        ),
-        // Capabilities only take effect for UID 0 (Kubernetes sets no ambient set).
-        SecurityMode::Ptrace => (0, false, json!({"drop": ["ALL"], "add": ["SYS_PTRACE"]})),
-    };
-    let mut sc = json!({
-        "privileged": false,
-        "allowPrivilegeEscalation": false,
-        "readOnlyRootFilesystem": true,
-        "runAsNonRoot": non_root,
-        "runAsUser": uid,
-        "capabilities": caps,
-    });
-    if let Some(gid) = spec.security.run_as_group {
-        sc["runAsGroup"] = json!(gid);
-    }
-    if kube.has_seccomp_field() {
-        sc["seccompProfile"] = json!({"type": "RuntimeDefault"});
-    }
-    sc
+    sidescan_core::scanner::security_context(
+        spec.security.mode,
+        spec.security.run_as_user,
+        spec.security.run_as_group,
+        kube.has_seccomp_field(),
+    )
 }
 
 /// Refuses settings that would put the scan pod below the Pod Security level its mode keeps:
@@ -849,47 +832,37 @@ pub fn build(
         items: vec![json!({"key": THRESHOLDS_KEY, "path": THRESHOLDS_KEY})],
     });
 
-    // The scanner sidecar: `sidescan-runner agent` (its flags: crates/runner/src/cli/agent.rs).
-    let mut agent_args = vec![
-        "agent".to_string(),
-        "--backend".into(),
-        spec.scanner.backend.as_str().into(),
-        "--target-container".into(),
-        spec.target.container.clone(),
-        "--scanner-container".into(),
-        spec.scanner.container.clone(),
-        "--target-name".into(),
-        spec.target.name.clone(),
-        "--run-id".into(),
-        run_id.to_string(),
-        "--results-dir".into(),
-        spec.scanner.results_dir.clone(),
-    ];
+    // The scanner sidecar: `sidescan-agent scan`, described once in `sidescan_core::scanner`.
+    let mut invocation = AgentInvocation::new(spec.scanner.backend);
+    invocation.target_container = Some(spec.target.container.clone());
+    invocation.scanner_container = Some(spec.scanner.container.clone());
+    invocation.target_name = Some(spec.target.name.clone());
+    invocation.run_id = Some(run_id.to_string());
+    invocation.results_dir = Some(spec.scanner.results_dir.clone());
     if spec.scanner.backend == ScanBackend::Cinc
         && let Some(profile) = profile_arg
     {
-        agent_args.extend(["--profile".into(), profile]);
-        if let Some(sha) = spec.profile.as_ref().and_then(|p| p.sha256.as_ref()) {
-            agent_args.extend(["--profile-sha256".into(), sha.to_ascii_lowercase()]);
-        }
+        invocation.profile = Some(profile);
+        invocation.profile_sha256 = spec
+            .profile
+            .as_ref()
+            .and_then(|p| p.sha256.as_ref())
+            .map(|sha| sha.to_ascii_lowercase());
     }
-    for key in &input_keys {
-        agent_args.extend([
-            "--input-file".into(),
-            format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"),
-        ]);
-    }
-    for key in &waiver_keys {
-        agent_args.extend([
-            "--waiver-file".into(),
-            format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"),
-        ]);
-    }
+    invocation.input_files = input_keys
+        .iter()
+        .map(|key| format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"))
+        .collect();
+    invocation.waiver_files = waiver_keys
+        .iter()
+        .map(|key| format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"))
+        .collect();
     match &spec.results.store_url {
-        Some(url) => agent_args.extend(["--store".into(), url.clone()]),
+        Some(url) => invocation.store = Some(url.clone()),
         // No store: the orchestrator reads the results from the scanner's log.
-        None => agent_args.push("--log-results".into()),
+        None => invocation.log_results = true,
     }
+    let agent_args = invocation.args();
 
     let mut pod_annotations = user_annotations.clone();
     if !kube.has_seccomp_field() {

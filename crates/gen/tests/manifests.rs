@@ -304,7 +304,7 @@ fn the_scanner_gets_run_details_and_downward_api() {
         .as_str()
         .unwrap();
     let pairs: Vec<(&str, &str)> = args[1..].chunks(2).map(|c| (c[0], c[1])).collect();
-    assert_eq!(args[0], "agent");
+    assert_eq!(args[0], "scan");
     assert!(pairs.contains(&("--target-container", "target")));
     assert!(pairs.contains(&("--target-name", "glibc")));
     assert!(pairs.contains(&("--backend", "builtin")));

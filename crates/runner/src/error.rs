@@ -8,24 +8,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum Error {
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Cinc(#[from] crate::agent::cinc::CincError),
-    /// The target process exited (or its root vanished) during a scan: the results would describe
-    /// a partial walk of a container that no longer runs, so none are kept.
-    #[error(
-        "target process {pid} exited during the builtin scan ({entries} entries walked): no result is kept"
-    )]
-    TargetGone { pid: u32, entries: u64 },
-    /// The kernel lacks what the builtin backend needs to stay inside the target's root.
-    #[error("the builtin scan needs {feature}: {detail}")]
-    KernelFeature {
-        feature: &'static str,
-        detail: String,
-    },
-    /// An input or waiver file the builtin backend cannot use.
-    #[error("{path}: {detail}")]
-    PolicyFile { path: String, detail: String },
+    Store(#[from] sidescan_store::StoreError),
     /// The spec, a profile or a threshold file the generator library refused.
     #[error(transparent)]
     Gen(#[from] sidescan_gen::GenError),
@@ -45,13 +28,6 @@ pub enum Error {
     /// An audit's spec or threshold file is wrong (the message names the file and key).
     #[error("{0}")]
     AuditInput(String),
-    /// `install-hold` could not copy the `hold` program.
-    #[error("install-hold: {path}: {source}")]
-    HoldInstall {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     /// A phase did not finish in time.
     #[error("{phase} deadline of {seconds} s passed: {waiting_for}")]
     Deadline {
@@ -90,10 +66,8 @@ impl Error {
     /// The exit status this error ends a run with.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Error::Store(crate::store::StoreError::BadUrl { .. }) => ExitStatus::BadInput,
-            Error::Cinc(e) if e.is_bad_input() => ExitStatus::BadInput,
+            Error::Store(e) if e.is_bad_input() => ExitStatus::BadInput,
             Error::AuditInput(_) => ExitStatus::BadInput,
-            Error::PolicyFile { .. } => ExitStatus::BadInput,
             Error::Gen(sidescan_gen::GenError::Render { .. }) => ExitStatus::Infrastructure,
             Error::Gen(_) | Error::Input { .. } | Error::Missing { .. } => ExitStatus::BadInput,
             Error::Scanner { status, .. } => *status,
@@ -128,26 +102,5 @@ mod tests {
             message: "profile missing".into(),
         };
         assert_eq!(scanner.exit_status(), ExitStatus::BadInput);
-    }
-
-    #[test]
-    fn builtin_errors_map_to_exit_codes() {
-        let bad = Error::PolicyFile {
-            path: "waivers.yml".into(),
-            detail: "waiver X: run: expected true or false".into(),
-        };
-        assert_eq!(bad.exit_status(), ExitStatus::BadInput);
-        assert!(bad.to_string().starts_with("waivers.yml: "));
-        let gone = Error::TargetGone {
-            pid: 42,
-            entries: 7,
-        };
-        assert_eq!(gone.exit_status(), ExitStatus::Infrastructure);
-        assert!(gone.to_string().contains("exited during the builtin scan"));
-        let kernel = Error::KernelFeature {
-            feature: "openat2",
-            detail: "ENOSYS".into(),
-        };
-        assert_eq!(kernel.exit_status(), ExitStatus::Infrastructure);
     }
 }

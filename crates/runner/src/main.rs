@@ -1,20 +1,20 @@
-//! `sidescan-runner`: the scanner sidecar's agent (`agent`) and the orchestrator around a scan
-//! pod (`orchestrate` in a Job, `scan` from outside the cluster).
+//! `sidescan-runner`: the cluster workflow around scan pods: `orchestrate` (in a Job), `scan`
+//! (from outside the cluster) and `audit` (many workloads). The scanner itself is
+//! `sidescan-agent`.
 
 mod cli;
 
 use clap::{Parser, Subcommand};
 use sidescan_core::ExitStatus;
-use sidescan_runner::agent;
 use std::io::IsTerminal;
 
 #[derive(Parser)]
 #[command(
     name = "sidescan-runner",
     version,
-    about = "sidescan's scanner sidecar and orchestrator",
-    long_about = "sidescan's scanner sidecar (agent) and the orchestrator around a scan pod \
-                  (orchestrate, scan).\n\nExit codes: 0 passed (or scanned and stored without \
+    about = "sidescan's cluster workflow: scans, scheduled scans and batch audits",
+    long_about = "sidescan's cluster workflow: the orchestrator around a scan pod (orchestrate, \
+                  scan) and batch audits (audit). The scanner sidecar is sidescan-agent.\n\nExit codes: 0 passed (or scanned and stored without \
                   thresholds), 1 thresholds not met, 2 bad input or usage, 3 infrastructure \
                   (cluster, storage, the scanner could not run)."
 )]
@@ -25,21 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Find the target container's process, scan its root, store the results.
-    Agent(Box<cli::agent::AgentArgs>),
     /// Audit every workload a spec selects: clone, scan and report each container.
     Audit(Box<cli::audit::AuditArgs>),
-    /// Copy the static `hold` program into an audit clone's shared volume (its init container).
-    InstallHold(cli::install_hold::InstallHoldArgs),
-    /// Internal: run by the agent inside the target view to prove what the view shows; prints
-    /// JSON (the identity of `/`, its entries, and of each PATH, and what the metadata calls on
-    /// the `--metadata` file gave).
-    #[command(name = "probe-view", hide = true)]
-    ProbeView {
-        #[arg(long)]
-        metadata: Option<String>,
-        paths: Vec<String>,
-    },
     /// The whole workflow inside the orchestration Job (in-cluster config).
     Orchestrate(Box<cli::orchestrate::OrchestrateArgs>),
     /// The whole workflow from outside the cluster (current kubeconfig): deploy a scan pod,
@@ -74,36 +61,7 @@ fn usage(message: String) -> ExitStatus {
     ExitStatus::BadInput
 }
 
-/// `view-exec <program> [args...]`, the first program PRoot starts in the target view: installs
-/// the filter every program of the view keeps, then becomes `program`. Handled before anything
-/// else (no argument parser, no runtime): it runs for every program the view starts.
-fn view_exec(args: &[std::ffi::OsString]) -> std::process::ExitCode {
-    use std::os::unix::process::CommandExt;
-    let Some((program, rest)) = args.split_first() else {
-        eprintln!("sidescan-runner view-exec: no program to run");
-        return ExitStatus::BadInput.into();
-    };
-    if let Err(e) = agent::seccomp::install(agent::seccomp::filter(agent::seccomp::Scope::Programs))
-    {
-        eprintln!("sidescan-runner view-exec: the view's seccomp filter: {e}");
-        return ExitStatus::Infrastructure.into();
-    }
-    let e = std::process::Command::new(program).args(rest).exec();
-    eprintln!(
-        "sidescan-runner view-exec: {}: {e}",
-        std::path::Path::new(program).display()
-    );
-    ExitStatus::Infrastructure.into()
-}
-
 fn main() -> std::process::ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args
-        .get(1)
-        .is_some_and(|a| a == agent::view::VIEW_EXEC_SUBCOMMAND)
-    {
-        return view_exec(&args[2..]);
-    }
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run_cli()),
         Err(e) => {
@@ -126,18 +84,6 @@ async fn run_cli() -> std::process::ExitCode {
             };
         }
     };
-    if let Command::ProbeView { paths, metadata } = &cli.command {
-        return match agent::proof::probe(paths, metadata.as_deref()) {
-            Ok(report) => {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-                ExitStatus::Passed.into()
-            }
-            Err(e) => {
-                eprintln!("probe-view: {e}");
-                ExitStatus::Infrastructure.into()
-            }
-        };
-    }
     // `scan` on a terminal prints its own progress lines: only warnings in the log there.
     let interactive = std::io::stdout().is_terminal();
     init_logging(match &cli.command {
@@ -145,13 +91,7 @@ async fn run_cli() -> std::process::ExitCode {
         _ => "info",
     });
     let status = match cli.command {
-        Command::Agent(args) => match cli::agent::config(*args) {
-            Ok(config) => agent::run(config).await,
-            Err(message) => usage(message),
-        },
-        Command::InstallHold(args) => cli::install_hold::run(args),
         Command::Audit(args) => cli::audit::run(*args).await,
-        Command::ProbeView { .. } => ExitStatus::Passed,
         Command::Orchestrate(args) => match cli::orchestrate::config(*args) {
             Ok(config) => finish(cli::orchestrate::run(config).await),
             Err(message) => usage(message),

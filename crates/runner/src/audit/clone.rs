@@ -23,7 +23,8 @@ use sidescan_core::audit::{
     AuditId, AuditSecurityMode, AuditSpec, HOLD_FILE, HOLD_MOUNT_PATH, PlacementMode, RunMode,
 };
 use sidescan_core::labels::{self, Component};
-use sidescan_core::spec::{PROFILE_MOUNT_PATH, Resources, ScanBackend};
+use sidescan_core::scanner::{AgentInvocation, Identify};
+use sidescan_core::spec::{PROFILE_MOUNT_PATH, Resources, ScanBackend, SecurityMode};
 use sidescan_core::{RunId, names};
 use sidescan_gen::inputs::profile_key;
 use std::collections::BTreeMap;
@@ -291,42 +292,18 @@ fn scanner_security(
             )));
         }
     };
-    let base = SecurityContext {
-        privileged: Some(false),
-        allow_privilege_escalation: Some(false),
-        read_only_root_filesystem: Some(true),
-        seccomp_profile: seccomp_runtime_default(seccomp_field),
-        ..SecurityContext::default()
-    };
-    Ok(if same_uid {
-        (
-            SecurityContext {
-                run_as_non_root: Some(true),
-                run_as_user: uid,
-                run_as_group: gid,
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".into()]),
-                    add: None,
-                }),
-                ..base
-            },
-            "same-uid",
-        )
+    let mode = if same_uid {
+        SecurityMode::SameUid
     } else {
-        // Capabilities take effect for UID 0 only (Kubernetes sets no ambient set).
-        (
-            SecurityContext {
-                run_as_non_root: Some(false),
-                run_as_user: Some(0),
-                capabilities: Some(Capabilities {
-                    drop: Some(vec!["ALL".into()]),
-                    add: Some(vec!["SYS_PTRACE".into()]),
-                }),
-                ..base
-            },
-            "ptrace",
-        )
-    })
+        SecurityMode::Ptrace
+    };
+    let context = sidescan_core::scanner::security_context(mode, uid, gid, seccomp_field);
+    let context = serde_json::from_value(context).map_err(|e| {
+        CloneRefused(format!(
+            "the scanner's security context for container {target}: {e}"
+        ))
+    })?;
+    Ok((context, mode.as_str()))
 }
 
 /// Template annotations that are part of the security context and stay; everything else (sidecar
@@ -493,7 +470,7 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
         RunMode::Entrypoint => {}
     }
 
-    // The scanner sidecar: `sidescan-runner agent`, finding the target by the heuristic (the one
+    // The scanner sidecar: `sidescan-agent scan`, finding the target by the heuristic (the one
     // other container root in the pod), so it needs no API token either.
     let (uid, gid) = template_ids(pod_spec, original);
     let (scanner_security, security_mode) = scanner_security(
@@ -503,37 +480,26 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
         req.seccomp_field,
         &target.container,
     )?;
-    let store = spec.results.store_url.clone().unwrap_or_default();
-    let mut args = vec![
-        "agent".to_string(),
-        "--backend".into(),
-        spec.scanner.backend.as_str().into(),
-        "--identify".into(),
-        "heuristic".into(),
-        "--target-container".into(),
-        target.container.clone(),
-        "--scanner-container".into(),
-        spec.scanner.container.clone(),
-        "--target-name".into(),
-        segment.clone(),
-        "--run-id".into(),
-        req.run_id.to_string(),
-        "--results-dir".into(),
-        spec.scanner.results_dir.clone(),
-        "--store".into(),
-        store,
-        "--wait-seconds".into(),
-        spec.target_deadline_seconds.min(120).to_string(),
-    ];
+    let mut invocation = AgentInvocation::new(spec.scanner.backend);
+    invocation.identify = Some(Identify::Heuristic);
+    invocation.target_container = Some(target.container.clone());
+    invocation.scanner_container = Some(spec.scanner.container.clone());
+    invocation.target_name = Some(segment.clone());
+    invocation.run_id = Some(req.run_id.to_string());
+    invocation.results_dir = Some(spec.scanner.results_dir.clone());
+    invocation.store = Some(spec.results.store_url.clone().unwrap_or_default());
+    invocation.wait_seconds = Some(spec.target_deadline_seconds.min(120));
     if spec.scanner.backend == ScanBackend::Cinc
         && let Some(profile) = &spec.profile
     {
-        let path = profile
-            .url
-            .clone()
-            .unwrap_or_else(|| PROFILE_MOUNT_PATH.to_string());
-        args.extend(["--profile".into(), path]);
+        invocation.profile = Some(
+            profile
+                .url
+                .clone()
+                .unwrap_or_else(|| PROFILE_MOUNT_PATH.to_string()),
+        );
     }
+    let args = invocation.args();
     let context = serde_json::json!({
         "audit_id": req.audit_id.as_str(),
         "workload": {
@@ -647,7 +613,7 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
                 image: Some(spec.images.reference(&spec.scanner.image)),
                 image_pull_policy: Some(spec.images.pull_policy.as_str().into()),
                 args: Some(vec![
-                    "install-hold".into(),
+                    sidescan_core::scanner::INSTALL_HOLD_SUBCOMMAND.into(),
                     format!("{HOLD_MOUNT_PATH}/{HOLD_FILE}"),
                 ]),
                 resources: Some(resources(&Resources {

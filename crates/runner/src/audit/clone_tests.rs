@@ -336,7 +336,7 @@ fn the_scanner_runs_the_agent_with_the_least_it_needs() {
     let scanner = container(&clone.pod, "sidescan-scanner");
     let args = scanner.args.as_ref().unwrap().join(" ");
     assert!(
-        args.starts_with("agent --backend builtin --identify heuristic --target-container app"),
+        args.starts_with("scan --backend builtin --identify heuristic --target-container app"),
         "{args}"
     );
     assert!(

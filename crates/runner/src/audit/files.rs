@@ -3,13 +3,13 @@
 //! `report.html`, written once when the audit completes. Rendering is pure
 //! ([`render_audit_files`]); the rest reads and writes through [`Store`], never overwriting.
 
-use crate::store::{Receipt, RetryPolicy, Store, StoreError};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use sidescan_core::AuditLocation;
 use sidescan_core::audit::record::{AuditRecord, ProgressRecord};
 use sidescan_core::layout::AuditFile;
+use sidescan_store::{Receipt, RetryPolicy, Store, StoreError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -210,7 +210,7 @@ mod tests {
     async fn progress_round_trips_and_audit_files_are_written_once() {
         let dir = tempfile::tempdir().unwrap();
         let url = url::Url::from_directory_path(dir.path()).unwrap();
-        let store = crate::store::open(url.as_str()).unwrap();
+        let store = sidescan_store::open(url.as_str()).unwrap();
         let id = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
         let loc = location(&store, &id);
         assert!(read_progress(&store, &loc).await.unwrap().is_empty());

@@ -3,13 +3,13 @@
 //! workloads' own pods.
 //!
 //! Pure parts: [`discover`] (workload objects in, targets out) and [`clone`] (a target in, its
-//! scan pod out). [`hold`] installs the program a clone's target runs instead of its entrypoint.
+//! scan pod out). The `hold` program a clone runs instead of its entrypoint is installed by
+//! `sidescan-agent install-hold` in the clone's init container.
 
 pub mod clone;
 pub mod cluster;
 pub mod discover;
 pub mod files;
-pub mod hold;
 pub mod input;
 pub mod run;
 pub mod scan;

@@ -10,7 +10,6 @@ use crate::audit::discover::Target;
 use crate::audit::files;
 use crate::audit::scan::{self, Step};
 use crate::audit::state::{self, AttemptFailure};
-use crate::store::{self, RetryPolicy, Store};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -25,6 +24,7 @@ use sidescan_core::spec::ScanBackend;
 use sidescan_core::{ExitStatus, RunId};
 use sidescan_eval::Threshold;
 use sidescan_gen::inputs::profile_key;
+use sidescan_store::{self, RetryPolicy, Store};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -125,7 +125,8 @@ impl Controller {
     async fn start(config: AuditConfig) -> Result<ExitStatus, Error> {
         let spec = &config.spec;
         let url = spec.results.store_url.clone().unwrap_or_default();
-        let store = store::open_with(&url, &store::S3Settings::from(&spec.results))?;
+        let store =
+            sidescan_store::open_with(&url, &sidescan_store::S3Settings::from(&spec.results))?;
         let (client, requests) = crate::orchestrator::cluster::client(false).await?;
         let version = client
             .apiserver_version()

@@ -3,8 +3,8 @@
 //! These are the per-scan pipeline's decisions; the audit adds nothing to them.
 
 use crate::orchestrator::progress::{FATAL_WAITING_REASONS, not_scheduled, waiting};
-use crate::store::Store;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use sidescan_store::Store;
 use std::collections::BTreeMap;
 
 /// Where a clone is.
@@ -170,7 +170,7 @@ pub async fn retrieve(
         retryable: true,
     };
     let summary = message
-        .and_then(crate::termination::parse)
+        .and_then(sidescan_core::termination::parse)
         .ok_or_else(|| fail(format!("the scanner exited {exit_code} without a summary")))?;
     if exit_code != 0 || summary.outcome != "stored" {
         let error = summary.error.as_deref().unwrap_or("no error given");
@@ -225,7 +225,7 @@ mod tests {
         use sha2::Digest;
         let dir = tempfile::tempdir().unwrap();
         let url = url::Url::from_directory_path(dir.path()).unwrap();
-        let store = crate::store::open(url.as_str()).unwrap();
+        let store = sidescan_store::open(url.as_str()).unwrap();
         let files = [
             ("hdf.json", &b"{\"profiles\":[]}"[..]),
             ("metadata.json", b"{}"),

@@ -5,10 +5,10 @@ use super::prepare::{Prepared, Sink};
 use crate::Error;
 use crate::orchestrator::progress::ScannerEnd;
 use crate::orchestrator::retrieve::{self, Source};
-use crate::store::{RetryPolicy, Store};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
 use sidescan_core::{ResultFile, RunId, RunLocation};
+use sidescan_store::{RetryPolicy, Store};
 use tokio::time::Instant;
 
 /// The result files, read back and checked.
@@ -56,7 +56,7 @@ pub(super) async fn retrieve(
     let tail = if end
         .message
         .as_deref()
-        .and_then(crate::termination::parse)
+        .and_then(sidescan_core::termination::parse)
         .is_none()
     {
         pods.logs(name, &log_params(Some(20)))
@@ -112,8 +112,9 @@ pub(super) async fn retrieve(
                 .map_err(|e| Error::kube(format!("reading the log of {name}/{}", p.scanner), e))?;
             let mut got = Vec::new();
             for w in &files {
-                let file = crate::log_transfer::decode(&log, w.file.file_name(), Some(&w.sha256))
-                    .map_err(|e| Error::Retrieve(e.to_string()))?;
+                let file =
+                    sidescan_core::log_transfer::decode(&log, w.file.file_name(), Some(&w.sha256))
+                        .map_err(|e| Error::Retrieve(e.to_string()))?;
                 retrieve::verify(w, &file.bytes, "the scanner's log")?;
                 got.push(file.bytes);
             }
@@ -227,7 +228,8 @@ pub(super) fn print_files(files: &[(ResultFile, Vec<u8>)]) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     for (file, bytes) in files {
-        let _ = out.write_all(crate::log_transfer::encode(file.file_name(), bytes).as_bytes());
+        let _ =
+            out.write_all(sidescan_core::log_transfer::encode(file.file_name(), bytes).as_bytes());
     }
     let _ = out.flush();
 }

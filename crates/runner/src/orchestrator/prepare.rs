@@ -6,7 +6,6 @@ use crate::Error;
 use crate::orchestrator::cluster::{self, ApiCounter};
 use crate::orchestrator::plan::{self, Archive, Plan, PlanInput};
 use crate::orchestrator::process;
-use crate::store::{self, Store};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Client;
 use kube::api::Api;
@@ -14,6 +13,7 @@ use object_store::ObjectStoreExt as _;
 use sidescan_core::spec::ScanSpec;
 use sidescan_eval::Threshold;
 use sidescan_gen::{Generator, KubeVersion};
+use sidescan_store::{self, Store};
 use std::time::Duration;
 
 /// Where the orchestrator writes the run's files.
@@ -131,9 +131,9 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
         None => None,
     };
     // The orchestrator talks to the store the spec describes, as the scanner does.
-    let settings = store::S3Settings::from(&spec.results);
+    let settings = sidescan_store::S3Settings::from(&spec.results);
     let scanner_store = match &spec.results.store_url {
-        Some(url) => Some(store::open_with(url, &settings)?),
+        Some(url) => Some(sidescan_store::open_with(url, &settings)?),
         None => None,
     };
     let sink = match (&scanner_store, &config.local_results) {
@@ -144,12 +144,12 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
                 path: dir.display().to_string(),
                 reason: "not a usable directory path".into(),
             })?;
-            Sink::Local(store::open(url.as_str())?)
+            Sink::Local(sidescan_store::open(url.as_str())?)
         }
         (None, None) => Sink::Log,
     };
     if spec.run_id.is_none() {
-        spec.run_id = Some(crate::agent::random_run_id());
+        spec.run_id = Some(sidescan_core::RunId::from_entropy(rand::random()));
     }
     let generator = Generator::new()?;
 
@@ -238,7 +238,7 @@ pub(super) async fn preflight(store: &Store) -> Result<(), Error> {
     let attempt = tokio::time::timeout(Duration::from_secs(10), store.inner.head(&probe)).await;
     match attempt {
         Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => Ok(()),
-        Ok(Err(e)) => Err(Error::Store(store::StoreError::Io {
+        Ok(Err(e)) => Err(Error::Store(sidescan_store::StoreError::Io {
             key: format!("{} (checked before deploying)", store.url),
             source: e,
         })),

@@ -4,7 +4,7 @@
 
 use crate::Error;
 use crate::orchestrator::progress::ScannerEnd;
-use crate::termination::{self, TerminationSummary};
+use sidescan_core::termination::{self, TerminationSummary};
 use sidescan_core::{ExitStatus, ResultFile};
 
 /// The files the orchestrator reads back: the HDF and the agent's metadata.
@@ -111,7 +111,7 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
 
 /// Checks bytes read back against the termination message.
 pub fn verify(wanted: &Wanted, bytes: &[u8], from: &str) -> Result<(), Error> {
-    let got = crate::store::sha256_hex(bytes);
+    let got = sidescan_store::sha256_hex(bytes);
     if got != wanted.sha256 || bytes.len() as u64 != wanted.size {
         return Err(Error::Retrieve(format!(
             "{} from {from}: {} bytes with sha256 {got}, but the scanner reported {} bytes with \
@@ -128,7 +128,7 @@ pub fn verify(wanted: &Wanted, bytes: &[u8], from: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::termination::ResultObject;
+    use sidescan_core::termination::ResultObject;
 
     fn summary(outcome: &str, stored: bool, in_log: bool) -> TerminationSummary {
         TerminationSummary {
@@ -139,7 +139,7 @@ mod tests {
                 .iter()
                 .map(|f| ResultObject {
                     file: f.to_string(),
-                    sha256: crate::store::sha256_hex(f.as_bytes()),
+                    sha256: sidescan_store::sha256_hex(f.as_bytes()),
                     size: f.len() as u64,
                     key: stored.then(|| format!("scans/ns/web/20260101T000000Z-abc123/{f}")),
                 })

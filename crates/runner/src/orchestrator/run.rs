@@ -8,7 +8,7 @@ use crate::orchestrator::plan::OwnerJob;
 use crate::orchestrator::process::{self, Evaluation, RunFacts};
 use crate::orchestrator::progress::{self, Progress};
 use crate::orchestrator::report::{self, PhaseReport, RunReport};
-use crate::store::{self};
+
 use k8s_openapi::api::core::v1::Pod;
 use kube::Resource;
 use kube::api::Api;
@@ -366,7 +366,10 @@ async fn workflow(
     };
     drop(watch);
     let waited = s.elapsed();
-    let summary = end.message.as_deref().and_then(crate::termination::parse);
+    let summary = end
+        .message
+        .as_deref()
+        .and_then(sidescan_core::termination::parse);
     let agent_ms = |k: &str| {
         summary
             .as_ref()
@@ -456,7 +459,7 @@ async fn workflow(
         namespace: p.namespace.clone(),
         target: config.spec.target.name.clone(),
         hdf_source: retrieved.hdf_source.clone(),
-        hdf_sha256: store::sha256_hex(&retrieved.hdf),
+        hdf_sha256: sidescan_store::sha256_hex(&retrieved.hdf),
     };
     let evaluation = process::evaluate(&retrieved.hdf, p.thresholds.as_ref(), &facts)?;
     let store_deadline = Instant::now() + Duration::from_secs(p.deadlines.retrieve);

@@ -1,0 +1,149 @@
+//! `sidescan-agent`: the scanner sidecar (`scan`), the audit clones' init container
+//! (`install-hold`), and the two programs the agent starts inside the target view (`probe-view`,
+//! `view-exec`). The scanner image's only binary.
+
+use clap::{Parser, Subcommand};
+use sidescan_agent::{cli, hold, proof, seccomp, view};
+use sidescan_core::ExitStatus;
+use sidescan_core::audit::HOLD_SOURCE_PATH;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sidescan-agent",
+    version,
+    about = "sidescan's scanner sidecar",
+    long_about = "sidescan's scanner sidecar: finds the target container's process, scans its \
+                  root, stores the results.\n\nExit codes: 0 scanned and stored, 2 bad input or \
+                  usage, 3 infrastructure (the target, the store, or the scanner could not run)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Find the target container's process, scan its root, store the results. (`agent` is the
+    /// name older manifests use.)
+    #[command(alias = "agent")]
+    Scan(Box<cli::ScanArgs>),
+    /// Copy the static `hold` program into an audit clone's shared volume (its init container).
+    InstallHold {
+        /// Where to put the program (a file in the clone's shared volume).
+        dest: PathBuf,
+        /// The static `hold` program in the scanner image.
+        #[arg(long, default_value = HOLD_SOURCE_PATH, env = "SIDESCAN_HOLD_SOURCE")]
+        source: PathBuf,
+    },
+    /// Internal: run by the agent inside the target view to prove what the view shows; prints
+    /// JSON (the identity of `/`, its entries, and of each PATH, and what the metadata calls on
+    /// the `--metadata` file gave).
+    #[command(name = "probe-view", hide = true)]
+    ProbeView {
+        #[arg(long)]
+        metadata: Option<String>,
+        paths: Vec<String>,
+    },
+}
+
+/// Logs go to stderr: JSON lines when stdout is not a terminal. `default` is the level when
+/// `SIDESCAN_LOG` is unset.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIDESCAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stdout().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+fn usage(message: String) -> ExitStatus {
+    eprintln!("sidescan-agent: {message}");
+    ExitStatus::BadInput
+}
+
+/// `view-exec <program> [args...]`, the first program PRoot starts in the target view: installs
+/// the filter every program of the view keeps, then becomes `program`. Handled before anything
+/// else (no argument parser, no runtime): it runs for every program the view starts.
+fn view_exec(args: &[std::ffi::OsString]) -> std::process::ExitCode {
+    use std::os::unix::process::CommandExt;
+    let Some((program, rest)) = args.split_first() else {
+        eprintln!("sidescan-agent view-exec: no program to run");
+        return ExitStatus::BadInput.into();
+    };
+    if let Err(e) = seccomp::install(seccomp::filter(seccomp::Scope::Programs)) {
+        eprintln!("sidescan-agent view-exec: the view's seccomp filter: {e}");
+        return ExitStatus::Infrastructure.into();
+    }
+    let e = std::process::Command::new(program).args(rest).exec();
+    eprintln!(
+        "sidescan-agent view-exec: {}: {e}",
+        std::path::Path::new(program).display()
+    );
+    ExitStatus::Infrastructure.into()
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == view::VIEW_EXEC_SUBCOMMAND) {
+        return view_exec(&args[2..]);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitStatus::Passed.into()
+                }
+                _ => ExitStatus::BadInput.into(),
+            };
+        }
+    };
+    let status = match cli.command {
+        Command::ProbeView { paths, metadata } => match proof::probe(&paths, metadata.as_deref()) {
+            Ok(report) => {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                ExitStatus::Passed
+            }
+            Err(e) => {
+                eprintln!("probe-view: {e}");
+                ExitStatus::Infrastructure
+            }
+        },
+        Command::InstallHold { dest, source } => match hold::install(&source, &dest) {
+            Ok(bytes) => {
+                println!(
+                    "installed {} ({bytes} bytes) from {}",
+                    dest.display(),
+                    source.display()
+                );
+                ExitStatus::Passed
+            }
+            Err(e) => {
+                eprintln!("sidescan-agent: {e}");
+                e.exit_status()
+            }
+        },
+        Command::Scan(args) => {
+            init_logging("info");
+            match cli::config(*args) {
+                Ok(config) => match tokio::runtime::Runtime::new() {
+                    Ok(runtime) => runtime.block_on(sidescan_agent::run(config)),
+                    Err(e) => {
+                        eprintln!("sidescan-agent: cannot start the async runtime: {e}");
+                        ExitStatus::Infrastructure
+                    }
+                },
+                Err(message) => usage(message),
+            }
+        }
+    };
+    status.into()
+}
