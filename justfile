@@ -22,9 +22,13 @@ unit:
 fmt:
     cargo fmt --all
 
-lint:
+lint: lint-shell
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# shellcheck -x on every shell script in the repository (installs Debian's shellcheck on first use).
+lint-shell:
+    scripts/lint-shell
 
 # Evaluator: differential test against the real SAF CLI (installs @mitre/saf 1.5.3 on first use).
 eval-saf:

@@ -20,7 +20,7 @@ usage() {
     sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
-[ $# -ge 3 ] && [ $# -le 4 ] || usage
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then usage; fi
 
 runner=${SIDESCAN_RUNNER:-}
 if [ -z "$runner" ]; then

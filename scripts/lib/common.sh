@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 
 SIDESCAN_CACHE_ROOT=${SIDESCAN_CACHE_ROOT:-$HOME/.cache/sidescan}
+# shellcheck disable=SC2034 # read by the scripts that source this file
 SIDESCAN_STATE_ROOT=${SIDESCAN_STATE_DIR:-/tmp/sidescan}
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-sidescan}" "$*" >&2; }
