@@ -22,9 +22,13 @@ unit:
 fmt:
     cargo fmt --all
 
-lint: lint-shell
+lint: lint-shell architecture
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# The crates' import rules of ARCHITECTURE.md, checked with cargo tree.
+architecture:
+    scripts/check-architecture
 
 # shellcheck -x on every shell script in the repository (installs Debian's shellcheck on first use).
 lint-shell:
@@ -59,24 +63,24 @@ gen-bench-cli:
 gen-validate:
     SIDESCAN_KUBE_VALIDATE="$(scripts/kube-validate)" cargo test -p sidescan-gen --test kube_validate -- --ignored
 
-# Runner: host tests as root (targets in their own root, PRoot + Ruby view, cinc-auditor double,
+# Agent: host tests as root (targets in their own root, PRoot + Ruby view, cinc-auditor double,
 # S3 server, SAF CLI); installs proot, ruby, busybox-static and musl-tools on first use.
-runner-host:
+agent-host:
     #!/usr/bin/env bash
     set -euo pipefail
     . scripts/lib/common.sh
     apt_ensure proot ruby busybox-static musl-tools gcc libc6-dev
     scripts/dev-s3 up >&2
     eval "$(scripts/dev-s3 env)"
-    SIDESCAN_SAF_BIN="$(scripts/install-saf)" cargo test -p sidescan-runner -- --include-ignored
+    SIDESCAN_SAF_BIN="$(scripts/install-saf)" cargo test -p sidescan-agent -- --include-ignored
 
-# Runner: builtin baseline on a >= 10,000-file Debian tree, and target start -> identified (root).
-runner-bench:
+# Agent: builtin baseline on a >= 10,000-file Debian tree, and target start -> identified (root).
+agent-bench:
     #!/usr/bin/env bash
     set -euo pipefail
     . scripts/lib/common.sh
     apt_ensure busybox-static
-    cargo bench -p sidescan-runner --bench agent
+    cargo bench -p sidescan-agent --bench agent
 
 # Orchestrator: a full scan per phase beside a bare pod's lifecycle, and API requests per scan.
 orchestrator-bench:

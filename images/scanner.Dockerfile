@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# Production image of the scanner sidecar: CINC Auditor (omnibus install) plus the sidescan runner
-# (its `agent` subcommand), PRoot (the target view: the target's root as `/` for files and
+# Production image of the scanner sidecar: CINC Auditor (omnibus install) plus sidescan-agent
+# (no Kubernetes client, no generator: crates/agent), PRoot (the target view: the target's root as `/` for files and
 # commands, no privileges), the PRoot view-root interposer, and a static busybox whose applets the
 # agent appends to PATH inside the view.
 #
@@ -8,7 +8,7 @@
 # container registries, and CINC Auditor cannot be installed there (no Ruby gem registry).
 # scripts/build-images produces the same layout with umoci (localhost/sidescan-scanner:dev), with
 # Debian's Ruby and a cinc-auditor TEST DOUBLE standing in for CINC Auditor:
-#   /usr/local/bin/sidescan-runner                    entrypoint
+#   /usr/local/bin/sidescan-agent                     entrypoint
 #   /usr/bin/proot                                    on PATH (the agent's --proot default);
 #                                                     dynamically linked: the interposer is
 #                                                     preloaded into it
@@ -41,12 +41,12 @@ RUN apk add --no-cache gcc musl-dev
 COPY images/hold/hold.c /src/hold.c
 RUN gcc -static -Os -Wall -Wextra -Werror -o /hold /src/hold.c && strip /hold
 
-# The runner built static (musl): it also runs inside the view (the view probe).
+# The agent built static (musl): it also runs inside the view (the view probe).
 FROM docker.io/library/rust:1.89-alpine AS build
 RUN apk add --no-cache musl-dev cmake make perl clang
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p sidescan-runner
+RUN cargo build --release --locked -p sidescan-agent
 
 FROM docker.io/library/debian:${DEBIAN_RELEASE}-slim
 ARG CINC_AUDITOR_VERSION=6
@@ -60,7 +60,7 @@ COPY --from=tools /bin/busybox.static /opt/sidescan/bin/busybox
 RUN for applet in $(/opt/sidescan/bin/busybox --list); do \
       [ "$applet" = busybox ] || ln -s busybox "/opt/sidescan/bin/$applet"; \
     done
-COPY --from=build /src/target/release/sidescan-runner /usr/local/bin/sidescan-runner
+COPY --from=build /src/target/release/sidescan-agent /usr/local/bin/sidescan-agent
 COPY --from=hold --chmod=0755 /hold /usr/local/lib/sidescan/hold
 ENV SIDESCAN_FALLBACK_BIN=/opt/sidescan/bin \
     SIDESCAN_CINC_AUDITOR=/opt/cinc-auditor/bin/cinc-auditor \
@@ -69,4 +69,4 @@ ENV SIDESCAN_FALLBACK_BIN=/opt/sidescan/bin \
 WORKDIR /tmp
 # The agent runs as root by default: it reads other containers' /proc/<pid>/root (SYS_PTRACE where
 # the UIDs differ). The generated pod's securityContext decides (same-UID mode runs it non-root).
-ENTRYPOINT ["/usr/local/bin/sidescan-runner"]
+ENTRYPOINT ["/usr/local/bin/sidescan-agent"]

@@ -7,7 +7,7 @@
  * (seconds, default 3600) has passed, so a clone whose audit died still ends by itself.
  *
  * Built static (`musl-gcc -static` or `gcc -static`) by scripts/build-images and shipped in the
- * scanner image at /usr/local/lib/sidescan/hold; `sidescan-runner install-hold DEST` copies it into
+ * scanner image at /usr/local/lib/sidescan/hold; `sidescan-agent install-hold DEST` copies it into
  * the clone's shared volume, so the target image needs no shell, no `cp` and no libc of its own.
  * The signals are blocked and taken with sigtimedwait, which also works when hold is PID 1 (the
  * kernel drops unhandled signals sent to PID 1 of a namespace, but never blocked ones).

@@ -1,8 +1,56 @@
 //! The agent's own pod, read through the Kubernetes API with the pod's token (pod name and
 //! namespace from the downward API): the target container's ID, image and digest, and the node.
 
-use k8s_openapi::api::core::v1::Pod;
+use serde::Deserialize;
 use tokio::sync::watch;
+
+/// The fields of a Pod the agent reads (the API's JSON, camelCase). Everything else is ignored,
+/// so the agent needs neither the Kubernetes client nor its generated types.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Pod {
+    pub spec: Option<PodSpec>,
+    pub status: Option<PodStatus>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    pub node_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Container {
+    pub name: String,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    pub container_statuses: Option<Vec<ContainerStatus>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub name: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default, rename = "imageID")]
+    pub image_id: String,
+    #[serde(default)]
+    pub restart_count: i32,
+    #[serde(rename = "containerID")]
+    pub container_id: Option<String>,
+    pub state: Option<ContainerState>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ContainerState {
+    pub running: Option<serde_json::Value>,
+}
 
 /// What the pod's status says about the target container.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

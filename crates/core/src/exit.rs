@@ -1,4 +1,5 @@
-//! Exit codes shared by every sidescan binary (see DESIGN.md).
+//! Exit codes shared by every sidescan binary (README.md, "Exit codes"; ARCHITECTURE.md says where
+//! each binary maps its errors to them).
 
 /// What a sidescan process tells its caller through its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@
 //! (`VARIANT_ID=sidescan-target-...`), not the scanner's.
 //!
 //! The scanner image `localhost/sidescan-scanner:dev` carries the repository's cinc-auditor TEST
-//! DOUBLE (crates/runner/tests/fixtures/cinc-auditor-double/) at the real tool's path, since CINC
+//! DOUBLE (crates/agent/tests/fixtures/cinc-auditor-double/) at the real tool's path, since CINC
 //! Auditor cannot be installed here; it runs on Debian's real Ruby, through PRoot, exactly as CINC
 //! Auditor's Ruby would.
 //!

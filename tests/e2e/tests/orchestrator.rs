@@ -764,7 +764,7 @@ async fn a_crashing_scanner_is_reported_and_cleaned_up() {
         .await;
         let run_id = pod.labels()["sidescan.io/run-id"].clone();
         let agent =
-            find_process(&["sidescan-runner", "agent", &run_id]).expect("the agent's process");
+            find_process(&["sidescan-agent", "scan", &run_id]).expect("the agent's process");
         signal(agent, "KILL");
         let ran = finish(child, started).await;
         assert_eq!(ran.code, 3, "{}", ran.stderr);

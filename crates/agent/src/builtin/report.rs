@@ -130,7 +130,7 @@ pub fn control(
         },
         code: format!("# builtin check {}: {}", def.id, def.check),
         source_location: SourceLocation {
-            reference: "crates/runner/src/agent/builtin/controls.rs".into(),
+            reference: "crates/agent/src/builtin/controls.rs".into(),
             line: def.line,
         },
         results: findings

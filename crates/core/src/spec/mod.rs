@@ -194,7 +194,7 @@ fn default_target_container() -> String {
     "target".into()
 }
 
-/// The scanner sidecar (`sidescan-runner agent`).
+/// The scanner sidecar (`sidescan-agent scan`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scanner {
