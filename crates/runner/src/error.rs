@@ -18,6 +18,9 @@ pub enum Error {
     /// An object the run needs is missing in the cluster (bad input: a namespace, a ConfigMap).
     #[error("{what}: {reason}")]
     Missing { what: String, reason: String },
+    /// No Kubernetes configuration to reach the cluster with.
+    #[error("{reason}")]
+    NoCluster { reason: String },
     /// A Kubernetes API call failed.
     #[error("{action}: {source}")]
     Kube {
@@ -25,9 +28,13 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    /// An audit's spec or threshold file is wrong (the message names the file and key).
-    #[error("{0}")]
-    AuditInput(String),
+    /// An audit was asked to run again under an id whose files are complete (bad input: they are
+    /// never overwritten).
+    #[error("audit {audit_id} is complete already: its files are never overwritten")]
+    AuditComplete { audit_id: String },
+    /// `--require-targets` and the selection matched nothing (bad input).
+    #[error("no targets matched the selection (--require-targets): {detail}")]
+    NoTargets { detail: String },
     /// A phase did not finish in time.
     #[error("{phase} deadline of {seconds} s passed: {waiting_for}")]
     Deadline {
@@ -36,23 +43,33 @@ pub enum Error {
         waiting_for: String,
     },
     /// Another run of the same target holds the scan pod's name.
-    #[error("{0}")]
-    Concurrent(String),
-    /// The scan pod cannot finish (image never starts, pod failed, scanner crashed).
-    #[error("{0}")]
-    ScanPod(String),
+    #[error("pod {pod}: {reason}")]
+    Concurrent { pod: String, reason: String },
+    /// The scan pod cannot finish (image never starts, pod failed, scanner crashed), or the
+    /// cluster cannot be reached to run it.
+    #[error("{reason}")]
+    ScanPod { reason: String },
     /// The scanner ran and reported a failure (its exit code says bad input or infrastructure).
     #[error("the scanner failed: {message}")]
     Scanner { status: ExitStatus, message: String },
-    /// The result could not be read back or did not match its checksum.
-    #[error("retrieve: {0}")]
-    Retrieve(String),
+    /// A result object could not be read back, did not match its checksum, or does not belong
+    /// to the run.
+    #[error("retrieve: {object}: {reason}")]
+    Retrieve { object: String, reason: String },
     /// The run was stopped by a signal (cleanup still ran).
     #[error("interrupted by {signal} during {phase}")]
     Interrupted { signal: &'static str, phase: Phase },
-    /// Cleanup left objects behind.
-    #[error("cleanup: {0}")]
-    Cleanup(String),
+    /// Cleanup left objects behind (each named).
+    #[error("cleanup: {what}: {reason}")]
+    Cleanup { what: String, reason: String },
+    /// Neither the store nor the local fallback directory took an audit's files.
+    #[error("{store_error}; and locally ({dir}): {source}")]
+    Fallback {
+        store_error: String,
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -65,13 +82,26 @@ impl Error {
 
     /// The exit status this error ends a run with.
     pub fn exit_status(&self) -> ExitStatus {
+        // Every variant is named: a new one must say which it is.
         match self {
             Error::Store(e) if e.is_bad_input() => ExitStatus::BadInput,
-            Error::AuditInput(_) => ExitStatus::BadInput,
             Error::Gen(sidescan_gen::GenError::Render { .. }) => ExitStatus::Infrastructure,
-            Error::Gen(_) | Error::Input { .. } | Error::Missing { .. } => ExitStatus::BadInput,
+            Error::Gen(_)
+            | Error::Input { .. }
+            | Error::Missing { .. }
+            | Error::AuditComplete { .. }
+            | Error::NoTargets { .. } => ExitStatus::BadInput,
             Error::Scanner { status, .. } => *status,
-            _ => ExitStatus::Infrastructure,
+            Error::Store(_)
+            | Error::NoCluster { .. }
+            | Error::Kube { .. }
+            | Error::Deadline { .. }
+            | Error::Concurrent { .. }
+            | Error::ScanPod { .. }
+            | Error::Retrieve { .. }
+            | Error::Interrupted { .. }
+            | Error::Cleanup { .. }
+            | Error::Fallback { .. } => ExitStatus::Infrastructure,
         }
     }
 }
@@ -102,5 +132,25 @@ mod tests {
             message: "profile missing".into(),
         };
         assert_eq!(scanner.exit_status(), ExitStatus::BadInput);
+    }
+
+    #[test]
+    fn audit_infrastructure_failures_exit_3() {
+        let cleanup = Error::Cleanup {
+            what: "clones of audit a1b2c3".into(),
+            reason: "still exist in ns-a, ns-b".into(),
+        };
+        assert_eq!(cleanup.exit_status(), ExitStatus::Infrastructure);
+        let fallback = Error::Fallback {
+            store_error: "store unreachable".into(),
+            dir: "/nope".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(fallback.exit_status(), ExitStatus::Infrastructure);
+        assert!(fallback.to_string().contains("and locally (/nope)"));
+        let again = Error::AuditComplete {
+            audit_id: "a1b2c3".into(),
+        };
+        assert_eq!(again.exit_status(), ExitStatus::BadInput);
     }
 }

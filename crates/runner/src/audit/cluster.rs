@@ -133,9 +133,10 @@ pub async fn discover_targets(
     spec: &AuditSpec,
     cronjob_v1: bool,
 ) -> Result<Discovery, Error> {
-    let selector = spec
-        .label_selector()
-        .map_err(|e| Error::AuditInput(e.to_string()))?;
+    let selector = spec.label_selector().map_err(|e| Error::Input {
+        path: "select.labelSelector".into(),
+        reason: e.to_string(),
+    })?;
     let existing = existing_namespaces(client, spec).await?;
     let (namespaces, mut warnings) = discover::audited_namespaces(&spec.select, &existing);
     if namespaces.is_empty() {

@@ -7,7 +7,10 @@ use sidescan_eval::Threshold;
 use std::path::{Path, PathBuf};
 
 fn bad(origin: &str, reason: impl std::fmt::Display) -> Error {
-    Error::AuditInput(format!("{origin}: {reason}"))
+    Error::Input {
+        path: origin.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Parses an audit spec's text (YAML or JSON) and checks it; errors name the key
@@ -44,8 +47,17 @@ pub fn read_spec(path: &Path) -> Result<AuditSpec, Error> {
 /// Parses a threshold file the way the generator checks it: the evaluator's parser, and unknown
 /// keys are errors (a misspelled key would silently check nothing).
 pub fn parse_thresholds(text: &str, origin: &str) -> Result<Threshold, Error> {
-    let parsed = sidescan_eval::threshold::parse_threshold(text, origin)
-        .map_err(|e| Error::AuditInput(e.to_string().lines().next().unwrap_or_default().into()))?;
+    let parsed =
+        sidescan_eval::threshold::parse_threshold(text, origin).map_err(|e| Error::Input {
+            path: origin.to_string(),
+            reason: e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches(&format!("{origin}: "))
+                .to_string(),
+        })?;
     if let Some(key) = parsed.unknown_keys.first() {
         return Err(bad(
             origin,

@@ -158,10 +158,9 @@ impl Controller {
         println!("audit {} -> {}", self.audit_id, self.store.url);
         if files::is_complete(&self.store, &self.loc).await? {
             if self.config.resume.is_none() && self.config.job.is_none() {
-                return Err(Error::AuditInput(format!(
-                    "audit {} is complete already: its files are never overwritten",
-                    self.audit_id
-                )));
+                return Err(Error::AuditComplete {
+                    audit_id: self.audit_id.to_string(),
+                });
             }
             // A completed audit: finish any file an interrupted final write left out.
             let record = files::finish_stored(&self.store, &self.loc, AUDIT_WRITES).await?;
@@ -178,10 +177,9 @@ impl Controller {
             eprintln!("warning: {warning}");
         }
         if discovery.targets.is_empty() && self.config.require_targets {
-            return Err(Error::AuditInput(format!(
-                "no targets matched the selection (--require-targets): {}",
-                discovery.warnings.join("; ")
-            )));
+            return Err(Error::NoTargets {
+                detail: discovery.warnings.join("; "),
+            });
         }
         let clone_namespaces: BTreeSet<String> = discovery
             .targets
@@ -241,7 +239,11 @@ impl Controller {
             ),
             Err(e) => {
                 let folder = files::write_local(&self.config.fallback_dir, &self.loc, &rendered)
-                    .map_err(|io| Error::AuditInput(format!("{e}; and locally: {io}")))?;
+                    .map_err(|source| Error::Fallback {
+                        store_error: e.to_string(),
+                        dir: self.config.fallback_dir.display().to_string(),
+                        source,
+                    })?;
                 eprintln!(
                     "the store is unreachable ({e}); the audit files are in {}",
                     folder.display()
@@ -754,11 +756,10 @@ impl Controller {
         if left.is_empty() {
             Ok(())
         } else {
-            Err(Error::AuditInput(format!(
-                "cleanup: clones of audit {} still exist in {}",
-                self.audit_id,
-                left.join(", ")
-            )))
+            Err(Error::Cleanup {
+                what: format!("clones of audit {}", self.audit_id),
+                reason: format!("still exist in {}", left.join(", ")),
+            })
         }
     }
 }
@@ -807,8 +808,10 @@ async fn shutdown_signal() -> &'static str {
 fn read_profile_dir(
     dir: &std::path::Path,
 ) -> Result<(BTreeMap<String, String>, Vec<String>), Error> {
-    let bad =
-        |reason: String| Error::AuditInput(format!("profile.dir {}: {reason}", dir.display()));
+    let bad = |reason: String| Error::Input {
+        path: format!("profile.dir {}", dir.display()),
+        reason,
+    };
     let mut data = BTreeMap::new();
     let mut files = Vec::new();
     let mut pending = vec![String::from("inspec.yml")];

@@ -74,16 +74,16 @@ fn verb(method: &str, query: Option<&str>) -> String {
 /// request it makes.
 pub async fn client(in_cluster: bool) -> Result<(Client, ApiCounter), Error> {
     let config = if in_cluster {
-        kube::Config::incluster().map_err(|e| {
-            Error::ScanPod(format!(
+        kube::Config::incluster().map_err(|e| Error::NoCluster {
+            reason: format!(
                 "no in-cluster Kubernetes configuration (KUBERNETES_SERVICE_HOST and the \
-                 ServiceAccount token): {e}"
-            ))
+                     ServiceAccount token): {e}"
+            ),
         })?
     } else {
-        kube::Config::infer()
-            .await
-            .map_err(|e| Error::ScanPod(format!("no Kubernetes configuration: {e}")))?
+        kube::Config::infer().await.map_err(|e| Error::NoCluster {
+            reason: format!("no Kubernetes configuration: {e}"),
+        })?
     };
     let counter = ApiCounter::default();
     let recorder = counter.clone();
@@ -153,10 +153,9 @@ impl PodWatch {
     pub async fn changed(&mut self) -> Result<(), Error> {
         loop {
             let Some(event) = self.stream.next().await else {
-                return Err(Error::ScanPod(format!(
-                    "the watch on pod {} ended",
-                    self.name
-                )));
+                return Err(Error::ScanPod {
+                    reason: format!("the watch on pod {} ended", self.name),
+                });
             };
             match event {
                 Ok(watcher::Event::Init) => self.relisted = Some(None),
@@ -196,7 +195,9 @@ impl PodWatch {
                         watcher::Error::NoResourceVersion => false,
                     };
                     if refused {
-                        return Err(Error::ScanPod(format!("watching pod {}: {e}", self.name)));
+                        return Err(Error::ScanPod {
+                            reason: format!("watching pod {}: {e}", self.name),
+                        });
                     }
                     tracing::warn!(pod = %self.name, error = %e, "watch failed; retrying");
                     self.last_error = Some(e.to_string());

@@ -74,10 +74,10 @@ pub(super) async fn retrieve(
     };
     match plan.source {
         Source::Store(files) => {
-            let store = p
-                .scanner_store
-                .as_ref()
-                .ok_or_else(|| Error::Retrieve("no store to read from".into()))?;
+            let store = p.scanner_store.as_ref().ok_or_else(|| Error::Retrieve {
+                object: "the result files".into(),
+                reason: "no store to read them from".into(),
+            })?;
             let mut got = Vec::new();
             for w in &files {
                 let key = w.key.clone().unwrap_or_default();
@@ -114,7 +114,10 @@ pub(super) async fn retrieve(
             for w in &files {
                 let file =
                     sidescan_core::log_transfer::decode(&log, w.file.file_name(), Some(&w.sha256))
-                        .map_err(|e| Error::Retrieve(e.to_string()))?;
+                        .map_err(|e| Error::Retrieve {
+                            object: format!("{} in the scanner's log", w.file.file_name()),
+                            reason: e.to_string(),
+                        })?;
                 retrieve::verify(w, &file.bytes, "the scanner's log")?;
                 got.push(file.bytes);
             }
@@ -166,7 +169,10 @@ pub(super) fn location_of(metadata: &[u8]) -> Result<RunLocation, Error> {
         target: String,
         started: String,
     }
-    let bad = |why: String| Error::Retrieve(format!("metadata.json: {why}"));
+    let bad = |reason: String| Error::Retrieve {
+        object: ResultFile::Metadata.file_name().into(),
+        reason,
+    };
     let m: Meta = serde_json::from_slice(metadata).map_err(|e| bad(e.to_string()))?;
     let started: jiff::Timestamp = m
         .started
@@ -196,10 +202,10 @@ pub(super) async fn put_all(
             }
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => {
-                return Err(Error::Retrieve(format!(
-                    "storing {key} in {} did not succeed before the deadline",
-                    store.url
-                )));
+                return Err(Error::Retrieve {
+                    object: format!("{}:{key}", store.url),
+                    reason: "storing it did not succeed before the deadline".into(),
+                });
             }
         }
     }
@@ -216,11 +222,13 @@ pub(super) fn keep_elsewhere(
 ) -> Error {
     print_files(files);
     let store = p.sink.store().map(|s| s.url.clone()).unwrap_or_default();
-    Error::Retrieve(format!(
-        "{error}; the result files of {} are kept in this orchestrator's log (between \
-         sidescan-result markers) instead of {store}",
-        location.folder()
-    ))
+    Error::Retrieve {
+        object: location.folder(),
+        reason: format!(
+            "{error}; the result files are kept in this orchestrator's log (between \
+             sidescan-result markers) instead of {store}"
+        ),
+    }
 }
 
 /// Prints files to stdout between markers (the orchestrator's log).

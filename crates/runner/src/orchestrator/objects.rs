@@ -45,7 +45,7 @@ pub(super) async fn remove_stale(
     };
     let name = existing.name_any();
     match stale::classify(existing, jiff::Timestamp::now(), &owner) {
-        Existing::Live(why) => Err(Error::Concurrent(why)),
+        Existing::Live(reason) => Err(Error::Concurrent { pod: name, reason }),
         Existing::Stale(why) => {
             tracing::info!(pod = %name, "removing a stale scan pod: {why}");
             let pods: Api<Pod> = Api::namespaced(p.client.clone(), &p.namespace);
@@ -255,9 +255,9 @@ pub(super) async fn create_run_objects(
         {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                return Err(Error::ScanPod(format!(
-                    "waiting for serviceaccount {name}'s token: {e}"
-                )));
+                return Err(Error::ScanPod {
+                    reason: format!("waiting for serviceaccount {name}'s token: {e}"),
+                });
             }
             Err(_) => {
                 return Err(Error::Deadline {
@@ -356,5 +356,8 @@ where
     kube::runtime::wait::await_condition(api.clone(), name, |o: Option<&K>| o.is_none())
         .await
         .map(|_| ())
-        .map_err(|e| Error::Cleanup(format!("waiting for {name} to be gone: {e}")))
+        .map_err(|e| Error::Cleanup {
+            what: name.to_string(),
+            reason: format!("waiting for it to be gone: {e}"),
+        })
 }

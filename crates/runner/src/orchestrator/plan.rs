@@ -142,7 +142,12 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
     let mut pod = render(generator, Kind::ScanPod, &ctx)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::ScanPod("the generator rendered no scan pod".into()))?;
+        .ok_or_else(|| {
+            Error::Gen(sidescan_gen::GenError::Render {
+                template: "scan-pod".into(),
+                message: "the generator rendered no scan pod".into(),
+            })
+        })?;
     let generated_profile_cm = spec::object_name(&target, "profile");
     let generated_inputs_cm = context::profile_inputs_name(&target);
     let inputs_cm = run_object_name(&run_id, "profile-inputs");

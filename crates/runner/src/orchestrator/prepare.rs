@@ -85,10 +85,8 @@ pub(super) async fn server_version(client: &Client) -> Result<KubeVersion, Error
         .await
         .map_err(|e| Error::kube("GET /version", e))?;
     let text = format!("{}.{}", info.major, info.minor.trim_end_matches('+'));
-    KubeVersion::parse(&text).map_err(|e| {
-        Error::ScanPod(format!(
-            "the API server's release {text} is not supported: {e}"
-        ))
+    KubeVersion::parse(&text).map_err(|e| Error::NoCluster {
+        reason: format!("the API server's release {text} is not supported: {e}"),
     })
 }
 
@@ -242,9 +240,9 @@ pub(super) async fn preflight(store: &Store) -> Result<(), Error> {
             key: format!("{} (checked before deploying)", store.url),
             source: e,
         })),
-        Err(_) => Err(Error::Retrieve(format!(
-            "the store {} did not answer within 10 s (checked before deploying)",
-            store.url
-        ))),
+        Err(_) => Err(Error::Retrieve {
+            object: store.url.clone(),
+            reason: "the store did not answer within 10 s (checked before deploying)".into(),
+        }),
     }
 }

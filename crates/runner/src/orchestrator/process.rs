@@ -67,8 +67,10 @@ pub fn evaluate(
     thresholds: Option<&Threshold>,
     facts: &RunFacts,
 ) -> Result<Evaluation, Error> {
-    let parsed = hdf::parse_named(hdf, &facts.hdf_source)
-        .map_err(|e| Error::Retrieve(format!("the scanner's hdf.json is not valid HDF: {e}")))?;
+    let parsed = hdf::parse_named(hdf, &facts.hdf_source).map_err(|e| Error::Retrieve {
+        object: facts.hdf_source.clone(),
+        reason: format!("the scanner's hdf.json is not valid HDF: {e}"),
+    })?;
     let summary = summary::summarize(&parsed);
     let validation = thresholds.map(|t| validate::validate(&summary, t));
     let status = match &validation {

@@ -62,7 +62,7 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
         if let Some(last) = log_tail.lines().rev().find(|l| !l.trim().is_empty()) {
             why.push_str(&format!("; last log line: {}", last.trim()));
         }
-        return Err(Error::ScanPod(why));
+        return Err(Error::ScanPod { reason: why });
     };
     if summary.outcome == "failed" || summary.outcome == "truncated" {
         let message = summary
@@ -77,11 +77,13 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
     let mut wanted = Vec::new();
     for file in FILES {
         let Some(object) = summary.object(file.file_name()) else {
-            return Err(Error::Retrieve(format!(
-                "the scanner's summary does not list {} ({} more omitted)",
-                file.file_name(),
-                summary.objects_omitted
-            )));
+            return Err(Error::Retrieve {
+                object: file.file_name().into(),
+                reason: format!(
+                    "the scanner's summary does not list it ({} more omitted)",
+                    summary.objects_omitted
+                ),
+            });
         };
         wanted.push(Wanted {
             file,
@@ -101,10 +103,13 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
     } else {
         let folder = summary.local_folder.clone().unwrap_or_default();
         let error = summary.error.clone().unwrap_or_default();
-        return Err(Error::Retrieve(format!(
-            "the result was not stored ({error}) and is not in the scanner's log; it was only on \
-             the scan pod's volume at {folder}"
-        )));
+        return Err(Error::Retrieve {
+            object: folder,
+            reason: format!(
+                "the result was not stored ({error}) and is not in the scanner's log; it was only \
+                 on the scan pod's volume"
+            ),
+        });
     };
     Ok(RetrievePlan { summary, source })
 }
@@ -113,14 +118,15 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
 pub fn verify(wanted: &Wanted, bytes: &[u8], from: &str) -> Result<(), Error> {
     let got = sidescan_store::sha256_hex(bytes);
     if got != wanted.sha256 || bytes.len() as u64 != wanted.size {
-        return Err(Error::Retrieve(format!(
-            "{} from {from}: {} bytes with sha256 {got}, but the scanner reported {} bytes with \
-             sha256 {}",
-            wanted.file.file_name(),
-            bytes.len(),
-            wanted.size,
-            wanted.sha256
-        )));
+        return Err(Error::Retrieve {
+            object: format!("{} from {from}", wanted.file.file_name()),
+            reason: format!(
+                "{} bytes with sha256 {got}, but the scanner reported {} bytes with sha256 {}",
+                bytes.len(),
+                wanted.size,
+                wanted.sha256
+            ),
+        });
     }
     Ok(())
 }

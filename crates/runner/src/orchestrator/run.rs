@@ -295,9 +295,10 @@ async fn workflow(
             ..
         }) if s.code == 409 => {
             state.created.pod = false;
-            return Err(Error::Concurrent(format!(
-                "pod {name} was created by another run while this one deployed"
-            )));
+            return Err(Error::Concurrent {
+                pod: name.to_string(),
+                reason: "created by another run while this one deployed".into(),
+            });
         }
         Err(e) => return Err(e),
     };
@@ -314,11 +315,13 @@ async fn workflow(
             deploy_deadline,
             p.deadlines.deploy,
             |pod| match pod.map(|pod| progress::progress(pod, scanner, target)) {
-                None => Some(Err(Error::ScanPod(format!("pod {name} was deleted")))),
+                None => Some(Err(Error::ScanPod {
+                    reason: format!("pod {name} was deleted"),
+                })),
                 Some(Progress::Pending(_)) => None,
                 Some(Progress::Started) => Some(Ok(None)),
                 Some(Progress::ScannerDone(end)) => Some(Ok(Some(end))),
-                Some(Progress::Failed(why)) => Some(Err(Error::ScanPod(why))),
+                Some(Progress::Failed(reason)) => Some(Err(Error::ScanPod { reason })),
             },
             |pod| pending_description(pod, scanner, target),
         )
@@ -349,9 +352,11 @@ async fn workflow(
                     scan_deadline,
                     p.deadlines.scan,
                     |pod| match pod.map(|pod| progress::progress(pod, scanner, target)) {
-                        None => Some(Err(Error::ScanPod(format!("pod {name} was deleted")))),
+                        None => Some(Err(Error::ScanPod {
+                            reason: format!("pod {name} was deleted"),
+                        })),
                         Some(Progress::ScannerDone(end)) => Some(Ok(end)),
-                        Some(Progress::Failed(why)) => Some(Err(Error::ScanPod(why))),
+                        Some(Progress::Failed(reason)) => Some(Err(Error::ScanPod { reason })),
                         Some(_) => None,
                     },
                     |pod| {
