@@ -17,6 +17,6 @@ pub mod spec;
 
 pub use error::CoreError;
 pub use exit::ExitStatus;
-pub use layout::{AuditFile, AuditLocation, ResultFile, RunLocation};
+pub use layout::{AuditFile, AuditLocation, ResultFile, RunKey, RunLocation};
 pub use phase::Phase;
 pub use run_id::RunId;

@@ -27,10 +27,7 @@ pub const TEMPLATES: [(&str, &str); 4] = [
         "audit-rbac",
         include_str!("../templates/audit-rbac.yaml.hbs"),
     ),
-    (
-        "audit-job",
-        include_str!("../templates/audit-job.yaml.hbs"),
-    ),
+    ("audit-job", include_str!("../templates/audit-job.yaml.hbs")),
     (
         "audit-cronjob",
         include_str!("../templates/audit-cronjob.yaml.hbs"),

@@ -14,20 +14,11 @@ use handlebars::{
 
 /// Template name and source, from the crate's `templates/` directory.
 pub const TEMPLATES: [(&str, &str); 7] = [
-    (
-        "scan-pod",
-        include_str!("../templates/scan-pod.yaml.hbs"),
-    ),
+    ("scan-pod", include_str!("../templates/scan-pod.yaml.hbs")),
     ("rbac", include_str!("../templates/rbac.yaml.hbs")),
-    (
-        "configmap",
-        include_str!("../templates/configmap.yaml.hbs"),
-    ),
+    ("configmap", include_str!("../templates/configmap.yaml.hbs")),
     ("job", include_str!("../templates/job.yaml.hbs")),
-    (
-        "cronjob",
-        include_str!("../templates/cronjob.yaml.hbs"),
-    ),
+    ("cronjob", include_str!("../templates/cronjob.yaml.hbs")),
     (
         "network-policy",
         include_str!("../templates/network-policy.yaml.hbs"),
