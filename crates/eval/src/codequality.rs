@@ -92,3 +92,52 @@ pub fn codequality(hdf: &Hdf) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdf::parse;
+    use serde_json::Value;
+
+    #[test]
+    fn one_issue_per_finding_with_gitlab_fields() {
+        let text = r#"{"platform":{"name":"x","release":"1"},"statistics":{},"version":"5",
+          "profiles":[{"name":"p","sha256":"x","supports":[],"attributes":[],"groups":[],"controls":[
+            {"id":"C-1","title":"Owned by root","impact":0.9,"refs":[],"tags":{},"source_location":{},
+             "results":[{"status":"failed","code_desc":"/etc/shadow is owned by root",
+               "message":"/etc/shadow: owner is uid 5","start_time":"t"}]},
+            {"id":"C-2","title":"Ports","impact":0.2,"refs":[],"tags":{},"source_location":{},
+             "results":[{"status":"failed","code_desc":"Port 22 is expected not to be listening",
+               "message":"expected\n  that port 22 is not listening","start_time":"t"}]},
+            {"id":"C-3","impact":0.5,"refs":[],"tags":{},"source_location":{},
+             "results":[{"status":"passed","code_desc":"ok","start_time":"t"}]}]}]}"#;
+        let hdf = parse(text.as_bytes()).unwrap();
+        let issues: Vec<Value> = serde_json::from_str(&codequality(&hdf)).unwrap();
+        assert_eq!(issues.len(), 2);
+        assert_eq!(issues[0]["check_name"], "C-1");
+        assert_eq!(issues[0]["severity"], "blocker");
+        assert_eq!(issues[0]["location"]["path"], "etc/shadow");
+        assert_eq!(issues[0]["location"]["lines"]["begin"], 1);
+        assert_eq!(
+            issues[0]["description"],
+            "C-1: Owned by root: /etc/shadow: owner is uid 5"
+        );
+        assert_eq!(issues[1]["severity"], "minor");
+        assert_eq!(issues[1]["location"]["path"], "hdf.json");
+        assert_eq!(
+            issues[1]["description"],
+            "C-2: Ports: expected that port 22 is not listening"
+        );
+        assert_eq!(
+            issues[0]["fingerprint"],
+            crate::finding::fingerprint(
+                "C-1",
+                &crate::finding::FindingKey::Path("/etc/shadow".into())
+            )
+        );
+        assert_ne!(issues[0]["fingerprint"], issues[1]["fingerprint"]);
+        assert_eq!(severity("high"), "critical");
+        assert_eq!(severity("medium"), "major");
+        assert_eq!(severity("none"), "info");
+    }
+}

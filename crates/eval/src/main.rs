@@ -422,10 +422,16 @@ fn result_report(
     })
 }
 
+const ONE_RESULT_ONLY: &str =
+    "--format sarif and codequality report one result: give --input, not --audit";
+
 /// One page of one or more audits (targets of several audits are named `<cluster>/<namespace>`).
 fn audit_report(urls: &[String], format: ReportFormat) -> Result<String, Failure> {
     use sidescan_core::audit::record::{AuditRecord, ProgressRecord, Totals, Verdict};
     use std::collections::BTreeMap;
+    if matches!(format, ReportFormat::Sarif | ReportFormat::Codequality) {
+        return Err(bad(ONE_RESULT_ONLY));
+    }
     let mut records = Vec::new();
     for url in urls {
         let bytes = read_input(url)?;
@@ -492,11 +498,7 @@ fn audit_report(urls: &[String], format: ReportFormat) -> Result<String, Failure
         ReportFormat::Html => html::fleet(&audit, &failed, &omitted),
         ReportFormat::Markdown => audit::summary_markdown(&audit),
         ReportFormat::Junit => audit::junit(&audit),
-        ReportFormat::Sarif | ReportFormat::Codequality => {
-            return Err(bad(
-                "--format sarif and codequality report one result: give --input, not --audit",
-            ));
-        }
+        ReportFormat::Sarif | ReportFormat::Codequality => return Err(bad(ONE_RESULT_ONLY)),
     })
 }
 

@@ -296,3 +296,180 @@ pub fn sarif(hdf: &Hdf, meta: &ScanMetadata) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hdf::parse;
+
+    /// A builtin-style result: two controls with path findings, one failing without a path, one
+    /// passing, one errored.
+    fn sample() -> Hdf {
+        let text = r#"{"platform":{"name":"x","release":"1"},"statistics":{},"version":"5",
+          "profiles":[{"name":"sidescan-baseline","sha256":"x","supports":[],"attributes":[],
+          "groups":[],"controls":[
+            {"id":"SIDESCAN-FS-002","title":"No world-writable files","impact":0.7,"refs":[],
+             "desc":"World-writable files let any user change them.",
+             "descriptions":[{"label":"default","data":"d"},{"label":"check","data":"Walk the root."},
+                             {"label":"fix","data":"chmod o-w the files."}],
+             "tags":{"nist":["AC-6","CM-6 b"],"cci":["CCI-000366"],"severity":"high"},
+             "source_location":{},"results":[
+               {"status":"failed","code_desc":"file /srv/a b is not world-writable",
+                "message":"/srv/a b has mode 0666","start_time":"t1"},
+               {"status":"failed","code_desc":"directory /data is not world-writable",
+                "message":"/data has mode 0777","start_time":"t1"},
+               {"status":"passed","code_desc":"file /ok is not world-writable","start_time":"t1"}]},
+            {"id":"SIDESCAN-ACCT-001","title":"Only root has UID 0","impact":0.5,"refs":[],
+             "tags":{},"source_location":{},"results":[
+               {"status":"failed","code_desc":"account toor does not have UID 0",
+                "message":"account toor has UID 0 (shell /bin/sh)","start_time":"t1"}]},
+            {"id":"SIDESCAN-PROC-001","title":"Not root","impact":0.3,"refs":[],"tags":{},
+             "source_location":{},"results":[{"status":"passed","code_desc":"uid 1000","start_time":"t"}]},
+            {"id":"SIDESCAN-KEY-001","title":"No keys","impact":1.0,"refs":[],"tags":{},
+             "source_location":{},"results":[{"status":"error","code_desc":"file /x was read",
+               "message":"EACCES","start_time":"t"}]}
+          ]}]}"#;
+        parse(text.as_bytes()).unwrap()
+    }
+
+    fn doc(hdf: &Hdf, meta: &ScanMetadata) -> Value {
+        serde_json::from_str(&sarif(hdf, meta)).unwrap()
+    }
+
+    #[test]
+    fn rules_results_and_notifications() {
+        let d = doc(&sample(), &ScanMetadata::default());
+        let run = &d["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), 4);
+        let ww = &rules[0];
+        assert_eq!(ww["id"], "SIDESCAN-FS-002");
+        assert_eq!(ww["shortDescription"]["text"], "No world-writable files");
+        assert_eq!(
+            ww["fullDescription"]["text"],
+            "World-writable files let any user change them."
+        );
+        assert!(
+            ww["help"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("chmod o-w the files.")
+        );
+        assert!(ww["help"]["markdown"].as_str().unwrap().contains("### Fix"));
+        assert_eq!(ww["properties"]["security-severity"], "7.0");
+        assert_eq!(ww["defaultConfiguration"]["level"], "error");
+        assert_eq!(
+            ww["properties"]["tags"],
+            json!([
+                "security",
+                "compliance",
+                "external/nist/AC-6",
+                "external/nist/CM-6 b",
+                "external/cci/CCI-000366"
+            ])
+        );
+        assert_eq!(rules[1]["defaultConfiguration"]["level"], "warning");
+        assert_eq!(rules[2]["defaultConfiguration"]["level"], "note");
+        // No fix or check text: the help is the title.
+        assert_eq!(rules[1]["help"]["text"], "Only root has UID 0");
+
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3);
+        let loc = &results[0]["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "srv/a%20b");
+        assert_eq!(loc["artifactLocation"]["uriBaseId"], "TARGETROOT");
+        assert_eq!(loc["region"]["startLine"], 1);
+        assert!(results[0]["locations"][0].get("logicalLocations").is_none());
+        assert_eq!(
+            results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "data"
+        );
+        let pathless = &results[2];
+        assert_eq!(pathless["ruleId"], "SIDESCAN-ACCT-001");
+        assert_eq!(pathless["ruleIndex"], 1);
+        assert_eq!(
+            pathless["locations"][0]["logicalLocations"][0]["name"],
+            "SIDESCAN-ACCT-001"
+        );
+        assert_eq!(
+            pathless["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "hdf.json"
+        );
+        assert!(
+            pathless["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("account toor has UID 0")
+        );
+        let notes = run["invocations"][0]["toolExecutionNotifications"]
+            .as_array()
+            .unwrap();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0]["associatedRule"]["id"], "SIDESCAN-KEY-001");
+        assert_eq!(notes[0]["associatedRule"]["index"], 3);
+        assert_eq!(
+            run["automationDetails"]["id"],
+            "sidescan/sidescan-baseline/"
+        );
+        assert!(run["properties"].get("image").is_none());
+    }
+
+    #[test]
+    fn metadata_names_the_image_and_the_category() {
+        let meta = ScanMetadata {
+            run_id: Some("abc123".into()),
+            namespace: Some("shop".into()),
+            target: Some("web".into()),
+            image: Some("nginx:1.27".into()),
+            image_digest: Some("sha256:ab".into()),
+        };
+        let d = doc(&sample(), &meta);
+        let run = &d["runs"][0];
+        assert_eq!(run["automationDetails"]["id"], "sidescan/shop/web/");
+        assert_eq!(run["properties"]["image"], "nginx:1.27");
+        assert_eq!(run["properties"]["imageDigest"], "sha256:ab");
+        assert_eq!(run["properties"]["runId"], "abc123");
+    }
+
+    #[test]
+    fn fingerprints_ignore_run_details_and_output_is_deterministic() {
+        let hdf = sample();
+        let other_run = ScanMetadata {
+            run_id: Some("zzz999".into()),
+            ..ScanMetadata::default()
+        };
+        let fp = |d: &Value| -> Vec<Value> {
+            d["runs"][0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["partialFingerprints"].clone())
+                .collect()
+        };
+        let a = doc(&hdf, &ScanMetadata::default());
+        assert_eq!(fp(&a), fp(&doc(&hdf, &other_run)));
+        // A new message for the same path (mode 0666 -> 0646) keeps the fingerprint.
+        let mut changed = hdf.clone();
+        changed.controls[0].results[0].message = Some("/srv/a b has mode 0646".into());
+        assert_eq!(fp(&a), fp(&doc(&changed, &ScanMetadata::default())));
+        let fps = fp(&a);
+        assert_eq!(
+            fps.iter().collect::<std::collections::HashSet<_>>().len(),
+            fps.len(),
+            "fingerprints must be unique"
+        );
+        assert_eq!(sarif(&hdf, &other_run), sarif(&hdf, &other_run));
+    }
+
+    #[test]
+    fn tags_are_capped_for_github() {
+        let mut c = sample().controls[0].clone();
+        c.nist = (0..30).map(|i| format!("AC-{i}")).collect();
+        let t = tags(&c);
+        assert_eq!(t.len(), MAX_TAGS);
+        assert_eq!(t[2], "external/nist/AC-0");
+        assert_eq!(security_severity(0.7), "7.0");
+        assert_eq!(security_severity(1.0), "10.0");
+        assert_eq!(security_severity(0.0), "0.0");
+    }
+}
