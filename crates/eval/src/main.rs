@@ -351,7 +351,7 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             let base = if base == "latest" {
                 let latest = store_list::latest_before(&input)?;
                 eprintln!(
-                    "sidescan-eval: --base latest: {} ({} entries listed, {} S3 list request{}, {} hdf.json probe{})",
+                    "sidescan-eval: --base latest: {} ({} entries listed, {} list request{} on S3 at 1,000 a page; {} hdf.json probe{})",
                     latest.url,
                     latest.listed,
                     latest.list_requests,
