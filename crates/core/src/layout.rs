@@ -125,6 +125,86 @@ impl RunLocation {
     }
 }
 
+/// A result file's key read back into the layout's parts:
+/// `<prefix>/<namespace>/<target>/<UTC timestamp>-<run id>/<file>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunKey<'a> {
+    /// Everything before the namespace (may be empty), without a trailing slash.
+    pub prefix: &'a str,
+    pub namespace: &'a str,
+    pub target: &'a str,
+    /// `<UTC timestamp>-<run id>`.
+    pub folder: &'a str,
+    pub file: &'a str,
+}
+
+impl RunKey<'_> {
+    /// The folder of all runs of the target, with a trailing slash (what to list).
+    pub fn target_folder(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("{}/{}/", self.namespace, self.target)
+        } else {
+            format!("{}/{}/{}/", self.prefix, self.namespace, self.target)
+        }
+    }
+}
+
+/// Whether `name` is a run folder name: `YYYYMMDDTHHMMSSZ-<run id>`.
+pub fn is_run_folder(name: &str) -> bool {
+    let Some((ts, id)) = name.split_once('-') else {
+        return false;
+    };
+    let b = ts.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && RunId::parse(id).is_ok()
+}
+
+/// Reads a result file's key (`scans/shop/web/20261126T152045Z-abc123/hdf.json`) back into its
+/// parts; None when the key does not follow the layout.
+pub fn parse_run_key(key: &str) -> Option<RunKey<'_>> {
+    let mut parts = key.rsplitn(5, '/');
+    let file = parts.next()?;
+    let folder = parts.next()?;
+    let target = parts.next()?;
+    let namespace = parts.next()?;
+    let prefix = parts.next().unwrap_or("");
+    let ok = !file.is_empty()
+        && is_run_folder(folder)
+        && names::check_dns_subdomain("target", target).is_ok()
+        && names::check_dns_label("namespace", namespace).is_ok();
+    ok.then_some(RunKey {
+        prefix,
+        namespace,
+        target,
+        folder,
+        file,
+    })
+}
+
+/// The runs of the same target before `run`, latest first, from a listing of the target's
+/// folder (full keys or bare folder names, with or without a trailing slash; anything that is not
+/// a run folder is ignored). Timestamps sort lexically, so "before" is a string comparison;
+/// two runs in the same second are ordered by run id.
+pub fn runs_before<'a>(run: &RunKey<'_>, listed: &'a [String]) -> Vec<&'a str> {
+    let mut out: Vec<&'a str> = listed
+        .iter()
+        .map(|k| k.trim_end_matches('/'))
+        .filter(|k| {
+            let name = k.rsplit('/').next().unwrap_or(k);
+            is_run_folder(name) && name < run.folder
+        })
+        .collect();
+    fn name(k: &str) -> &str {
+        k.rsplit('/').next().unwrap_or(k)
+    }
+    out.sort_unstable_by(|a, b| name(b).cmp(name(a)));
+    out.dedup();
+    out
+}
+
 /// The files of an audit under `<prefix>/audits/<audit id>/`, written once when it completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditFile {
@@ -269,5 +349,64 @@ mod tests {
         assert!(RunLocation::new("a/../b", "default", "nginx", ts, id.clone()).is_err());
         assert!(RunLocation::new("", "default", "../x", ts, id.clone()).is_err());
         assert!(RunLocation::new("", "Default", "x", ts, id).is_err());
+    }
+
+    #[test]
+    fn run_keys_read_back() {
+        let k = parse_run_key("scans/x/shop/web/20261126T152045Z-abc123/hdf.json").unwrap();
+        assert_eq!(
+            (k.prefix, k.namespace, k.target, k.folder, k.file),
+            (
+                "scans/x",
+                "shop",
+                "web",
+                "20261126T152045Z-abc123",
+                "hdf.json"
+            )
+        );
+        assert_eq!(k.target_folder(), "scans/x/shop/web/");
+        let k = parse_run_key("shop/web/20261126T152045Z-abc123/hdf.json").unwrap();
+        assert_eq!((k.prefix, k.target_folder().as_str()), ("", "shop/web/"));
+        assert_eq!(
+            parse_run_key(&location("scans").key(ResultFile::Hdf)).map(|k| k.folder),
+            Some("20261126T152045Z-abc123")
+        );
+        for bad in [
+            "hdf.json",
+            "web/20261126T152045Z-abc123/hdf.json",
+            "shop/web/2026-11-26-abc123/hdf.json",
+            "shop/web/20261126T152045Z-ABC123/hdf.json",
+            "shop/web/20261126T152045Z-abc123/",
+            "Shop/web/20261126T152045Z-abc123/hdf.json",
+        ] {
+            assert_eq!(parse_run_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn previous_runs_are_the_greatest_folders_before_the_run() {
+        let run = parse_run_key("p/ns/t/20261126T152045Z-mmmmmm/hdf.json").unwrap();
+        let listed: Vec<String> = [
+            "p/ns/t/20261126T152045Z-zzzzzz/",
+            "p/ns/t/20250101T000000Z-aaaaaa/",
+            "p/ns/t/20261126T152045Z-mmmmmm/",
+            "p/ns/t/20261126T152044Z-bbbbbb/",
+            "p/ns/t/20261126T152045Z-aaaaaa/",
+            "p/ns/t/notes/",
+            "p/ns/t/20270101T000000Z-cccccc/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            runs_before(&run, &listed),
+            [
+                "p/ns/t/20261126T152045Z-aaaaaa",
+                "p/ns/t/20261126T152044Z-bbbbbb",
+                "p/ns/t/20250101T000000Z-aaaaaa",
+            ]
+        );
+        let first = parse_run_key("p/ns/t/20200101T000000Z-aaaaaa/hdf.json").unwrap();
+        assert!(runs_before(&first, &listed).is_empty());
     }
 }

@@ -22,6 +22,6 @@ pub mod termination;
 
 pub use error::CoreError;
 pub use exit::ExitStatus;
-pub use layout::{AuditFile, AuditLocation, ResultFile, RunLocation};
+pub use layout::{AuditFile, AuditLocation, ResultFile, RunKey, RunLocation};
 pub use phase::Phase;
 pub use run_id::RunId;

@@ -29,4 +29,7 @@ pub enum EvalError {
     /// The threshold file as a whole has the wrong shape (a list, a scalar).
     #[error("{origin}: {detail}")]
     ThresholdShape { origin: String, detail: String },
+    /// A scan's metadata.json is not JSON or has a field of the wrong type.
+    #[error("{origin}: not a scan metadata.json: {detail}")]
+    Metadata { origin: String, detail: String },
 }

@@ -100,6 +100,21 @@ pub struct Control {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The control's description (`desc`, else the `default` entry of `descriptions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desc: Option<String>,
+    /// How to check it by hand (the `check` entry of `descriptions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// How to fix it (the `fix` entry of `descriptions`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// NIST SP 800-53 controls (`tags.nist`), as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nist: Vec<String>,
+    /// DISA CCIs (`tags.cci`), as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cci: Vec<String>,
     pub impact: f64,
     pub status: Status,
     /// One of [`SEVERITIES`]; under [`Semantics::SafCompat`] possibly a tag's raw text ("High")
@@ -222,6 +237,11 @@ struct RawControl<'a> {
     id: Cow<'a, str>,
     #[serde(borrow, default)]
     title: Option<Cow<'a, str>>,
+    /// Documentation only: read leniently (a non-string is as good as absent).
+    #[serde(borrow, default)]
+    desc: TextOpt<'a>,
+    #[serde(borrow, default)]
+    descriptions: Descriptions<'a>,
     impact: f64,
     #[serde(borrow)]
     tags: RawTags<'a>,
@@ -241,6 +261,10 @@ struct RawTags<'a> {
     severity: TagText<'a>,
     #[serde(borrow, default)]
     severityoverride: TagText<'a>,
+    #[serde(borrow, default)]
+    nist: StringList<'a>,
+    #[serde(borrow, default)]
+    cci: StringList<'a>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +342,189 @@ impl<'de: 'a, 'a> Deserialize<'de> for TagText<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(TagText::NotText)
+            }
+        }
+        deserializer.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// Documentation text: a string, or absent. Any other JSON value counts as absent (these fields
+/// are never counted, so a profile that writes them oddly still evaluates).
+#[derive(Default)]
+struct TextOpt<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextOpt<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match TagText::deserialize(deserializer)? {
+            TagText::Text(t) => TextOpt(Some(t)),
+            TagText::Absent | TagText::NotText => TextOpt(None),
+        })
+    }
+}
+
+/// A tag holding strings: a list (non-strings skipped), one string, or anything else (empty).
+#[derive(Default)]
+struct StringList<'a>(Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for StringList<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = StringList<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(StringList(vec![Cow::Borrowed(v)]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StringList(vec![Cow::Owned(v.to_string())]))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(StringList::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(StringList::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(StringList::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(StringList::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(StringList::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(StringList::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<TextOpt<'a>>()? {
+                    out.extend(item.0);
+                }
+                Ok(StringList(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(StringList::default())
+            }
+        }
+        deserializer.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// `descriptions`: InSpec writes a list of `{label, data}`; older tools an object of label to
+/// text. Anything else is ignored.
+#[derive(Default)]
+struct Descriptions<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Descriptions<'a> {
+    fn get(&self, label: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, d)| d.as_ref())
+    }
+}
+
+#[derive(Deserialize)]
+struct LabelData<'a> {
+    #[serde(borrow, default)]
+    label: TextOpt<'a>,
+    #[serde(borrow, default)]
+    data: TextOpt<'a>,
+}
+
+/// One element of a `descriptions` list: a `{label, data}` object, or anything else (skipped).
+struct DescriptionItem<'a>(Option<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for DescriptionItem<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = DescriptionItem<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let ld = LabelData::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(DescriptionItem(ld.label.0.zip(ld.data.0)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(DescriptionItem(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(DescriptionItem(None))
+            }
+        }
+        deserializer.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Descriptions<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Descriptions<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(item) = seq.next_element::<DescriptionItem<'a>>()? {
+                    out.extend(item.0);
+                }
+                Ok(Descriptions(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((label, data)) = map.next_entry::<Cow<'a, str>, TextOpt<'a>>()? {
+                    if let Some(data) = data.0 {
+                        out.push((label, data));
+                    }
+                }
+                Ok(Descriptions(out))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Descriptions::default())
             }
         }
         deserializer.deserialize_any(V(std::marker::PhantomData))
@@ -573,6 +780,10 @@ fn evaluate(
         Status::ProfileError
     };
     let severity = severity(root, origin, semantics)?;
+    // Documentation: the root's, else the overlay's (as for the title).
+    let text = |get: fn(&RawControl<'_>) -> Option<String>| get(root).or_else(|| get(counted));
+    let nist = tag_list(&root.tags.nist, &counted.tags.nist);
+    let cci = tag_list(&root.tags.cci, &counted.tags.cci);
     Ok(Control {
         id: root.id.to_string(),
         title: root
@@ -580,11 +791,28 @@ fn evaluate(
             .as_deref()
             .or(counted.title.as_deref())
             .map(str::to_string),
+        desc: text(|c| {
+            c.desc
+                .0
+                .as_deref()
+                .or_else(|| c.descriptions.get("default"))
+                .map(str::to_string)
+        }),
+        check: text(|c| c.descriptions.get("check").map(str::to_string)),
+        fix: text(|c| c.descriptions.get("fix").map(str::to_string)),
+        nist,
+        cci,
         impact: root.impact,
         status,
         severity,
         results,
     })
+}
+
+/// A tag list of the root, else of the overlay.
+fn tag_list(own: &StringList<'_>, overlay: &StringList<'_>) -> Vec<String> {
+    let from = if own.0.is_empty() { overlay } else { own };
+    from.0.iter().map(|s| s.to_string()).collect()
 }
 
 fn severity(c: &RawControl<'_>, origin: &str, semantics: Semantics) -> Result<String, EvalError> {

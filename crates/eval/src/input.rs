@@ -19,7 +19,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn bad(message: String) -> Self {
+    pub(crate) fn bad(message: String) -> Self {
         Failure {
             status: ExitStatus::BadInput,
             message,
@@ -52,7 +52,20 @@ fn io_reason(e: &std::io::Error) -> String {
 
 fn read_url(spec: &str) -> Result<Vec<u8>, Failure> {
     let url = Url::parse(spec).map_err(|e| Failure::bad(format!("{spec}: not a URL: {e}")))?;
-    let (store, path): (Arc<dyn ObjectStore>, StorePath) = match url.scheme() {
+    let (store, path) = store_for(spec, &url)?;
+    runtime()?.block_on(async move {
+        let got = store.get(&path).await.map_err(|e| store_failure(spec, e))?;
+        let bytes = got.bytes().await.map_err(|e| store_failure(spec, e))?;
+        Ok(bytes.to_vec())
+    })
+}
+
+/// The store and object key a `file://` or `s3://` URL names.
+pub(crate) fn store_for(
+    spec: &str,
+    url: &Url,
+) -> Result<(Arc<dyn ObjectStore>, StorePath), Failure> {
+    Ok(match url.scheme() {
         "file" => {
             let file = url
                 .to_file_path()
@@ -79,19 +92,17 @@ fn read_url(spec: &str) -> Result<Vec<u8>, Failure> {
                 "{spec}: unsupported URL scheme {other:?} (use a path, -, file:// or s3://)"
             )));
         }
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    })
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure {
             status: ExitStatus::Infrastructure,
             message: format!("cannot start the I/O runtime: {e}"),
-        })?;
-    runtime.block_on(async move {
-        let got = store.get(&path).await.map_err(|e| store_failure(spec, e))?;
-        let bytes = got.bytes().await.map_err(|e| store_failure(spec, e))?;
-        Ok(bytes.to_vec())
-    })
+        })
 }
 
 /// S3 from the usual AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
@@ -117,7 +128,7 @@ fn s3_store(bucket: &str) -> object_store::Result<object_store::aws::AmazonS3> {
         .build()
 }
 
-fn store_failure(spec: &str, e: object_store::Error) -> Failure {
+pub(crate) fn store_failure(spec: &str, e: object_store::Error) -> Failure {
     match e {
         object_store::Error::NotFound { .. } => Failure::bad(format!("{spec}: no such object")),
         object_store::Error::PermissionDenied { .. }

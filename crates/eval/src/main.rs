@@ -4,6 +4,7 @@
 //! Every error is one line on stderr naming the file, key or object at fault.
 
 mod input;
+mod store_list;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,7 +12,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sidescan_core::ExitStatus;
 use sidescan_eval::generate::{GenerateOptions, generate};
-use sidescan_eval::{audit, hdf, html, report, summary, threshold, validate};
+use sidescan_eval::{
+    audit, codequality, diff, hdf, html, metadata, report, sarif, summary, threshold, validate,
+};
 
 use crate::input::{Failure, read_input};
 
@@ -88,6 +91,10 @@ enum Command {
         threshold: Option<String>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
         format: ReportFormat,
+        /// With --input and --format sarif: the scan's metadata.json (path or URL), for the
+        /// image, digest and run id, and a code-scanning category per target.
+        #[arg(long, short = 'm', conflicts_with = "audit")]
+        metadata: Option<String>,
         /// Write here instead of stdout.
         #[arg(long, short = 'o')]
         output: Option<std::path::PathBuf>,
@@ -98,7 +105,38 @@ enum Command {
         input: String,
         #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
         format: SummaryFormat,
+        /// With --format sarif: the scan's metadata.json (path or URL), for the image, digest
+        /// and run id, and a code-scanning category per target.
+        #[arg(long, short = 'm')]
+        metadata: Option<String>,
     },
+    /// What changed between two results of a target: newly failed, fixed, newly errored, new and
+    /// removed controls, and added and removed failing findings.
+    Diff {
+        /// The earlier result: path, URL, or `latest` (the previous run of the same target in
+        /// the store; --input must then be the URL of a run's hdf.json).
+        #[arg(long, short = 'b')]
+        base: String,
+        /// The later result: path, `-` or URL.
+        #[arg(long, short = 'i')]
+        input: String,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Exit 1 when anything newly fails (a newly failed or new failing control, or a new
+        /// failing finding of a control that already failed).
+        #[arg(long)]
+        fail_on_new: bool,
+        /// Write here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -112,6 +150,10 @@ enum ReportFormat {
     Html,
     Markdown,
     Junit,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// GitLab Code Quality JSON.
+    Codequality,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,6 +162,10 @@ enum SummaryFormat {
     Json,
     Markdown,
     Junit,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// GitLab Code Quality JSON.
+    Codequality,
 }
 
 fn main() -> ExitCode {
@@ -257,10 +303,13 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             audit: audits,
             threshold,
             format,
+            metadata,
             output,
         } => {
             let text = match input {
-                Some(input) => result_report(&input, threshold.as_deref(), format)?,
+                Some(input) => {
+                    result_report(&input, threshold.as_deref(), metadata.as_deref(), format)?
+                }
                 None => audit_report(&audits, format)?,
             };
             match output {
@@ -270,7 +319,12 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             }
             Ok(ExitStatus::Passed)
         }
-        Command::Summary { input, format } => {
+        Command::Summary {
+            input,
+            format,
+            metadata,
+        } => {
+            let meta = load_metadata(metadata.as_deref(), matches!(format, SummaryFormat::Sarif))?;
             let hdf = load_hdf(&input)?;
             let s = summary::summarize(&hdf);
             let text = match format {
@@ -278,10 +332,67 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
                 SummaryFormat::Json => format!("{:#}\n", serde_json::to_value(&s).map_err(bad)?),
                 SummaryFormat::Markdown => report::summary_markdown(&s),
                 SummaryFormat::Junit => report::junit(&hdf),
+                SummaryFormat::Sarif => sarif::sarif(&hdf, &meta),
+                SummaryFormat::Codequality => codequality::codequality(&hdf),
             };
             write_stdout(&text)?;
             Ok(ExitStatus::Passed)
         }
+        Command::Diff {
+            base,
+            input,
+            format,
+            fail_on_new,
+            output,
+        } => {
+            if base == "-" && input == "-" {
+                return Err(bad("--base and --input cannot both be - (stdin)"));
+            }
+            let base = if base == "latest" {
+                let latest = store_list::latest_before(&input)?;
+                eprintln!(
+                    "sidescan-eval: --base latest: {} ({} entries listed, {} list request{} on S3 at 1,000 a page; {} hdf.json probe{})",
+                    latest.url,
+                    latest.listed,
+                    latest.list_requests,
+                    if latest.list_requests == 1 { "" } else { "s" },
+                    latest.probes,
+                    if latest.probes == 1 { "" } else { "s" },
+                );
+                latest.url
+            } else {
+                base
+            };
+            let old = load_hdf(&base)?;
+            let new = load_hdf(&input)?;
+            let d = diff::diff(&old, &new);
+            let text = match format {
+                DiffFormat::Text => diff::text(&d, &base, &input),
+                DiffFormat::Json => diff::json(&d, &base, &input),
+                DiffFormat::Markdown => diff::markdown(&d, &base, &input),
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| bad(format!("{}: cannot write: {e}", path.display())))?,
+                None => write_stdout(&text)?,
+            }
+            Ok(if fail_on_new && d.has_new_failures() {
+                ExitStatus::ThresholdsNotMet
+            } else {
+                ExitStatus::Passed
+            })
+        }
+    }
+}
+
+/// The scan's metadata.json when given and used (SARIF); an unused one is not read.
+fn load_metadata(path: Option<&str>, used: bool) -> Result<metadata::ScanMetadata, Failure> {
+    match path {
+        Some(path) if used => {
+            let bytes = read_input(path)?;
+            metadata::parse_metadata(&bytes, path).map_err(bad)
+        }
+        _ => Ok(metadata::ScanMetadata::default()),
     }
 }
 
@@ -294,9 +405,11 @@ fn load_threshold(path: &str) -> Result<threshold::Threshold, Failure> {
 fn result_report(
     input: &str,
     threshold: Option<&str>,
+    metadata: Option<&str>,
     format: ReportFormat,
 ) -> Result<String, Failure> {
     let thresholds = threshold.map(load_threshold).transpose()?;
+    let meta = load_metadata(metadata, matches!(format, ReportFormat::Sarif))?;
     let hdf = load_hdf(input)?;
     let s = summary::summarize(&hdf);
     let verdict = thresholds.as_ref().map(|t| validate::validate(&s, t));
@@ -304,13 +417,21 @@ fn result_report(
         ReportFormat::Html => html::single(&hdf, &s, verdict.as_ref(), input, threshold),
         ReportFormat::Markdown => report::summary_markdown(&s),
         ReportFormat::Junit => report::junit(&hdf),
+        ReportFormat::Sarif => sarif::sarif(&hdf, &meta),
+        ReportFormat::Codequality => codequality::codequality(&hdf),
     })
 }
+
+const ONE_RESULT_ONLY: &str =
+    "--format sarif and codequality report one result: give --input, not --audit";
 
 /// One page of one or more audits (targets of several audits are named `<cluster>/<namespace>`).
 fn audit_report(urls: &[String], format: ReportFormat) -> Result<String, Failure> {
     use sidescan_core::audit::record::{AuditRecord, ProgressRecord, Totals, Verdict};
     use std::collections::BTreeMap;
+    if matches!(format, ReportFormat::Sarif | ReportFormat::Codequality) {
+        return Err(bad(ONE_RESULT_ONLY));
+    }
     let mut records = Vec::new();
     for url in urls {
         let bytes = read_input(url)?;
@@ -377,6 +498,7 @@ fn audit_report(urls: &[String], format: ReportFormat) -> Result<String, Failure
         ReportFormat::Html => html::fleet(&audit, &failed, &omitted),
         ReportFormat::Markdown => audit::summary_markdown(&audit),
         ReportFormat::Junit => audit::junit(&audit),
+        ReportFormat::Sarif | ReportFormat::Codequality => return Err(bad(ONE_RESULT_ONLY)),
     })
 }
 
