@@ -2,8 +2,10 @@
 //! the reference script's interface: namespace, scan pod name, profile, threshold file.
 
 use serde_json::Value;
+use sidescan_core::ExitStatus;
 use sidescan_gen::values;
-use sidescan_runner::orchestrator::{Mode, RunConfig};
+use sidescan_runner::orchestrator::report::{self, RunReport};
+use sidescan_runner::orchestrator::{self, Mode, RunConfig};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -44,6 +46,17 @@ pub struct ScanArgs {
     /// No progress lines, only the closing summary.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// After the run, also a failed one, write the machine-readable run report here (one JSON
+    /// object: verdict, exit code, compliance, counts, results URL, run id, error, phases),
+    /// atomically.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+}
+
+/// The run, and where its JSON report goes.
+pub struct ScanConfig {
+    run: RunConfig,
+    report_json: Option<PathBuf>,
 }
 
 fn set(tree: &mut Value, path: &[&str], value: Value) {
@@ -76,8 +89,29 @@ fn set_profile_source(tree: &mut Value, source: Option<(&str, Value)>) {
     };
 }
 
-/// Builds the run from the arguments; every bad input is one line naming what is wrong.
-pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
+/// Builds the run from the arguments; every bad input is one line naming what is wrong (and,
+/// with `--report-json`, a `bad-input` report).
+pub fn config(mut args: ScanArgs) -> Result<ScanConfig, String> {
+    let report_json = args.report_json.take();
+    match run_config(args) {
+        Ok(run) => Ok(ScanConfig { run, report_json }),
+        Err(message) => {
+            if let Some(path) = &report_json {
+                let report = RunReport {
+                    status: ExitStatus::BadInput,
+                    error: Some(message.clone()),
+                    ..RunReport::default()
+                };
+                if let Err(e) = write_report(path, &report) {
+                    return Err(format!("{message}; {e}"));
+                }
+            }
+            Err(message)
+        }
+    }
+}
+
+fn run_config(args: ScanArgs) -> Result<RunConfig, String> {
     let (mut tree, base_dir) = match &args.values {
         Some(path) => {
             let text =
@@ -203,9 +237,69 @@ pub fn config(args: ScanArgs) -> Result<RunConfig, String> {
     })
 }
 
+/// Writes `bytes` to `path` atomically: a temporary file beside it, flushed to disk, renamed
+/// over it. A reader sees the old file or the whole new one, never a part.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The run report as JSON (`--report-json`), written atomically.
+fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
+    let mut text = serde_json::to_string_pretty(&report::json(report))
+        .map_err(|e| format!("--report-json {}: {e}", path.display()))?;
+    text.push('\n');
+    write_atomically(path, text.as_bytes())
+        .map_err(|e| format!("--report-json {}: cannot write: {e}", path.display()))
+}
+
 /// Runs, printing one line per phase (unless quiet) and the closing summary, as `orchestrate`
-/// does; the exit status is the verdict.
-pub use super::orchestrate::run;
+/// does, then writes the JSON report; the exit status is the verdict (3 when the report asked
+/// for could not be written).
+pub async fn run(config: ScanConfig) -> anyhow::Result<ExitStatus> {
+    let report = orchestrator::run(config.run).await;
+    if report.phases.is_empty() {
+        // Nothing was deployed (bad input, cluster or store unreachable): one line.
+        eprintln!(
+            "sidescan-runner: {}",
+            report.error.as_deref().unwrap_or("failed")
+        );
+    } else {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (the CI job's log went away) must not keep the report from being
+        // written.
+        let _ = out.write_all(report::summary(&report).as_bytes());
+        let _ = out.flush();
+    }
+    if let Some(path) = &config.report_json
+        && let Err(e) = write_report(path, &report)
+    {
+        eprintln!("sidescan-runner: {e}");
+        return Ok(report.status.worst(ExitStatus::Infrastructure));
+    }
+    Ok(report.status)
+}
 
 #[cfg(test)]
 mod tests {
@@ -229,5 +323,55 @@ mod tests {
         let mut bare = json!({"profile": {"dir": "/p"}});
         set_profile_source(&mut bare, None);
         assert!(bare["profile"].is_null());
+    }
+
+    #[test]
+    fn the_report_file_is_replaced_whole_and_no_temporary_file_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        write_atomically(&path, b"old").unwrap();
+        write_atomically(&path, b"{\"verdict\":\"passed\"}").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"verdict\":\"passed\"}");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["report.json"]);
+        // A folder that does not exist: an error, and nothing written anywhere.
+        let missing = dir.path().join("no/such/report.json");
+        assert!(write_atomically(&missing, b"x").is_err());
+    }
+
+    fn args(extra: &[&str]) -> ScanArgs {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            scan: ScanArgs,
+        }
+        let mut argv = vec!["scan"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().scan
+    }
+
+    #[test]
+    fn bad_input_writes_a_bad_input_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        let report = path.display().to_string();
+        let err = config(args(&[
+            "--pod-name",
+            "Not_A_Label",
+            "--report-json",
+            &report,
+        ]))
+        .err()
+        .expect("a bad pod name is bad input");
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(doc["verdict"], "bad-input");
+        assert_eq!(doc["exit_code"], 2);
+        assert_eq!(doc["error"], err.as_str());
+        assert!(err.contains("--pod-name"), "{err}");
     }
 }

@@ -126,6 +126,83 @@ pub fn summary(report: &RunReport) -> String {
     out
 }
 
+/// The verdict's name in the machine-readable run report (`scan --report-json`).
+pub fn verdict_key(status: ExitStatus) -> &'static str {
+    match status {
+        ExitStatus::Passed => "passed",
+        ExitStatus::ThresholdsNotMet => "not-met",
+        ExitStatus::BadInput => "bad-input",
+        ExitStatus::Infrastructure => "infrastructure",
+    }
+}
+
+/// `text` on one line: line breaks and runs of whitespace become single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The machine-readable run report (`sidescan-runner scan --report-json FILE`): one JSON object
+/// for CI wrappers, written after every run, also a failed one. `compliance`, `counts`,
+/// `profile` and `controls` are null when nothing was evaluated; `thresholds` is null without a
+/// threshold file; `hdf_url` is the run's `hdf.json` when the results are in a store or local
+/// folder (`results_url` ends with `/`).
+pub fn json(report: &RunReport) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let summary = report.evaluation.as_ref().map(|e| &e.summary);
+    let thresholds = report
+        .evaluation
+        .as_ref()
+        .and_then(|e| e.validation.as_ref())
+        .map(|v| {
+            json!({
+                "passed": v.passed(),
+                "checked": v.checked,
+                "violations": v.violations.iter()
+                    .map(|x| json!({"key": x.key, "message": one_line(&x.message)}))
+                    .collect::<Vec<_>>(),
+            })
+        });
+    let hdf_url = report
+        .results
+        .as_deref()
+        .filter(|r| r.contains("://") && r.ends_with('/'))
+        .map(|r| format!("{r}{}", sidescan_core::ResultFile::Hdf.file_name()));
+    let phases: Vec<Value> = report
+        .phases
+        .iter()
+        .map(|p| {
+            json!({
+                "phase": p.phase.as_str(),
+                "ok": p.ok,
+                "duration_ms": p.duration.as_millis() as u64,
+                "detail": one_line(&p.detail),
+            })
+        })
+        .collect();
+    json!({
+        "verdict": verdict_key(report.status),
+        "exit_code": report.status.code(),
+        "compliance": summary.map(|s| s.compliance),
+        "counts": summary.map(|s| json!({
+            "passed": s.totals.passed,
+            "failed": s.totals.failed,
+            "skipped": s.totals.skipped,
+            "no_impact": s.totals.no_impact,
+            "error": s.totals.error,
+        })),
+        "profile": summary.map(|s| s.profile.as_str()),
+        "controls": summary.map(|s| s.controls),
+        "thresholds": thresholds,
+        "results_url": report.results,
+        "hdf_url": hdf_url,
+        "results_from_log": report.used_log,
+        "run_id": report.run_id,
+        "error": report.error.as_deref().map(one_line),
+        "phases": phases,
+        "duration_ms": report.total.as_millis() as u64,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +251,154 @@ mod tests {
             text.contains("run abc123 in 3.00s, 3 Kubernetes API requests"),
             "{text}"
         );
+    }
+
+    /// An evaluation of two controls (one passed, one failed medium) against `threshold`.
+    fn evaluated(threshold: &str) -> crate::orchestrator::process::Evaluation {
+        use serde_json::json;
+        let control = |id: &str, impact: f64, status: &str| {
+            json!({"id": id, "title": id, "impact": impact, "tags": {}, "refs": [],
+                   "source_location": {}, "descriptions": [],
+                   "results": [{"status": status, "code_desc": "c",
+                                "start_time": "2026-01-01T00:00:00Z"}]})
+        };
+        let hdf = serde_json::to_vec(&json!({
+            "platform": {"name": "debian", "release": "12"}, "version": "1",
+            "statistics": {"duration": 0.1},
+            "profiles": [{"name": "baseline", "sha256": "0", "supports": [], "attributes": [],
+                          "groups": [], "status": "loaded",
+                          "controls": [control("a", 0.7, "passed"), control("b", 0.5, "failed")]}]
+        }))
+        .unwrap();
+        let thresholds =
+            crate::orchestrator::process::parse_thresholds(threshold, "t.yml").unwrap();
+        crate::orchestrator::process::evaluate(&hdf, Some(&thresholds), &Default::default())
+            .unwrap()
+    }
+
+    fn phase(phase: Phase, ms: u64, ok: bool, detail: &str) -> PhaseReport {
+        PhaseReport {
+            phase,
+            duration: Duration::from_millis(ms),
+            ok,
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn the_json_report_of_a_run_that_missed_its_thresholds() {
+        let evaluation = evaluated("compliance.min: 80\nfailed.medium.max: 0\n");
+        let report = RunReport {
+            status: evaluation.status,
+            run_id: Some("gl42abcdef".into()),
+            phases: vec![
+                phase(Phase::Deploy, 2412, true, "pod x running"),
+                phase(Phase::Cleanup, 3001, true, "deleted\nand gone"),
+            ],
+            results: Some("s3://b/scans/ns/web/20260101T000000Z-gl42abcdef/".into()),
+            evaluation: Some(evaluation),
+            total: Duration::from_millis(6230),
+            ..RunReport::default()
+        };
+        let doc = json(&report);
+        assert_eq!(doc["verdict"], "not-met");
+        assert_eq!(doc["exit_code"], 1);
+        assert_eq!(doc["compliance"], 50);
+        assert_eq!(
+            doc["counts"],
+            serde_json::json!({"passed": 1, "failed": 1, "skipped": 0, "no_impact": 0, "error": 0})
+        );
+        assert_eq!(doc["profile"], "baseline");
+        assert_eq!(doc["controls"], 2);
+        assert_eq!(doc["thresholds"]["passed"], false);
+        assert_eq!(doc["thresholds"]["checked"], 2);
+        let keys: Vec<&str> = doc["thresholds"]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["compliance.min", "failed.medium.max"]);
+        assert_eq!(
+            doc["results_url"],
+            "s3://b/scans/ns/web/20260101T000000Z-gl42abcdef/"
+        );
+        assert_eq!(
+            doc["hdf_url"],
+            "s3://b/scans/ns/web/20260101T000000Z-gl42abcdef/hdf.json"
+        );
+        assert_eq!(doc["run_id"], "gl42abcdef");
+        assert_eq!(doc["error"], serde_json::Value::Null);
+        assert_eq!(doc["duration_ms"], 6230);
+        assert_eq!(
+            doc["phases"],
+            serde_json::json!([
+                {"phase": "deploy", "ok": true, "duration_ms": 2412, "detail": "pod x running"},
+                {"phase": "cleanup", "ok": true, "duration_ms": 3001, "detail": "deleted and gone"},
+            ])
+        );
+    }
+
+    #[test]
+    fn the_json_report_of_a_passing_run_and_of_runs_that_could_not_scan() {
+        let evaluation = evaluated("compliance.min: 50\n");
+        let passed = RunReport {
+            status: evaluation.status,
+            results: Some("file:///tmp/results/ns/web/x/".into()),
+            evaluation: Some(evaluation),
+            ..RunReport::default()
+        };
+        let doc = json(&passed);
+        assert_eq!(
+            (doc["verdict"].as_str(), doc["exit_code"].as_u64()),
+            (Some("passed"), Some(0))
+        );
+        assert_eq!(doc["thresholds"]["violations"], serde_json::json!([]));
+        assert_eq!(doc["hdf_url"], "file:///tmp/results/ns/web/x/hdf.json");
+
+        // Bad input: nothing ran, nothing evaluated; the error is one line.
+        let bad = RunReport {
+            status: ExitStatus::BadInput,
+            error: Some("t.yml: unknown threshold key(s):\n  complianse.min".into()),
+            ..RunReport::default()
+        };
+        let doc = json(&bad);
+        assert_eq!(doc["verdict"], "bad-input");
+        assert_eq!(doc["exit_code"], 2);
+        assert_eq!(
+            doc["error"],
+            "t.yml: unknown threshold key(s): complianse.min"
+        );
+        for key in [
+            "compliance",
+            "counts",
+            "profile",
+            "controls",
+            "thresholds",
+            "results_url",
+            "hdf_url",
+            "run_id",
+        ] {
+            assert_eq!(doc[key], serde_json::Value::Null, "{key}");
+        }
+        assert_eq!(doc["phases"], serde_json::json!([]));
+
+        // Infrastructure, results kept in the orchestrator's log: no hdf_url.
+        let infra = RunReport {
+            status: ExitStatus::Infrastructure,
+            error: Some("deploy deadline of 5 s passed".into()),
+            run_id: Some("abc123".into()),
+            phases: vec![phase(Phase::Deploy, 5000, false, "deadline")],
+            results: Some("the orchestrator's log".into()),
+            used_log: true,
+            ..RunReport::default()
+        };
+        let doc = json(&infra);
+        assert_eq!(doc["verdict"], "infrastructure");
+        assert_eq!(doc["exit_code"], 3);
+        assert_eq!(doc["hdf_url"], serde_json::Value::Null);
+        assert_eq!(doc["results_from_log"], true);
+        assert_eq!(doc["phases"][0]["ok"], false);
+        assert_eq!(doc["compliance"], serde_json::Value::Null);
     }
 }
