@@ -40,6 +40,40 @@ impl From<ExitStatus> for std::process::ExitCode {
     }
 }
 
+/// How a run ended when it ended without a verdict: the exit status and one line naming the file,
+/// key or object at fault. The binaries' last word (the agent's termination message, the
+/// evaluator's stderr).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: ExitStatus,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: ExitStatus, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// Exit 2: the user's input is at fault.
+    pub fn bad_input(message: impl Into<String>) -> Failure {
+        Failure::new(ExitStatus::BadInput, message)
+    }
+
+    /// Exit 3: the cluster, the store or the scanner could not do its part.
+    pub fn infrastructure(message: impl Into<String>) -> Failure {
+        Failure::new(ExitStatus::Infrastructure, message)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

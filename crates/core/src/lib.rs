@@ -21,7 +21,7 @@ pub mod spec;
 pub mod termination;
 
 pub use error::CoreError;
-pub use exit::ExitStatus;
+pub use exit::{ExitStatus, Failure};
 pub use layout::{AuditFile, AuditLocation, ResultFile, RunKey, RunLocation};
 pub use phase::Phase;
 pub use run_id::RunId;

@@ -30,7 +30,7 @@ pub struct Latest {
 /// or `file://` in the same layout).
 pub fn latest_before(input: &str) -> Result<Latest, Failure> {
     let usage = || {
-        Failure::bad(format!(
+        Failure::bad_input(format!(
             "{input}: --base latest needs --input as the URL of a run's hdf.json \
              (s3://bucket/<prefix>/<namespace>/<target>/<timestamp>-<run id>/hdf.json or file://...)"
         ))
@@ -38,7 +38,8 @@ pub fn latest_before(input: &str) -> Result<Latest, Failure> {
     if !input.contains("://") {
         return Err(usage());
     }
-    let url = Url::parse(input).map_err(|e| Failure::bad(format!("{input}: not a URL: {e}")))?;
+    let url =
+        Url::parse(input).map_err(|e| Failure::bad_input(format!("{input}: not a URL: {e}")))?;
     let (store, path) = store_for(input, &url)?;
     let key = path.to_string();
     let run = parse_run_key(&key).ok_or_else(usage)?;
@@ -68,7 +69,7 @@ pub fn latest_before(input: &str) -> Result<Latest, Failure> {
         Ok((listed, None, probes))
     })?;
     let Some(found) = found else {
-        return Err(Failure::bad(format!(
+        return Err(Failure::bad_input(format!(
             "{input}: no earlier run of {}/{} with a {file} ({listed} entries listed in {})",
             run.namespace,
             run.target,

@@ -92,6 +92,45 @@ impl RetryPolicy {
     }
 }
 
+/// Opens the store of one object's URL (`s3://bucket/key` or `file:///path`) and returns it with
+/// the object's path in it: the evaluator's inputs, read with the same client (credentials,
+/// endpoint, CA bundle) the runner and the agent write with.
+pub fn open_object(url: &str) -> Result<(Store, ObjectPath), StoreError> {
+    let bad = |reason: String| StoreError::BadUrl {
+        url: url.to_string(),
+        reason,
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    match parsed.scheme() {
+        "file" => {
+            let file = parsed
+                .to_file_path()
+                .map_err(|_| bad("not a local file URL".into()))?;
+            let path = ObjectPath::from_absolute_path(&file).map_err(|e| bad(e.to_string()))?;
+            let store = Store {
+                url: "file:///".into(),
+                inner: Arc::new(object_store::local::LocalFileSystem::new()),
+                prefix: String::new(),
+                attributes: false,
+            };
+            Ok((store, path))
+        }
+        "s3" | "s3a" => {
+            let bucket = parsed.host_str().unwrap_or_default();
+            let key = parsed.path().trim_start_matches('/');
+            if key.is_empty() {
+                return Err(bad("no object key (expected s3://bucket/key)".into()));
+            }
+            let path = ObjectPath::parse(key).map_err(|e| bad(e.to_string()))?;
+            let store = open(&format!("{}://{bucket}", parsed.scheme()))?;
+            Ok((store, path))
+        }
+        other => Err(bad(format!(
+            "scheme {other:?} is not supported (use s3:// or file://)"
+        ))),
+    }
+}
+
 /// Opens `url` (`s3://bucket/prefix` or `file:///dir`).
 pub fn open(url: &str) -> Result<Store, StoreError> {
     open_with(url, &S3Settings::default())

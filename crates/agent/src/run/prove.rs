@@ -1,0 +1,278 @@
+//! Prove the view before scanning: what the scan will see is the target's root and nothing of the
+//! scanner's. For `builtin` the view is the held descriptor itself; for `cinc` the agent's own
+//! binary runs in the view exactly as the scan will (`probe-view`) and reports what it sees.
+
+use super::AgentConfig;
+use super::Backend;
+use super::prepare::Prepared;
+use super::target::Found;
+use crate::cinc::{self, Containment};
+use crate::proof::{self, Evidence, ProbeReport};
+use crate::results::ViewRecord;
+use crate::root::{self, FileId, TargetRoot};
+use crate::sandbox::ReadOnlyRuleset;
+use crate::view::{self, ViewConfig, in_view};
+use sidescan_core::Failure;
+use std::path::Path;
+use std::time::Duration;
+
+/// The hidden subcommand that runs inside the view.
+pub const PROBE_SUBCOMMAND: &str = "probe-view";
+
+const PROOF_TEXT: &str = "view / = target root descriptor != scanner /; view / lists the target's \
+     entries; target executable same inode in the view; scanner-only marker not visible";
+
+const METADATA_PROOF_TEXT: &str = "chmod, fchmod, chown, fchown, utimensat, setxattr, \
+     removexattr refused with EPERM in the view";
+
+/// The proven view: its record for `metadata.json` and, for `cinc`, how to run in it.
+pub(super) struct Proven {
+    pub(super) record: ViewRecord,
+    pub(super) setup: Option<(ViewConfig, Option<ReadOnlyRuleset>)>,
+}
+
+pub(super) async fn prove(
+    config: &AgentConfig,
+    prepared: &Prepared,
+    found: &Found,
+) -> Result<Proven, Failure> {
+    let marker = write_marker(&prepared.scratch)?;
+    let mut evidence = scanner_side(&config.proc, &found.root, marker)?;
+    match config.backend {
+        Backend::Builtin => {
+            evidence_beneath_descriptor(&found.root, &mut evidence)?;
+            proof::check(&evidence).map_err(view_refused)?;
+            Ok(Proven {
+                record: ViewRecord {
+                    mechanism: "descriptor".into(),
+                    read_only: true,
+                    landlock_abi: None,
+                    allow_writable_view: false,
+                    proof: PROOF_TEXT.into(),
+                },
+                setup: None,
+            })
+        }
+        Backend::Cinc => {
+            let options = config
+                .cinc
+                .as_ref()
+                .ok_or_else(|| Failure::bad_input("--backend cinc needs --profile"))?;
+            let scratch = &prepared.scratch;
+            let ruleset = match &prepared.landlock {
+                Ok(_) => Some(
+                    ReadOnlyRuleset::new(&[scratch, Path::new("/tmp"), Path::new("/dev")])
+                        .map_err(|e| Failure::infrastructure(format!("Landlock: {e}")))?,
+                ),
+                Err(why) => {
+                    tracing::warn!(reason = %why, "Landlock unavailable: the target view is writable (--allow-writable-view)");
+                    None
+                }
+            };
+            let view_config = ViewConfig {
+                proot: options.proot.clone(),
+                root_fd: found.root.raw_fd(),
+                preload: options.proot_preload.clone(),
+                fallback_bin: options.fallback_bin.clone(),
+                scratch: scratch.clone(),
+                target_path: view::target_path(&config.proc, found.target.pid),
+                seal: Some(own_launch()?),
+            };
+            let report =
+                probe_view(&view_config, ruleset.as_ref(), &evidence, options.timeout).await?;
+            evidence_from_probe(&report, &mut evidence);
+            proof::check(&evidence).map_err(view_refused)?;
+            Ok(Proven {
+                record: ViewRecord {
+                    mechanism: "proot".into(),
+                    read_only: ruleset.is_some(),
+                    landlock_abi: ruleset.as_ref().map(|r| r.abi),
+                    allow_writable_view: options.allow_writable_view,
+                    proof: format!("{PROOF_TEXT}; {METADATA_PROOF_TEXT}"),
+                },
+                setup: Some((view_config, ruleset)),
+            })
+        }
+    }
+}
+
+/// A file only the scanner has, to show the view does not expose the scanner's files. Its mode is
+/// the one PRoot's own filter lets `fchmod` set (its loader's), so the probe's `fchmod` to the
+/// current mode is refused only when `view-exec` sealed the view.
+fn write_marker(scratch: &Path) -> Result<(String, FileId), Failure> {
+    let path = scratch.join("view-marker");
+    let io =
+        |e: std::io::Error| Failure::infrastructure(format!("view marker {}: {e}", path.display()));
+    std::fs::write(&path, format!("{}\n", rand::random::<u64>())).map_err(io)?;
+    std::fs::set_permissions(
+        &path,
+        std::os::unix::fs::PermissionsExt::from_mode(crate::seccomp::LOADER_MODE),
+    )
+    .map_err(io)?;
+    let id = root::file_id(&std::fs::metadata(&path).map_err(io)?);
+    Ok((path.display().to_string(), id))
+}
+
+/// What the agent itself sees: its own root, the target's root and executable, the marker.
+fn scanner_side(
+    proc: &Path,
+    target: &TargetRoot,
+    marker: (String, FileId),
+) -> Result<Evidence, Failure> {
+    let infra = |what: &str, e: std::io::Error| Failure::infrastructure(format!("{what}: {e}"));
+    let scanner_root = root::file_id(&std::fs::metadata("/").map_err(|e| infra("/", e))?);
+    let target_entries = target
+        .entries()
+        .map_err(|e| infra("listing the target's root", e))?;
+    let pid_dir = proc.join(target.pid.to_string());
+    let exe = pid_dir.join("exe");
+    let target_exe = match (
+        std::fs::read_link(&exe),
+        std::fs::read_link(pid_dir.join("root")),
+        std::fs::metadata(&exe),
+    ) {
+        (Ok(exe_link), Ok(root_link), Ok(meta)) => {
+            proof::exe_in_target(&exe_link.to_string_lossy(), &root_link.to_string_lossy())
+                .map(|path| (path, root::file_id(&meta)))
+        }
+        _ => None,
+    };
+    Ok(Evidence {
+        scanner_root,
+        target_root: target.identity,
+        target_entries,
+        target_exe,
+        marker,
+        ..Evidence::default()
+    })
+}
+
+/// How to start the agent's own binary in the view (the probe, and `view-exec`, which seals it).
+fn own_launch() -> Result<view::Launch, Failure> {
+    let infra =
+        |m: String| Failure::infrastructure(format!("the agent's own binary in the view: {m}"));
+    let exe = std::env::current_exe().map_err(|e| infra(e.to_string()))?;
+    view::launch_for(&exe).map_err(infra)
+}
+
+fn view_refused(reason: String) -> Failure {
+    Failure::infrastructure(format!(
+        "the target view is not the target's: {reason}; no scan was run"
+    ))
+}
+
+/// Builtin: the "view" is the descriptor itself; paths resolve beneath it.
+fn evidence_beneath_descriptor(target: &TargetRoot, e: &mut Evidence) -> Result<(), Failure> {
+    let infra = |e: std::io::Error| Failure::infrastructure(format!("proving the view: {e}"));
+    e.view_root = root::file_id(&std::fs::metadata(target.fd_path()).map_err(infra)?);
+    e.view_entries = target.entries().map_err(infra)?;
+    if let Some((path, _)) = &e.target_exe {
+        e.target_exe_in_view = target.stat_in_root(path).map_err(infra)?;
+    }
+    e.marker_in_view = target.stat_in_root(&e.marker.0).map_err(infra)?;
+    Ok(())
+}
+
+/// The probe's paths: the target's executable, the marker at its own path and under the prefix.
+fn probe_paths(e: &Evidence) -> Vec<String> {
+    let mut paths = Vec::new();
+    if let Some((path, _)) = &e.target_exe {
+        paths.push(path.clone());
+    }
+    paths.push(e.marker.0.clone());
+    paths.push(in_view(Path::new(&e.marker.0)).display().to_string());
+    paths
+}
+
+fn evidence_from_probe(report: &ProbeReport, e: &mut Evidence) {
+    let stat = |p: &str| report.stats.get(p).copied().flatten();
+    e.view_root = report.root;
+    e.view_entries = report.entries.clone();
+    e.view_extras = vec![
+        view::SCANNER_PREFIX.trim_start_matches('/').to_string(),
+        "proc".into(),
+        "dev".into(),
+        "sys".into(),
+    ];
+    if let Some((path, _)) = &e.target_exe {
+        e.target_exe_in_view = stat(path);
+    }
+    e.marker_in_view = stat(&e.marker.0);
+    e.marker_through_prefix = Some(stat(&in_view(Path::new(&e.marker.0)).display().to_string()));
+    e.metadata_in_view = Some(report.metadata.clone());
+}
+
+/// Runs `sidescan-agent probe-view` in the view exactly as the scan will run (same PRoot command,
+/// descriptor, interposer, seccomp filters, `view-exec` seal and Landlock ruleset) and reads what
+/// it saw.
+async fn probe_view(
+    view_config: &ViewConfig,
+    ruleset: Option<&ReadOnlyRuleset>,
+    evidence: &Evidence,
+    timeout: Duration,
+) -> Result<ProbeReport, Failure> {
+    let infra = |m: String| Failure::infrastructure(format!("view probe: {m}"));
+    let launch = match &view_config.seal {
+        Some(launch) => launch.clone(),
+        None => own_launch()?,
+    };
+    let marker_in_view = in_view(Path::new(&evidence.marker.0));
+    let mut args: Vec<std::ffi::OsString> = vec![
+        PROBE_SUBCOMMAND.into(),
+        "--metadata".into(),
+        marker_in_view.into(),
+    ];
+    args.extend(probe_paths(evidence).into_iter().map(Into::into));
+    let limits = Containment {
+        timeout: timeout.min(Duration::from_secs(120)),
+        sweep_descendants_of: Some(std::process::id()),
+    };
+    let out = cinc::run_in_view(view_config, ruleset, &launch, &args, limits)
+        .await
+        .map_err(infra)?;
+    if out.code != Some(0) {
+        return Err(infra(format!(
+            "exit {:?}; stderr: {}",
+            out.code,
+            cinc::tail(&out.stderr)
+        )));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        infra(format!(
+            "unreadable report ({e}): {}; stderr: {}",
+            cinc::tail(&out.stdout),
+            cinc::tail(&out.stderr)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_looks_for_the_executable_and_the_marker_both_ways() {
+        let e = Evidence {
+            target_exe: Some(("/app/server".into(), FileId::default())),
+            marker: ("/results/.work/r1/view-marker".into(), FileId::default()),
+            ..Evidence::default()
+        };
+        let paths = probe_paths(&e);
+        assert_eq!(paths[0], "/app/server");
+        assert_eq!(paths[1], "/results/.work/r1/view-marker");
+        assert_eq!(
+            paths[2],
+            in_view(Path::new("/results/.work/r1/view-marker"))
+                .display()
+                .to_string()
+        );
+        assert!(paths[2].starts_with(view::SCANNER_PREFIX));
+    }
+
+    #[test]
+    fn a_refused_view_says_no_scan_ran() {
+        let f = view_refused("marker visible".into());
+        assert_eq!(f.status, sidescan_core::ExitStatus::Infrastructure);
+        assert!(f.message.ends_with("marker visible; no scan was run"));
+    }
+}
