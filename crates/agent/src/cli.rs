@@ -97,6 +97,11 @@ pub struct ScanArgs {
     /// Object store URL: s3://bucket/prefix or file:///dir (default: <results-dir>/store).
     #[arg(long, env = "SIDESCAN_STORE")]
     store: Option<String>,
+    /// A directory holding the files AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (a Secret
+    /// mounted into the scanner only): static store credentials for an agent run by hand, read
+    /// once. Scan pods created by the orchestrator or an audit get presigned uploads instead.
+    #[arg(long, env = "SIDESCAN_STORE_CREDENTIALS")]
+    store_credentials: Option<PathBuf>,
     /// Upload attempts per object (exponential backoff between them).
     #[arg(long, default_value_t = 5, env = "SIDESCAN_UPLOAD_ATTEMPTS")]
     upload_attempts: u32,
@@ -167,6 +172,9 @@ pub struct ScanArgs {
     /// store: it reads them from the pod's log). Printed anyway when the upload fails.
     #[arg(long, env = "SIDESCAN_LOG_RESULTS")]
     log_results: bool,
+    /// Print the result files to the log only when the upload fails.
+    #[arg(long, env = "SIDESCAN_LOG_RESULTS_ON_FAILURE")]
+    log_results_on_failure: bool,
     /// cinc: seconds before the scan is abandoned.
     #[arg(long, default_value_t = 1800, env = "SIDESCAN_SCAN_TIMEOUT")]
     scan_timeout: u64,
@@ -216,7 +224,9 @@ impl ScanArgs {
             run_folder: self.run_folder.clone(),
             results_dir: self.results_dir.as_ref().map(text),
             store: self.store.clone(),
+            store_credentials: self.store_credentials.as_ref().map(text),
             log_results: self.log_results,
+            log_results_on_failure: self.log_results_on_failure,
             wait_seconds: self.wait_seconds,
             profile: self.profile.clone(),
             profile_sha256: self.profile_sha256.clone(),
@@ -239,7 +249,25 @@ fn absolute(flag: &str, path: &std::path::Path) -> Result<PathBuf, String> {
     std::path::absolute(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
 }
 
+/// The configuration from the arguments alone (nothing taken from the environment).
 pub fn config(args: ScanArgs) -> Result<AgentConfig, String> {
+    config_with(args, crate::secrets::Taken::default())
+}
+
+/// The configuration from the arguments and what `main` took out of the environment (the
+/// upload grant, static credentials).
+pub fn config_with(args: ScanArgs, taken: crate::secrets::Taken) -> Result<AgentConfig, String> {
+    let upload = match (&taken.grant, &args.store_credentials) {
+        (Some(text), _) => crate::Upload::Grant(crate::secrets::parse_grant(text)?),
+        (None, Some(dir)) => crate::Upload::Store(sidescan_store::S3Settings {
+            credentials: Some(crate::secrets::credentials_from_dir(dir)?),
+            ..sidescan_store::S3Settings::default()
+        }),
+        (None, None) => crate::Upload::Store(sidescan_store::S3Settings {
+            credentials: taken.credentials,
+            ..sidescan_store::S3Settings::default()
+        }),
+    };
     let targeting = if let Some(pid) = args.target_pid {
         Targeting::Fixed(Selector::Pid(pid))
     } else if let Some(id) = args.container_id.clone() {
@@ -396,6 +424,8 @@ pub fn config(args: ScanArgs) -> Result<AgentConfig, String> {
         node: args.node_name,
         audit_context,
         log_results: args.log_results,
+        log_results_on_failure: args.log_results_on_failure,
+        upload,
     })
 }
 
@@ -418,7 +448,9 @@ mod tests {
             run_folder: Some("20261207T120000Z-abc123def456".into()),
             results_dir: Some("/var/run/sidescan/results".into()),
             store: Some("s3://bucket/scans".into()),
+            store_credentials: Some("/var/run/sidescan/store-credentials".into()),
             log_results: true,
+            log_results_on_failure: true,
             wait_seconds: Some(90),
             profile: Some("https://example.test/p.tar.gz".into()),
             profile_sha256: Some("ab".repeat(32)),
@@ -442,6 +474,9 @@ mod tests {
             // And the parsed arguments make a configuration (the API needs a pod and a token).
             match config(parsed) {
                 Ok(_) => assert_ne!(inv.identify, Some(Identify::Api)),
+                Err(e) if inv.store_credentials.is_some() => {
+                    assert!(e.starts_with("--store-credentials "), "{e}")
+                }
                 Err(e) => assert!(e.contains("--identify api needs"), "{inv:?}: {e}"),
             }
         }

@@ -27,7 +27,8 @@ pub mod root;
 pub mod run;
 pub mod sandbox;
 pub mod seccomp;
+pub mod secrets;
 pub mod view;
 
 pub use error::Error;
-pub use run::{AgentConfig, Backend, Targeting, own_capabilities, random_run_id, run};
+pub use run::{AgentConfig, Backend, Targeting, Upload, own_capabilities, random_run_id, run};

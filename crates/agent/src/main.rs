@@ -3,7 +3,7 @@
 //! `view-exec`). The scanner image's only binary.
 
 use clap::{Parser, Subcommand};
-use sidescan_agent::{cli, hold, proof, seccomp, view};
+use sidescan_agent::{cli, hold, proof, seccomp, secrets, view};
 use sidescan_core::ExitStatus;
 use sidescan_core::audit::HOLD_SOURCE_PATH;
 use std::io::IsTerminal;
@@ -94,6 +94,15 @@ fn main() -> std::process::ExitCode {
     if args.get(1).is_some_and(|a| a == view::VIEW_EXEC_SUBCOMMAND) {
         return view_exec(&args[2..]);
     }
+    // The scan's secrets are the agent's alone: first make the process non-dumpable, then take
+    // the upload grant and any static credentials out of the environment (still one thread).
+    let mut taken = secrets::Taken::default();
+    let mut sealed = Ok(());
+    if args.get(1).is_some_and(|a| a == "scan" || a == "agent") {
+        sealed = secrets::seal_process();
+        // SAFETY: nothing else runs yet: no runtime, no thread.
+        taken = unsafe { secrets::take_from_env() };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -133,7 +142,10 @@ fn main() -> std::process::ExitCode {
         },
         Command::Scan(args) => {
             init_logging("info");
-            match cli::config(*args) {
+            if let Err(e) = sealed {
+                tracing::warn!(error = %e, "cannot make the agent non-dumpable");
+            }
+            match cli::config_with(*args, taken) {
                 Ok(config) => match tokio::runtime::Runtime::new() {
                     Ok(runtime) => runtime.block_on(sidescan_agent::run(config)),
                     Err(e) => {

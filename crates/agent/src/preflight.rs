@@ -38,8 +38,11 @@ pub fn results_dir_writable(dir: &Path, run_id: &str) -> Result<(), Refusal> {
 
 /// Opens the store (a malformed URL is bad input) and, for remote stores, lists at most one key
 /// under its prefix (an unreachable or refusing store is an infrastructure failure).
-pub async fn store_usable(url: &str) -> Result<Store, Refusal> {
-    let store = sidescan_store::open(url)
+pub async fn store_usable(
+    url: &str,
+    settings: &sidescan_store::S3Settings,
+) -> Result<Store, Refusal> {
+    let store = sidescan_store::open_with(url, settings)
         .map_err(|e| refuse(ExitStatus::BadInput, format!("--store: {e}")))?;
     if !store.attributes {
         // file://: sidescan_store::open created the directory already.
@@ -57,6 +60,41 @@ pub async fn store_usable(url: &str) -> Result<Store, Refusal> {
             ExitStatus::Infrastructure,
             format!(
                 "--store {url} did not answer within {}s",
+                STORE_CHECK_TIMEOUT.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Checks the run's presigned uploads before the scan: a grant for every result file, a signature
+/// the store accepts (the `GET` of `hdf.json` answers "not found"), nothing stored yet.
+pub async fn grant_usable(
+    grant: &sidescan_store::UploadGrant,
+) -> Result<sidescan_store::PresignedClient, Refusal> {
+    let infra = |e: sidescan_store::StoreError| {
+        refuse(
+            ExitStatus::Infrastructure,
+            format!("{}: {e}", sidescan_core::scanner::env::UPLOAD_URLS),
+        )
+    };
+    for file in [
+        sidescan_core::ResultFile::Hdf,
+        sidescan_core::ResultFile::Metadata,
+    ] {
+        grant.object(file.file_name()).map_err(infra)?;
+    }
+    let client = sidescan_store::PresignedClient::new().map_err(infra)?;
+    let hdf = grant
+        .object(sidescan_core::ResultFile::Hdf.file_name())
+        .map_err(infra)?;
+    match tokio::time::timeout(STORE_CHECK_TIMEOUT, client.preflight(hdf)).await {
+        Ok(Ok(())) => Ok(client),
+        Ok(Err(e)) => Err(infra(e)),
+        Err(_) => Err(refuse(
+            ExitStatus::Infrastructure,
+            format!(
+                "the store of the presigned uploads ({}) did not answer within {}s",
+                grant.store,
                 STORE_CHECK_TIMEOUT.as_secs()
             ),
         )),
@@ -85,14 +123,15 @@ mod tests {
 
     #[tokio::test]
     async fn store_urls_are_checked() {
-        let err = store_usable("ftp://host/x").await.unwrap_err();
+        let none = sidescan_store::S3Settings::default();
+        let err = store_usable("ftp://host/x", &none).await.unwrap_err();
         assert_eq!(err.status, ExitStatus::BadInput);
         assert!(err.message.starts_with("--store"), "{}", err.message);
         let dir = tempfile::tempdir().unwrap();
         let url = url::Url::from_directory_path(dir.path().join("store"))
             .unwrap()
             .to_string();
-        store_usable(&url).await.unwrap();
+        store_usable(&url, &none).await.unwrap();
         assert!(dir.path().join("store").is_dir());
     }
 }

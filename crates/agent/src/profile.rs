@@ -140,6 +140,7 @@ pub async fn fetch(
     sha256: Option<&str>,
     max_bytes: u64,
     dir: &Path,
+    s3: &sidescan_store::S3Settings,
 ) -> Result<PathBuf, ProfileError> {
     let location = locate(url, sha256)?;
     let bad = |reason: String| ProfileError::Bad {
@@ -169,11 +170,10 @@ pub async fn fetch(
             (Arc::new(object_store::local::LocalFileSystem::new()), key)
         }
         Location::S3 { bucket, key } => {
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()
+            // The store crate's client: the credentials the agent took in, the CA bundle.
+            let store = sidescan_store::open_with(&format!("s3://{bucket}"), s3)
                 .map_err(|e| bad(e.to_string()))?;
-            (Arc::new(s3), ObjectPath::from(key.as_str()))
+            (store.inner, ObjectPath::from(key.as_str()))
         }
         Location::Https { base, key } => {
             let http = object_store::http::HttpBuilder::new()
@@ -303,38 +303,70 @@ mod tests {
         std::fs::write(&archive, b"test").unwrap();
         let url = url::Url::from_file_path(&archive).unwrap().to_string();
         let scratch = dir.path().join("scratch");
-        let got = fetch(&url, Some(HASH), 1024, &scratch).await.unwrap();
+        let got = fetch(
+            &url,
+            Some(HASH),
+            1024,
+            &scratch,
+            &sidescan_store::S3Settings::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(got, scratch.join("base.tar.gz"));
         assert_eq!(std::fs::read(&got).unwrap(), b"test");
 
         let wrong = "0".repeat(64);
-        let err = fetch(&url, Some(&wrong), 1024, &dir.path().join("s2"))
-            .await
-            .unwrap_err();
+        let err = fetch(
+            &url,
+            Some(&wrong),
+            1024,
+            &dir.path().join("s2"),
+            &sidescan_store::S3Settings::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(
             err.is_bad_input() && err.to_string().contains(HASH),
             "{err}"
         );
         assert!(!dir.path().join("s2/base.tar.gz").exists());
 
-        let err = fetch(&url, None, 3, &dir.path().join("s3"))
-            .await
-            .unwrap_err();
+        let err = fetch(
+            &url,
+            None,
+            3,
+            &dir.path().join("s3"),
+            &sidescan_store::S3Settings::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(err.to_string().contains("--profile-max-bytes 3"), "{err}");
 
         let missing = url.replace("base.tar.gz", "none.tar.gz");
-        let err = fetch(&missing, None, 1024, &dir.path().join("s4"))
-            .await
-            .unwrap_err();
+        let err = fetch(
+            &missing,
+            None,
+            1024,
+            &dir.path().join("s4"),
+            &sidescan_store::S3Settings::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(err.is_bad_input(), "{err}");
 
         // A directory URL is used in place.
         let url = url::Url::from_directory_path(dir.path())
             .unwrap()
             .to_string();
-        let got = fetch(&url, None, 1024, &dir.path().join("s5"))
-            .await
-            .unwrap();
+        let got = fetch(
+            &url,
+            None,
+            1024,
+            &dir.path().join("s5"),
+            &sidescan_store::S3Settings::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(got, dir.path());
     }
 }

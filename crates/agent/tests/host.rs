@@ -1617,6 +1617,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         .arg(&profile)
         .args(ws.tools_and_outputs(results.path(), &term))
         .args(["--store", &store_url, "--upload-attempts", "2"])
+        .arg("--log-results-on-failure")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
@@ -1661,7 +1662,8 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         .collect();
     names.sort();
     assert_eq!(names, ["hdf.json", "metadata.json"], "partial files left");
-    // The log is the other fallback: both files are on stdout, matching the volume and the message.
+    // The log is the other fallback when asked for: both files are on stdout, matching the
+    // volume and the message.
     assert_eq!(message["in_log"], true, "{message}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     for (i, (name, bytes)) in [("hdf.json", &hdf_bytes), ("metadata.json", &metadata_bytes)]
@@ -1683,6 +1685,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         inner: std::sync::Arc::new(s3.client()),
         prefix: "kept".into(),
         attributes: true,
+        signer: None,
     };
     let policy = sidescan_store::RetryPolicy {
         attempts: 1,

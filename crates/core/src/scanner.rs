@@ -18,6 +18,9 @@ pub const AGENT_PATH: &str = "/usr/local/bin/sidescan-agent";
 /// The scanner's scratch directory (PRoot's glue, CINC Auditor's temporary files): an `emptyDir`,
 /// the root filesystem being read-only.
 pub const SCRATCH_MOUNT_PATH: &str = "/tmp";
+/// Where a pod the user applies by hand mounts the store's credentials Secret (scanner only), as
+/// the files `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+pub const STORE_CREDENTIALS_MOUNT_PATH: &str = "/var/run/sidescan/store-credentials";
 
 /// Environment variables the agent reads besides its flags.
 pub mod env {
@@ -71,8 +74,13 @@ pub struct AgentInvocation {
     pub run_folder: Option<String>,
     pub results_dir: Option<String>,
     pub store: Option<String>,
+    /// A directory of static store credentials (a Secret mounted as files); pods the workflow
+    /// creates get presigned uploads instead.
+    pub store_credentials: Option<String>,
     /// Print the result files to the log (no store).
     pub log_results: bool,
+    /// Print them only when the upload fails (the orchestrator then stores them itself).
+    pub log_results_on_failure: bool,
     pub wait_seconds: Option<u64>,
     /// cinc: the profile (a path in the scanner or a URL) and the digest of a fetched archive.
     pub profile: Option<String>,
@@ -94,7 +102,9 @@ impl AgentInvocation {
             run_folder: None,
             results_dir: None,
             store: None,
+            store_credentials: None,
             log_results: false,
+            log_results_on_failure: false,
             wait_seconds: None,
             profile: None,
             profile_sha256: None,
@@ -137,8 +147,12 @@ impl AgentInvocation {
             flag("waiver-file", Some(file));
         }
         flag("store", self.store.as_deref());
+        flag("store-credentials", self.store_credentials.as_deref());
         if self.log_results {
             args.push("--log-results".into());
+        }
+        if self.log_results_on_failure {
+            args.push("--log-results-on-failure".into());
         }
         args
     }

@@ -111,6 +111,9 @@ pub struct ScannerContainer {
     pub name: String,
     pub image: String,
     pub pull_policy: &'static str,
+    /// What `args` renders: kept so a workflow can bind the pod to its run.
+    #[serde(skip)]
+    pub invocation: AgentInvocation,
     pub args: Vec<String>,
     pub env: Vec<Value>,
     pub credentials: Option<Credentials>,
@@ -120,11 +123,28 @@ pub struct ScannerContainer {
     pub security_context: Value,
 }
 
+impl ScannerContainer {
+    /// Binds the scanner to one run of a workflow that holds the store's credentials: the run's
+    /// folder, and its presigned uploads (`grant`, JSON) in place of any credentials.
+    pub fn bind_run(&mut self, run_folder: &str, grant: Option<String>) {
+        self.invocation.run_folder = Some(run_folder.to_string());
+        if let Some(grant) = grant {
+            self.invocation.store_credentials = None;
+            self.credentials = None;
+            self.env
+                .push(env_value(sidescan_core::scanner::env::UPLOAD_URLS, &grant));
+        }
+        self.args = self.invocation.args();
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Credentials {
     pub secret: String,
     pub access_key_id_key: String,
     pub secret_access_key_key: String,
+    /// Where the scanner mounts them as files (the orchestration Jobs read the environment).
+    pub mount_path: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -340,6 +360,7 @@ pub(crate) fn credentials(results: &spec::Results) -> Option<Credentials> {
         secret: s.name.clone(),
         access_key_id_key: s.access_key_id_key.clone(),
         secret_access_key_key: s.secret_access_key_key.clone(),
+        mount_path: sidescan_core::scanner::STORE_CREDENTIALS_MOUNT_PATH,
     })
 }
 
@@ -858,7 +879,15 @@ pub fn build(
         .map(|key| format!("{PROFILE_INPUTS_MOUNT_PATH}/{key}"))
         .collect();
     match &spec.results.store_url {
-        Some(url) => invocation.store = Some(url.clone()),
+        Some(url) => {
+            invocation.store = Some(url.clone());
+            // When the upload fails the orchestrator can still store the files from the log.
+            invocation.log_results_on_failure = true;
+            if spec.results.credentials_secret.is_some() {
+                invocation.store_credentials =
+                    Some(sidescan_core::scanner::STORE_CREDENTIALS_MOUNT_PATH.into());
+            }
+        }
         // No store: the orchestrator reads the results from the scanner's log.
         None => invocation.log_results = true,
     }
@@ -893,6 +922,7 @@ pub fn build(
         image: spec.images.reference(&spec.scanner.image),
         pull_policy,
         args: agent_args,
+        invocation,
         env: client_env(spec),
         credentials: credentials(&spec.results),
         resources: resources(&spec.scanner.resources),

@@ -8,6 +8,10 @@
 //! system's, as the AWS CLI reads it); `file:///path` URLs write to a local directory. Secrets are
 //! never logged: only the URL the user gave (which carries none) appears in messages.
 
+pub mod presign;
+
+pub use presign::{ObjectGrant, PresignedClient, UploadGrant};
+
 use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -47,6 +51,12 @@ pub enum StoreError {
         expected: String,
         got: String,
     },
+    /// A presigned request failed (the message never holds the URL: it carries a signature).
+    #[error("object {key}: {reason}")]
+    Http { key: String, reason: String },
+    /// An upload grant that cannot be used.
+    #[error("{origin}: {reason}")]
+    Grant { origin: String, reason: String },
 }
 
 impl StoreError {
@@ -64,6 +74,8 @@ pub struct Store {
     pub prefix: String,
     /// Content types are stored where the backend supports object attributes (not `file://`).
     pub attributes: bool,
+    /// S3 stores sign URLs (the run's presigned uploads); local ones cannot.
+    pub signer: Option<Arc<dyn object_store::signer::Signer>>,
 }
 
 /// How hard to try before giving up on an object.
@@ -112,6 +124,7 @@ pub fn open_object(url: &str) -> Result<(Store, ObjectPath), StoreError> {
                 inner: Arc::new(object_store::local::LocalFileSystem::new()),
                 prefix: String::new(),
                 attributes: false,
+                signer: None,
             };
             Ok((store, path))
         }
@@ -144,6 +157,25 @@ pub struct S3Settings {
     pub endpoint: Option<String>,
     pub region: Option<String>,
     pub allow_http: bool,
+    /// Static credentials read from files (the agent run by hand): used instead of the
+    /// environment's, which every child process would inherit.
+    pub credentials: Option<StaticCredentials>,
+}
+
+/// An access key pair. `Debug` never prints the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl From<&sidescan_core::spec::Results> for S3Settings {
@@ -152,6 +184,7 @@ impl From<&sidescan_core::spec::Results> for S3Settings {
             endpoint: results.endpoint.clone(),
             region: results.region.clone(),
             allow_http: results.allow_http,
+            credentials: None,
         }
     }
 }
@@ -193,12 +226,18 @@ pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> 
             if settings.allow_http && unset("AWS_ALLOW_HTTP") {
                 builder = builder.with_allow_http(true);
             }
-            let s3 = builder.build().map_err(|e| bad(e.to_string()))?;
+            if let Some(credentials) = &settings.credentials {
+                builder = builder
+                    .with_access_key_id(&credentials.access_key_id)
+                    .with_secret_access_key(&credentials.secret_access_key);
+            }
+            let s3 = Arc::new(builder.build().map_err(|e| bad(e.to_string()))?);
             Ok(Store {
                 url: url.to_string(),
-                inner: Arc::new(s3),
+                inner: s3.clone(),
                 prefix: parsed.path().trim_matches('/').to_string(),
                 attributes: true,
+                signer: Some(s3),
             })
         }
         "file" => {
@@ -213,6 +252,7 @@ pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> 
                 inner: Arc::new(local),
                 prefix: String::new(),
                 attributes: false,
+                signer: None,
             })
         }
         other => Err(bad(format!(

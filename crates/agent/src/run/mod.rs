@@ -81,8 +81,22 @@ pub struct AgentConfig {
     /// The audit context of an audit clone, recorded in `metadata.json`.
     pub audit_context: Option<serde_json::Value>,
     /// Print the result files to stdout between markers (`sidescan_core::log_transfer`), for an
-    /// orchestrator without a store. They are printed anyway when the upload fails.
+    /// orchestrator without a store.
     pub log_results: bool,
+    /// Print them only when the upload fails (the orchestrator's fallback when asked for).
+    pub log_results_on_failure: bool,
+    /// Where the results go: the run's presigned uploads, or a store opened with static
+    /// credentials (or none: a local directory).
+    pub upload: Upload,
+}
+
+/// How the agent may write to the object store.
+#[derive(Debug, Clone)]
+pub enum Upload {
+    /// The workflow that created the pod presigned this run's objects: no credentials at all.
+    Grant(sidescan_store::UploadGrant),
+    /// `--store` with the S3 settings and static credentials the agent took in.
+    Store(sidescan_store::S3Settings),
 }
 
 /// The phases' timings, in the order they ran, for the termination message and
@@ -118,6 +132,8 @@ pub async fn run(config: AgentConfig) -> ExitStatus {
         run_id = %config.run_id,
         backend = config.backend.as_str(),
         capabilities = ?own_capabilities(&config.proc).unwrap_or_default(),
+        non_dumpable = crate::secrets::is_sealed(),
+        presigned_uploads = matches!(config.upload, Upload::Grant(_)),
         "agent starting"
     );
     if let Err(e) = sandbox::become_subreaper() {

@@ -3,7 +3,7 @@
 //! read-back; the termination summary follows every step.
 
 use super::AgentConfig;
-use super::prepare::Prepared;
+use super::prepare::{Prepared, Sink};
 use super::scan::{ScanMeta, target_name};
 use super::target::Found;
 use crate::results::{self, Metadata, ViewRecord};
@@ -126,6 +126,37 @@ pub(super) fn write_to_volume(
     Ok(run_dir)
 }
 
+/// The full key each file goes to: the grant's, which must name this run's folder (a grant for
+/// another run's objects is refused), or the store's prefix plus the layout's key.
+pub(super) fn keys(
+    prepared: &Prepared,
+    location: &RunLocation,
+    files: &[(ResultFile, Vec<u8>)],
+) -> Result<Vec<String>, Failure> {
+    files
+        .iter()
+        .map(|(file, _)| match &prepared.sink {
+            Sink::Store(store) => Ok(store.full_key(&location.key(*file))),
+            Sink::Grant(_, grant) => {
+                let key = grant
+                    .object(file.file_name())
+                    .map_err(|e| Failure::infrastructure(e.to_string()))?
+                    .key
+                    .clone();
+                let expected = location.key(*file);
+                if key == expected || key.ends_with(&format!("/{expected}")) {
+                    Ok(key)
+                } else {
+                    Err(Failure::infrastructure(format!(
+                        "the presigned upload for {} names {key}, not this run's {expected}",
+                        file.file_name()
+                    )))
+                }
+            }
+        })
+        .collect()
+}
+
 /// Stores every file (put-if-absent, read back); on failure the log is the fallback. Returns the
 /// number of objects stored.
 pub(super) async fn upload(
@@ -138,13 +169,20 @@ pub(super) async fn upload(
 ) -> Result<usize, Failure> {
     let store_url = prepared.store_url.clone();
     summary.store = Some(store_url.clone());
-    let store = &prepared.store;
-    for (file, bytes) in files {
-        let key = store.full_key(&location.key(*file));
-        match store
-            .put_verified(&key, bytes, file.content_type(), config.retry)
-            .await
-        {
+    let keys = keys(prepared, location, files)?;
+    for ((file, bytes), key) in files.iter().zip(keys) {
+        let stored = match &prepared.sink {
+            Sink::Store(store) => {
+                store
+                    .put_verified(&key, bytes, file.content_type(), config.retry)
+                    .await
+            }
+            Sink::Grant(client, grant) => match grant.object(file.file_name()) {
+                Ok(object) => client.put_verified(object, bytes, config.retry).await,
+                Err(e) => Err(e),
+            },
+        };
+        match stored {
             Ok(receipt) => {
                 tracing::info!(key = %receipt.key, sha256 = %receipt.sha256, created = receipt.created, "stored");
                 if let Some(object) = summary
@@ -156,8 +194,8 @@ pub(super) async fn upload(
                 }
             }
             Err(e) => {
-                // The log is the fallback: an orchestrator can still store the files.
-                if !summary.in_log {
+                // The log is the fallback when asked for: an orchestrator can still store them.
+                if config.log_results_on_failure && !summary.in_log {
                     summary.in_log = print_results(files);
                 }
                 return Err(Failure::infrastructure(format!(
@@ -214,6 +252,8 @@ mod tests {
             node: Some("node-from-env".into()),
             audit_context: None,
             log_results: false,
+            log_results_on_failure: false,
+            upload: crate::Upload::Store(sidescan_store::S3Settings::default()),
         }
     }
 

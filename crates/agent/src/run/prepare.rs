@@ -2,15 +2,23 @@
 //! the tools and Landlock, checked before any waiting; and the builtin backend's inputs and
 //! waivers. Bad values end the run here with exit 2, an unusable store or tool with exit 3.
 
-use super::{AgentConfig, Backend, bad_input_or_infrastructure};
+use super::{AgentConfig, Backend, Upload, bad_input_or_infrastructure};
 use crate::cinc::{self, ProfileSource};
 use crate::{builtin, preflight, profile, sandbox, view};
 use sidescan_core::Failure;
 use std::path::PathBuf;
 
+/// Where the results go, checked usable.
+pub(super) enum Sink {
+    /// Through the run's presigned URLs.
+    Grant(sidescan_store::PresignedClient, sidescan_store::UploadGrant),
+    Store(sidescan_store::Store),
+}
+
 /// What preflight prepared for the scan.
 pub(super) struct Prepared {
-    pub(super) store: sidescan_store::Store,
+    pub(super) sink: Sink,
+    /// The store URL the results go to (no credentials).
     pub(super) store_url: String,
     pub(super) scratch: PathBuf,
     /// cinc: the local profile (fetched when it was a URL).
@@ -33,11 +41,25 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
     let refused = |r: preflight::Refusal| Failure::new(r.status, r.message);
     preflight::results_dir_writable(&config.results_dir, config.run_id.as_str())
         .map_err(refused)?;
-    let store_url = config
-        .store_url
-        .clone()
-        .unwrap_or_else(|| default_store_url(&config.results_dir));
-    let store = preflight::store_usable(&store_url).await.map_err(refused)?;
+    let (sink, store_url) = match &config.upload {
+        Upload::Grant(grant) => (
+            Sink::Grant(
+                preflight::grant_usable(grant).await.map_err(refused)?,
+                grant.clone(),
+            ),
+            grant.store.clone(),
+        ),
+        Upload::Store(settings) => {
+            let url = config
+                .store_url
+                .clone()
+                .unwrap_or_else(|| default_store_url(&config.results_dir));
+            let store = preflight::store_usable(&url, settings)
+                .await
+                .map_err(refused)?;
+            (Sink::Store(store), url)
+        }
+    };
     let scratch = config
         .results_dir
         .join(".work")
@@ -55,13 +77,14 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
         Backend::Cinc => builtin::Policy::default(),
     };
     let mut prepared = Prepared {
-        store,
+        sink,
         store_url,
         scratch,
         profile: None,
         landlock: Err("not needed".into()),
         policy,
     };
+    let no_credentials = sidescan_store::S3Settings::default();
     if let (Backend::Cinc, Some(options)) = (config.backend, &config.cinc) {
         let local = match &options.profile {
             ProfileSource::Path(path) => path.clone(),
@@ -70,6 +93,10 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
                 options.profile_sha256.as_deref(),
                 options.profile_max_bytes,
                 &prepared.scratch.join("profile"),
+                match &config.upload {
+                    Upload::Store(settings) => settings,
+                    Upload::Grant(_) => &no_credentials,
+                },
             )
             .await
             .map_err(|e| bad_input_or_infrastructure(e.is_bad_input(), e.to_string()))?,

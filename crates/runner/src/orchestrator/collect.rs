@@ -27,6 +27,44 @@ pub(super) struct Retrieved {
     pub(super) fallback_error: Option<Error>,
 }
 
+/// What this run may read back: its id, and the keys its scanner was told to write.
+fn expected(p: &Prepared) -> retrieve::Expected {
+    let location = &p.binding.location;
+    retrieve::Expected {
+        run_id: location.run_id.to_string(),
+        keys: retrieve::FILES
+            .iter()
+            .filter_map(|f| {
+                let store = p.scanner_store.as_ref()?;
+                Some((f.file_name(), store.full_key(&location.key(*f))))
+            })
+            .collect(),
+    }
+}
+
+/// `metadata.json` must describe this run's folder (its run id, namespace and target): a result
+/// of another run is never evaluated as this one's.
+pub(super) fn check_metadata(p: &Prepared, metadata: &[u8]) -> Result<RunLocation, Error> {
+    let found = location_of(metadata)?;
+    let ours = &p.binding.location;
+    let same = found.run_id == ours.run_id
+        && found.namespace == ours.namespace
+        && found.target == ours.target;
+    if !same {
+        return Err(Error::Retrieve {
+            object: ResultFile::Metadata.file_name().into(),
+            reason: format!(
+                "describes {}/{} run {}, not this run ({})",
+                found.namespace,
+                found.target,
+                found.run_id,
+                ours.folder()
+            ),
+        });
+    }
+    Ok(found)
+}
+
 pub(super) fn folder_url(sink: &Sink, folder_key: &str) -> String {
     match sink {
         Sink::Store(s) | Sink::Local(s) => {
@@ -65,7 +103,7 @@ pub(super) async fn retrieve(
     } else {
         String::new()
     };
-    let plan = retrieve::plan(end, p.scanner_store.is_some(), &tail)?;
+    let plan = retrieve::plan(end, p.scanner_store.is_some(), &tail, &expected(p))?;
     let hdf_key = |files: &[retrieve::Wanted]| {
         files
             .iter()
@@ -78,13 +116,22 @@ pub(super) async fn retrieve(
                 object: "the result files".into(),
                 reason: "no store to read them from".into(),
             })?;
+            // Read from the keys this run's scanner was told to write (the message's were held
+            // against them), and the digests are the objects' own, compared with the message.
+            let expected = expected(p);
             let mut got = Vec::new();
             for w in &files {
-                let key = w.key.clone().unwrap_or_default();
+                let key = expected
+                    .keys
+                    .get(w.file.file_name())
+                    .cloned()
+                    .or_else(|| w.key.clone())
+                    .unwrap_or_default();
                 let bytes = store.get_bytes(&key).await?.to_vec();
                 retrieve::verify(w, &bytes, &format!("{}:{key}", store.url))?;
                 got.push(bytes);
             }
+            check_metadata(p, &got[1])?;
             let hdf_key = hdf_key(&files).unwrap_or_default();
             let folder = hdf_key
                 .strip_suffix(&format!("/{}", ResultFile::Hdf.file_name()))
@@ -123,7 +170,7 @@ pub(super) async fn retrieve(
             }
             let (hdf, metadata) = (got.remove(0), got.remove(0));
             tracing::info!(pod = %name, upload, "result files read from the scanner's log");
-            let location = location_of(&metadata)?;
+            let location = check_metadata(p, &metadata)?;
             let mut retrieved = Retrieved {
                 hdf,
                 metadata,

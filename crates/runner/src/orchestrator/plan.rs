@@ -42,6 +42,17 @@ pub struct PlanInput<'a> {
     /// `sidescan-runner scan`: the profile ConfigMap and the scanner's RBAC are the run's own.
     pub per_run: bool,
     pub archive: Option<&'a Archive>,
+    /// The run's folder and, for an S3 store, its presigned uploads: the scanner gets those
+    /// instead of any credentials.
+    pub binding: Option<&'a RunBinding>,
+}
+
+/// What ties a scan pod to its run: the folder the results go to, and the run's presigned
+/// uploads (none for a store that cannot presign).
+#[derive(Debug, Clone)]
+pub struct RunBinding {
+    pub location: sidescan_core::RunLocation,
+    pub grant: Option<sidescan_store::UploadGrant>,
 }
 
 /// Every object the run creates, in creation order.
@@ -136,7 +147,13 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
             ..spec::Profile::default()
         });
     }
-    let ctx = context::build(&spec, input.inputs, input.kube)?;
+    let mut ctx = context::build(&spec, input.inputs, input.kube)?;
+    if let Some(binding) = input.binding {
+        ctx.pod.scanner.bind_run(
+            &binding.location.folder_name(),
+            binding.grant.as_ref().map(|g| g.to_json()),
+        );
+    }
 
     // The scan pod, as the generator renders it, then this run's name, owner and objects.
     let mut pod = render(generator, Kind::ScanPod, &ctx)?
@@ -325,6 +342,7 @@ mod tests {
             owner: None,
             per_run: false,
             archive: None,
+            binding: None,
         }
     }
 
@@ -518,6 +536,7 @@ mod tests {
             PlanInput {
                 per_run: true,
                 archive: Some(&archive),
+                binding: None,
                 ..input(&s, &inputs)
             },
         )
@@ -537,6 +556,7 @@ mod tests {
             PlanInput {
                 per_run: true,
                 archive: Some(&too_big),
+                binding: None,
                 ..input(&s, &inputs)
             },
         )

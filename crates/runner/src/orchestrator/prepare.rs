@@ -4,12 +4,13 @@
 use super::run::{Mode, RunConfig};
 use crate::Error;
 use crate::orchestrator::cluster::{self, ApiCounter};
-use crate::orchestrator::plan::{self, Archive, Plan, PlanInput};
+use crate::orchestrator::plan::{self, Archive, Plan, PlanInput, RunBinding};
 use crate::orchestrator::process;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Client;
 use kube::api::Api;
 use object_store::ObjectStoreExt as _;
+use sidescan_core::ResultFile;
 use sidescan_core::spec::ScanSpec;
 use sidescan_eval::Threshold;
 use sidescan_gen::{Generator, KubeVersion};
@@ -45,6 +46,8 @@ pub(super) struct Prepared {
     pub(super) sink: Sink,
     pub(super) thresholds: Option<Threshold>,
     pub(super) plan: Plan,
+    /// The run's folder and presigned uploads: what retrieval accepts.
+    pub(super) binding: RunBinding,
     pub(super) namespace: String,
     pub(super) scanner: String,
     pub(super) target_container: String,
@@ -203,6 +206,8 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
         Mode::InCluster { owner, .. } => owner.clone(),
         Mode::Local => None,
     };
+    let deadlines = Deadlines::of(&spec);
+    let binding = bind_run(&spec, scanner_store.as_ref(), deadlines).await?;
     let plan = plan::plan(
         &generator,
         PlanInput {
@@ -213,6 +218,7 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
             owner: owner.as_ref(),
             per_run: local,
             archive: archive.as_ref(),
+            binding: Some(&binding),
         },
     )?;
     Ok(Prepared {
@@ -223,11 +229,55 @@ pub(super) async fn prepare(config: &RunConfig) -> Result<Prepared, Error> {
         sink,
         thresholds,
         plan,
+        binding,
         namespace,
         scanner: spec.scanner.container.clone(),
         target_container: spec.target.container.clone(),
-        deadlines: Deadlines::of(&spec),
+        deadlines,
     })
+}
+
+/// The run's folder (now, its run id) and, for an S3 store, the presigned uploads of its two
+/// result files, valid until every phase's deadline has passed.
+async fn bind_run(
+    spec: &ScanSpec,
+    store: Option<&Store>,
+    deadlines: Deadlines,
+) -> Result<RunBinding, Error> {
+    let run_id = sidescan_gen::context::run_id(spec);
+    let location = sidescan_core::RunLocation::new(
+        "",
+        &spec.namespace,
+        &spec.target.name,
+        jiff::Timestamp::now(),
+        run_id,
+    )
+    .map_err(|e| Error::Input {
+        path: "target.name".into(),
+        reason: e.to_string(),
+    })?;
+    let grant = match store.filter(|s| s.signer.is_some()) {
+        Some(store) => {
+            let files: Vec<(&str, String, &str)> = [ResultFile::Hdf, ResultFile::Metadata]
+                .iter()
+                .map(|f| {
+                    (
+                        f.file_name(),
+                        store.full_key(&location.key(*f)),
+                        f.content_type(),
+                    )
+                })
+                .collect();
+            let lifetime = deadlines.deploy + deadlines.scan + deadlines.retrieve + 60;
+            Some(
+                store
+                    .presign_run(&files, Duration::from_secs(lifetime))
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    Ok(RunBinding { location, grant })
 }
 
 /// A store that cannot be reached fails the run before anything is deployed.

@@ -36,6 +36,15 @@ pub struct RetrievePlan {
     pub source: Source,
 }
 
+/// What the run may read back: its own id and, for files in the store, each file's full key.
+/// The termination message is the scanner's claim; it is held against these, never trusted for
+/// where to read (a target sharing the scanner's UID could write it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expected {
+    pub run_id: String,
+    pub keys: std::collections::BTreeMap<&'static str, String>,
+}
+
 /// The exit status a scanner exit code stands for (the agent uses the shared codes).
 pub fn scanner_status(exit_code: i32) -> ExitStatus {
     if exit_code == i32::from(ExitStatus::BadInput.code()) {
@@ -47,7 +56,12 @@ pub fn scanner_status(exit_code: i32) -> ExitStatus {
 
 /// Decides where to read the result from. `log_tail` is the end of the scanner's log, used to
 /// explain a scanner that left no summary.
-pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<RetrievePlan, Error> {
+pub fn plan(
+    end: &ScannerEnd,
+    have_store: bool,
+    log_tail: &str,
+    expected: &Expected,
+) -> Result<RetrievePlan, Error> {
     let Some(summary) = end.message.as_deref().and_then(termination::parse) else {
         let mut why = format!(
             "the scanner ended without a result summary: exit code {}",
@@ -74,6 +88,25 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
             message,
         });
     }
+    let message = || "the scanner's termination message".to_string();
+    if summary.run_id != expected.run_id {
+        return Err(Error::Retrieve {
+            object: message(),
+            reason: format!(
+                "names run {:?}, not this run ({}); nothing it lists is read",
+                summary.run_id, expected.run_id
+            ),
+        });
+    }
+    if summary.outcome == "stored" && end.exit_code != 0 {
+        return Err(Error::Retrieve {
+            object: message(),
+            reason: format!(
+                "says the results were stored, but the scanner exited with code {}",
+                end.exit_code
+            ),
+        });
+    }
     let mut wanted = Vec::new();
     for file in FILES {
         let Some(object) = summary.object(file.file_name()) else {
@@ -85,6 +118,17 @@ pub fn plan(end: &ScannerEnd, have_store: bool, log_tail: &str) -> Result<Retrie
                 ),
             });
         };
+        if let (Some(key), Some(ours)) = (&object.key, expected.keys.get(file.file_name()))
+            && key != ours
+        {
+            return Err(Error::Retrieve {
+                object: message(),
+                reason: format!(
+                    "lists {key} for {}, not this run's {ours}; nothing it lists is read",
+                    file.file_name()
+                ),
+            });
+        }
         wanted.push(Wanted {
             file,
             sha256: object.sha256.clone(),
@@ -163,6 +207,41 @@ mod tests {
             message,
             pod_reason: None,
         }
+    }
+
+    fn expected() -> Expected {
+        Expected {
+            run_id: "abc123".into(),
+            keys: ["hdf.json", "metadata.json"]
+                .iter()
+                .map(|f| (*f, format!("scans/ns/web/20260101T000000Z-abc123/{f}")))
+                .collect(),
+        }
+    }
+
+    fn plan(end: &ScannerEnd, have_store: bool, tail: &str) -> Result<RetrievePlan, Error> {
+        super::plan(end, have_store, tail, &expected())
+    }
+
+    #[test]
+    fn a_forged_message_gives_no_verdict() {
+        // Another run's objects.
+        let mut s = summary("stored", true, false);
+        for o in &mut s.objects {
+            o.key = o.key.as_ref().map(|k| k.replace("abc123/", "zzz999/"));
+        }
+        let err = plan(&end(message(&s), 0), true, "").unwrap_err();
+        assert_eq!(err.exit_status(), ExitStatus::Infrastructure);
+        assert!(err.to_string().contains("not this run's"), "{err}");
+        // Another run's id.
+        let mut s = summary("stored", true, false);
+        s.run_id = "zzz999".into();
+        let err = plan(&end(message(&s), 0), true, "").unwrap_err();
+        assert!(err.to_string().contains("not this run (abc123)"), "{err}");
+        // "Stored" from a scanner that failed.
+        let s = summary("stored", true, false);
+        let err = plan(&end(message(&s), 3), true, "").unwrap_err();
+        assert!(err.to_string().contains("exited with code 3"), "{err}");
     }
 
     fn message(s: &TerminationSummary) -> Option<String> {
