@@ -132,3 +132,26 @@ fn input_and_waiver_files_are_refused_not_ignored() {
     assert!(err.starts_with("profile.waiverFiles"), "{err}");
     assert!(err.contains("not supported in audit specs"), "{err}");
 }
+
+#[test]
+fn clones_never_identify_through_the_api() {
+    let err = error(with(minimal(), &["scanner", "identify"], json!("api")));
+    assert!(err.starts_with("scanner.identify: "), "{err}");
+    let err = error(with(minimal(), &["scanner", "identify"], json!("auto")));
+    assert!(
+        err.starts_with("scanner.identify: unknown variant `auto`"),
+        "{err}"
+    );
+    let spec = from_value(with(
+        minimal(),
+        &["scanner", "identify"],
+        json!("heuristic"),
+    ))
+    .unwrap();
+    // The default is left out of the serialized spec (derived ids stay as they were).
+    assert!(
+        serde_json::to_value(&spec).unwrap()["scanner"]
+            .get("identify")
+            .is_none()
+    );
+}
