@@ -159,6 +159,8 @@ pub struct RbacContext {
     pub scanner: String,
     /// The scanner's ServiceAccount, Role and RoleBinding: only with `scanner.identify: api`.
     pub scanner_rbac: bool,
+    /// The ValidatingAdmissionPolicies fencing what the ServiceAccounts may create and delete.
+    pub admission: crate::admission::Admission,
     /// The profile ConfigMap the orchestrator checks before deploying (profile.dir/configMap).
     pub profile_config_map: Option<String>,
 }
@@ -727,6 +729,66 @@ fn network_policy(
     })
 }
 
+/// What the scan workflow's ServiceAccounts create: the scan pod exactly as rendered (its
+/// images, command, ServiceAccount, token, Secrets and volumes), in the spec's namespace.
+fn scan_fence(
+    spec: &ScanSpec,
+    pod: &PodContext,
+    object_labels: &BTreeMap<String, String>,
+    orchestrator: &str,
+    scanner_sa: &str,
+) -> crate::admission::Fence {
+    use crate::admission::{Fence, PinnedTarget, service_account_user, volume_references};
+    let mut users = vec![service_account_user(&spec.namespace, orchestrator)];
+    if spec.scanner.identify == spec::ScannerIdentify::Api {
+        users.push(service_account_user(&spec.namespace, scanner_sa));
+    }
+    let refs = volume_references(&pod.extra_volumes);
+    let mut env_from_secrets: Vec<String> = pod
+        .target
+        .env_from
+        .iter()
+        .filter_map(|source| source["secretRef"]["name"].as_str().map(str::to_string))
+        .collect();
+    env_from_secrets.sort();
+    env_from_secrets.dedup();
+    Fence {
+        base_name: "sidescan-scan".into(),
+        name_suffix: format!("{}.{}", spec.target.name, spec.namespace),
+        labels: object_labels.clone(),
+        annotations: spec.metadata.annotations.clone(),
+        users,
+        namespaces: sidescan_core::audit::CloneNamespaces::Only(vec![spec.namespace.clone()]),
+        pod_component: Component::ScanPod.as_str(),
+        id_label: labels::RUN_ID,
+        target_label: Some(spec.target.name.clone()),
+        pod_name: Some(pod.name.clone()),
+        service_account: pod.service_account.clone(),
+        api_token_volume: pod.api_token.then(|| API_TOKEN_VOLUME.to_string()),
+        scanner_container: pod.scanner.name.clone(),
+        scanner_image: pod.scanner.image.clone(),
+        ptrace: spec.security.mode == SecurityMode::Ptrace,
+        target: Some(PinnedTarget {
+            container: pod.target.name.clone(),
+            image: pod.target.image.clone(),
+            command: pod.target.command.clone(),
+            args: pod.target.args.clone(),
+        }),
+        hold: None,
+        host_network: pod.host_network,
+        volume_secrets: refs.secrets,
+        scanner_env_secrets: pod
+            .scanner
+            .credentials
+            .iter()
+            .map(|c| c.secret.clone())
+            .collect(),
+        target_env_from_secrets: env_from_secrets,
+        claims: refs.claims,
+        other_volumes: refs.other_volumes,
+    }
+}
+
 /// Builds the render data. Fails on choices the target Kubernetes version cannot express, on
 /// Kubernetes objects in the spec that do not match their schema, on a resolved spec above the
 /// ConfigMap limit, and on target settings that break the mode's Pod Security level.
@@ -1031,6 +1093,10 @@ pub fn build(
     };
     let mut service_account_annotations = user_annotations.clone();
     service_account_annotations.extend(spec.service_account.annotations.clone());
+    let admission = crate::admission::policies(
+        &scan_fence(spec, &pod, &job_labels, &orchestrator_name, &scanner_sa),
+        kube,
+    );
 
     Ok(RenderContext {
         namespace: spec.namespace.clone(),
@@ -1055,6 +1121,7 @@ pub fn build(
             orchestrator: orchestrator_name,
             scanner: scanner_sa,
             scanner_rbac: api_identify,
+            admission,
             profile_config_map,
         },
         profile: profile_cm,

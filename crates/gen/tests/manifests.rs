@@ -516,6 +516,19 @@ fn version_dependent_fields_follow_the_release() {
             pod["spec"]["volumes"].to_string().contains("api-token"),
             minor >= 22
         );
+        // The admission policies from 1.30 (admissionregistration.k8s.io/v1); a comment before.
+        let policies = find(&docs, "ValidatingAdmissionPolicy").len();
+        let bindings = find(&docs, "ValidatingAdmissionPolicyBinding").len();
+        assert_eq!(
+            (policies, bindings),
+            if minor >= 30 { (2, 2) } else { (0, 0) }
+        );
+        let rbac = stream(&example_spec("distroless-same-uid"), &[], kube(minor));
+        assert_eq!(
+            rbac.contains("# No ValidatingAdmissionPolicy: admissionregistration.k8s.io/v1 needs Kubernetes 1.30"),
+            minor < 30,
+            "1.{minor}"
+        );
     }
     let docs = documents(&stream(
         &example_spec("scheduled-remote-profile"),

@@ -30,7 +30,7 @@ use sidescan_gen::inputs::profile_key;
 use std::collections::BTreeMap;
 
 /// The init container that brings `hold` in.
-pub const HOLD_CONTAINER: &str = "sidescan-hold";
+pub use sidescan_core::audit::HOLD_CONTAINER;
 /// Volumes sidescan adds; a workload volume with one of these names cannot be cloned.
 pub const HOLD_VOLUME: &str = "sidescan-hold";
 pub const RESULTS_VOLUME: &str = "sidescan-results";
@@ -612,10 +612,7 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
                 name: HOLD_CONTAINER.into(),
                 image: Some(spec.images.reference(&spec.scanner.image)),
                 image_pull_policy: Some(spec.images.pull_policy.as_str().into()),
-                args: Some(vec![
-                    sidescan_core::scanner::INSTALL_HOLD_SUBCOMMAND.into(),
-                    format!("{HOLD_MOUNT_PATH}/{HOLD_FILE}"),
-                ]),
+                args: Some(sidescan_core::audit::install_hold_args()),
                 resources: Some(resources(&Resources {
                     requests: BTreeMap::from([
                         ("cpu".into(), "10m".into()),
