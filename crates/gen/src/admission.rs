@@ -323,8 +323,7 @@ fn pods_policy(fence: &Fence) -> Policy {
         "size(object.spec.containers) == 2".to_string(),
         format!("object.spec.containers.exists(c, c.name == {scanner})"),
     ];
-    let shape_said;
-    match (&fence.target, &fence.hold) {
+    let shape_said = match (&fence.target, &fence.hold) {
         (Some(target), _) => {
             shape.push(format!(
                 "object.spec.containers.exists(c, c.name == {})",
@@ -334,32 +333,32 @@ fn pods_policy(fence: &Fence) -> Policy {
                 "(!has(object.spec.initContainers) || size(object.spec.initContainers) == 0)"
                     .into(),
             );
-            shape_said = format!(
+            format!(
                 "two containers, {} and {}, and no init container",
                 target.container, fence.scanner_container
-            );
+            )
         }
         (None, Some((hold, _))) => {
             shape.push(format!(
                 "(!has(object.spec.initContainers) || (size(object.spec.initContainers) <= 1\n    && object.spec.initContainers.all(c, c.name == {})))",
                 cel_string(hold)
             ));
-            shape_said = format!(
+            format!(
                 "two containers, the target and {}, and at most the init container {hold}",
                 fence.scanner_container
-            );
+            )
         }
         (None, None) => {
             shape.push(
                 "(!has(object.spec.initContainers) || size(object.spec.initContainers) == 0)"
                     .into(),
             );
-            shape_said = format!(
+            format!(
                 "two containers, the target and {}, and no init container",
                 fence.scanner_container
-            );
+            )
         }
-    }
+    };
     shape.push("!has(object.spec.ephemeralContainers)".into());
     validations.push(validation(
         create(shape.join("\n&& ")),
