@@ -827,4 +827,4 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
 
 #[cfg(test)]
 #[path = "clone_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use serde_json::{Value, json};
 use sidescan_core::audit::{AuditSpec, WorkloadKind};
 
-fn spec(extra: Value) -> AuditSpec {
+pub(crate) fn spec(extra: Value) -> AuditSpec {
     let mut base = json!({
         "scanner": {"backend": "builtin", "image": "localhost/sidescan-scanner:dev"},
         "results": {"storeUrl": "s3://audits/prod", "endpoint": "http://127.0.0.1:8333",
@@ -19,7 +19,7 @@ fn spec(extra: Value) -> AuditSpec {
     sidescan_core::audit::from_value(base).unwrap()
 }
 
-fn template() -> PodTemplateSpec {
+pub(crate) fn template() -> PodTemplateSpec {
     serde_json::from_value(json!({
         "metadata": {
             "labels": {"app": "web", "tier": "front"},
@@ -91,7 +91,7 @@ fn template() -> PodTemplateSpec {
     .unwrap()
 }
 
-fn target() -> Target {
+pub(crate) fn target() -> Target {
     Target {
         namespace: "shop".into(),
         kind: WorkloadKind::Deployment,
@@ -105,7 +105,7 @@ fn target() -> Target {
     }
 }
 
-fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
+pub(crate) fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
     let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
     let run = RunId::parse("abc123def456").unwrap();
     let req = CloneRequest {
@@ -114,7 +114,11 @@ fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
         run_id: &run,
         namespace,
         owner: None,
-        profile: None,
+        // What the audit copies beside clones for a cinc profile without a URL.
+        profile: (spec.scanner.backend == ScanBackend::Cinc).then(|| ProfileMount {
+            config_map: format!("sidescan-{audit}-profile"),
+            files: vec!["inspec.yml".into(), "controls/a.rb".into()],
+        }),
         seccomp_field: true,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
     };
@@ -456,13 +460,22 @@ fn cinc_needs_a_profile_config_map_in_the_clones_namespace() {
     assert_eq!(items[1].path, "controls/a.rb");
 }
 
-#[test]
-fn every_clone_is_a_valid_pod_object() {
-    for extra in [
+/// The audit specs the clone tests build clones for (added to [`spec`]'s base).
+pub(crate) fn spec_variants() -> Vec<Value> {
+    vec![
         json!({}),
         json!({"placement": {"mode": "workload-namespace"}}),
         json!({"target": {"run": "entrypoint"}}),
-    ] {
+        json!({"security": {"mode": "ptrace"}}),
+        json!({"security": {"mode": "same-uid"}, "cluster": {"hostNetwork": false}}),
+        json!({"placement": {"mode": "workload-namespace"}, "select": {"namespaces": ["shop"]},
+               "scanner": {"backend": "cinc", "image": "s:1"}, "profile": {"dir": "p"}}),
+    ]
+}
+
+#[test]
+fn every_clone_is_a_valid_pod_object() {
+    for extra in spec_variants() {
         let spec = spec(extra);
         let clone = build_with(&spec, spec.clone_namespace("shop"));
         let value = serde_json::to_value(&clone.pod).unwrap();
