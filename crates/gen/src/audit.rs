@@ -7,6 +7,8 @@
 //! [`build`] is pure (spec + file contents + Kubernetes version -> render data); the templates
 //! only lay out fields.
 
+use crate::admission::{Fence, service_account_user};
+use crate::context::DEFAULT_SERVICE_ACCOUNT;
 use crate::context::{
     ConfigMapContext, CronJobSchedule, RunnerJob, api_and_store_env, credentials, env_value,
     image_pull_secrets, resources, use_rendered_config_maps,
@@ -15,7 +17,9 @@ use crate::inputs::Inputs;
 use crate::{GenError, KubeVersion};
 use serde::Serialize;
 use serde_json::Value;
-use sidescan_core::audit::{AUDIT_SPEC_KEY, AUDIT_SPEC_MOUNT_PATH, AuditSpec, PlacementMode};
+use sidescan_core::audit::{
+    AUDIT_SPEC_KEY, AUDIT_SPEC_MOUNT_PATH, AuditSecurityMode, AuditSpec, PlacementMode, RunMode,
+};
 use sidescan_core::labels::{self, Component};
 use sidescan_core::spec::{THRESHOLDS_KEY, THRESHOLDS_MOUNT_PATH};
 use std::collections::BTreeMap;
@@ -90,6 +94,9 @@ pub struct AuditRbac {
     /// Reads the profile ConfigMap to copy it beside workload-namespace clones.
     pub profile_config_map: Option<String>,
     pub profile_role: String,
+    /// The ValidatingAdmissionPolicies fencing what the audit's ServiceAccount may create and
+    /// delete where clones run.
+    pub admission: crate::admission::Admission,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -144,6 +151,51 @@ pub fn resolved_spec(spec: &AuditSpec, inputs: &Inputs) -> AuditSpec {
         object(spec, "thresholds"),
     );
     resolved
+}
+
+/// What the audit's ServiceAccount creates: clones as `sidescan-runner audit` builds them (the
+/// pinned scanner and hold installer, no token, no Secret but the store credentials in the
+/// scanner) and their profile ConfigMaps, where clones run.
+fn clone_fence(spec: &AuditSpec, object_labels: &BTreeMap<String, String>) -> Fence {
+    let scanner_image = spec.images.reference(&spec.scanner.image);
+    Fence {
+        base_name: "sidescan-clone".into(),
+        name_suffix: format!("{}.{}", spec.name, spec.namespace),
+        labels: object_labels.clone(),
+        annotations: BTreeMap::new(),
+        users: vec![service_account_user(
+            &spec.namespace,
+            &format!("sidescan-{}", spec.name),
+        )],
+        namespaces: spec.clone_namespaces(),
+        pod_component: Component::AuditClone.as_str(),
+        id_label: labels::AUDIT_ID,
+        target_label: None,
+        pod_name: None,
+        service_account: DEFAULT_SERVICE_ACCOUNT.to_string(),
+        api_token_volume: None,
+        scanner_container: spec.scanner.container.clone(),
+        scanner_image,
+        ptrace: spec.security.mode != AuditSecurityMode::SameUid,
+        target: None,
+        hold: (spec.target.run == RunMode::Hold).then(|| {
+            (
+                sidescan_core::audit::HOLD_CONTAINER.to_string(),
+                sidescan_core::audit::install_hold_args(),
+            )
+        }),
+        host_network: spec.cluster.host_network,
+        volume_secrets: Vec::new(),
+        scanner_env_secrets: spec
+            .results
+            .credentials_secret
+            .iter()
+            .map(|s| s.name.clone())
+            .collect(),
+        target_env_from_secrets: Vec::new(),
+        claims: Vec::new(),
+        other_volumes: Vec::new(),
+    }
 }
 
 /// The audit's render data.
@@ -215,6 +267,7 @@ pub fn build(
         clones,
         profile_config_map: profile_cm_name.filter(|_| copies_profile),
         profile_role: format!("{base}-profile"),
+        admission: crate::admission::policies(&clone_fence(spec, &labels), kube),
     };
 
     let profile = inputs.profile.as_ref().map(|files| {

@@ -30,6 +30,12 @@ fn check(doc: &serde_json::Value) {
         "RoleBinding" => strict::check::<RoleBinding>(doc),
         "ConfigMap" => strict::check::<ConfigMap>(doc),
         "Job" => strict::check::<Job>(doc),
+        "ValidatingAdmissionPolicy" => strict::check::<
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy,
+        >(doc),
+        "ValidatingAdmissionPolicyBinding" => strict::check::<
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+        >(doc),
         // batch/v1beta1 has the fields of batch/v1 apart from timeZone.
         "CronJob" => {
             let mut v1 = doc.clone();
@@ -78,7 +84,7 @@ fn every_document_is_a_kubernetes_object_for_every_option() {
         ],
     ];
     for sets in variants {
-        for minor in [18, 20, 21, 25, 33] {
+        for minor in [18, 20, 21, 25, 30, 33] {
             for kind in [AuditKind::Job, AuditKind::CronJob] {
                 for doc in render(sets, kind, minor) {
                     check(&doc);
@@ -321,4 +327,74 @@ fn local_profile_and_thresholds_become_config_maps() {
     )
     .unwrap_err();
     assert!(err.to_string().starts_with("profile.dir"), "{err}");
+}
+
+#[test]
+fn admission_policies_fence_the_audit_where_clones_run_from_1_30() {
+    let docs = render(&[], AuditKind::Job, 30);
+    let policies = of_kind(&docs, "ValidatingAdmissionPolicy");
+    let names: Vec<&str> = policies
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "sidescan-clone-pods.audit.sidescan",
+            "sidescan-clone-configmaps.audit.sidescan"
+        ]
+    );
+    let bindings = of_kind(&docs, "ValidatingAdmissionPolicyBinding");
+    assert_eq!(bindings.len(), 2);
+    for (policy, binding) in policies.iter().zip(&bindings) {
+        assert_eq!(binding["spec"]["policyName"], policy["metadata"]["name"]);
+        assert_eq!(
+            binding["spec"]["validationActions"],
+            serde_json::json!(["Deny"])
+        );
+        assert_eq!(policy["spec"]["failurePolicy"], "Fail");
+        assert_eq!(
+            policy["spec"]["matchConditions"][0]["expression"],
+            "request.userInfo.username in ['system:serviceaccount:sidescan:sidescan-audit']"
+        );
+    }
+    let first = |docs: &[serde_json::Value]| {
+        of_kind(docs, "ValidatingAdmissionPolicy")[0]["spec"]["validations"][0]["expression"]
+            .clone()
+    };
+    assert_eq!(first(&docs), "request.namespace == 'sidescan'");
+    let every = render(&["placement.mode=workload-namespace"], AuditKind::Job, 33);
+    assert_eq!(first(&every), "!(request.namespace in ['kube-system'])");
+    let named = render(
+        &[
+            "placement.mode=workload-namespace",
+            "select.namespaces.0=shop",
+            "select.namespaces.1=kube-system",
+        ],
+        AuditKind::CronJob,
+        33,
+    );
+    assert_eq!(
+        first(&named),
+        "request.namespace in ['shop', 'kube-system']"
+    );
+    // Before 1.30: no policy, a comment says why.
+    assert!(
+        of_kind(
+            &render(&[], AuditKind::Job, 29),
+            "ValidatingAdmissionPolicy"
+        )
+        .is_empty()
+    );
+    let generator = Generator::new().unwrap();
+    let text = generate(
+        &generator,
+        &spec(&[]),
+        Path::new("."),
+        KubeVersion::parse("1.29").unwrap(),
+        AuditKind::Job,
+    )
+    .unwrap()
+    .concat();
+    assert!(text.contains("# No ValidatingAdmissionPolicy: admissionregistration.k8s.io/v1 needs Kubernetes 1.30 (rendering\n# for 1.29)"), "{text}");
 }

@@ -32,6 +32,13 @@ pub const ORCHESTRATOR_KIND: &str = "orchestrator";
 pub const SCANNER_KIND: &str = "scanner";
 /// The env var the agent and orchestrator read the store's CA bundle path from.
 pub const CA_BUNDLE_ENV: &str = "AWS_CA_BUNDLE";
+/// The ServiceAccount a scan pod runs as when the scanner identifies without the API.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+/// Lifetime of the scanner's projected token (`scanner.identify: api`): the agent reads its pod
+/// once, early.
+pub const API_TOKEN_EXPIRATION_SECONDS: i64 = 600;
+/// The scan pod's volume that carries the scanner's API token (`scanner.identify: api`).
+pub const API_TOKEN_VOLUME: &str = "api-token";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderContext {
@@ -69,7 +76,13 @@ pub struct PodContext {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
+    /// The namespace's `default` ServiceAccount, or with `scanner.identify: api` the scanner's.
     pub service_account: String,
+    /// `scanner.identify: api` before bound token volumes (1.22): the legacy automounted token.
+    pub automount_token: bool,
+    /// `scanner.identify: api` from 1.22: a short-lived projected token in the scanner only.
+    pub api_token: bool,
+    pub api_token_expiration_seconds: i64,
     pub host_network: bool,
     pub priority_class_name: Option<String>,
     pub node_selector: BTreeMap<String, String>,
@@ -164,6 +177,10 @@ pub struct RbacContext {
     pub service_account_annotations: BTreeMap<String, String>,
     pub orchestrator: String,
     pub scanner: String,
+    /// The scanner's ServiceAccount, Role and RoleBinding: only with `scanner.identify: api`.
+    pub scanner_rbac: bool,
+    /// The ValidatingAdmissionPolicies fencing what the ServiceAccounts may create and delete.
+    pub admission: crate::admission::Admission,
     /// The profile ConfigMap the orchestrator checks before deploying (profile.dir/configMap).
     pub profile_config_map: Option<String>,
 }
@@ -692,7 +709,10 @@ fn network_policy(
     }
     let mut egress = Vec::new();
     let mut peers = Vec::new();
-    if let Some(api) = spec.network_policy_api_server() {
+    // Only a scanner that identifies through the API talks to the API server.
+    if spec.scanner.identify == spec::ScannerIdentify::Api
+        && let Some(api) = spec.network_policy_api_server()
+    {
         peers.push(api);
     }
     let remote_store = spec
@@ -730,6 +750,66 @@ fn network_policy(
     })
 }
 
+/// What the scan workflow's ServiceAccounts create: the scan pod exactly as rendered (its
+/// images, command, ServiceAccount, token, Secrets and volumes), in the spec's namespace.
+fn scan_fence(
+    spec: &ScanSpec,
+    pod: &PodContext,
+    object_labels: &BTreeMap<String, String>,
+    orchestrator: &str,
+    scanner_sa: &str,
+) -> crate::admission::Fence {
+    use crate::admission::{Fence, PinnedTarget, service_account_user, volume_references};
+    let mut users = vec![service_account_user(&spec.namespace, orchestrator)];
+    if spec.scanner.identify == spec::ScannerIdentify::Api {
+        users.push(service_account_user(&spec.namespace, scanner_sa));
+    }
+    let refs = volume_references(&pod.extra_volumes);
+    let mut env_from_secrets: Vec<String> = pod
+        .target
+        .env_from
+        .iter()
+        .filter_map(|source| source["secretRef"]["name"].as_str().map(str::to_string))
+        .collect();
+    env_from_secrets.sort();
+    env_from_secrets.dedup();
+    Fence {
+        base_name: "sidescan-scan".into(),
+        name_suffix: format!("{}.{}", spec.target.name, spec.namespace),
+        labels: object_labels.clone(),
+        annotations: spec.metadata.annotations.clone(),
+        users,
+        namespaces: sidescan_core::audit::CloneNamespaces::Only(vec![spec.namespace.clone()]),
+        pod_component: Component::ScanPod.as_str(),
+        id_label: labels::RUN_ID,
+        target_label: Some(spec.target.name.clone()),
+        pod_name: Some(pod.name.clone()),
+        service_account: pod.service_account.clone(),
+        api_token_volume: pod.api_token.then(|| API_TOKEN_VOLUME.to_string()),
+        scanner_container: pod.scanner.name.clone(),
+        scanner_image: pod.scanner.image.clone(),
+        ptrace: spec.security.mode == SecurityMode::Ptrace,
+        target: Some(PinnedTarget {
+            container: pod.target.name.clone(),
+            image: pod.target.image.clone(),
+            command: pod.target.command.clone(),
+            args: pod.target.args.clone(),
+        }),
+        hold: None,
+        host_network: pod.host_network,
+        volume_secrets: refs.secrets,
+        scanner_env_secrets: pod
+            .scanner
+            .credentials
+            .iter()
+            .map(|c| c.secret.clone())
+            .collect(),
+        target_env_from_secrets: env_from_secrets,
+        claims: refs.claims,
+        other_volumes: refs.other_volumes,
+    }
+}
+
 /// Builds the render data. Fails on choices the target Kubernetes version cannot express, on
 /// Kubernetes objects in the spec that do not match their schema, on a resolved spec above the
 /// ConfigMap limit, and on target settings that break the mode's Pod Security level.
@@ -750,6 +830,7 @@ pub fn build(
     let scanner_sa = spec::object_name(target, SCANNER_KIND);
     let user_annotations = spec.metadata.annotations.clone();
     let image_pull_secrets = image_pull_secrets(&spec.images);
+    let api_identify = spec.scanner.identify == spec::ScannerIdentify::Api;
 
     // Profile: a ConfigMap rendered from a directory, an existing ConfigMap, or a URL.
     let profile_name = spec::object_name(target, "profile");
@@ -855,6 +936,7 @@ pub fn build(
 
     // The scanner sidecar: `sidescan-agent scan`, described once in `sidescan_core::scanner`.
     let mut invocation = AgentInvocation::new(spec.scanner.backend);
+    invocation.identify = Some(spec.scanner.identify.agent());
     invocation.target_container = Some(spec.target.container.clone());
     invocation.scanner_container = Some(spec.scanner.container.clone());
     invocation.target_name = Some(spec.target.name.clone());
@@ -937,7 +1019,14 @@ pub fn build(
             labels::run_labels(target, &run_id, Component::ScanPod),
         ),
         annotations: pod_annotations,
-        service_account: scanner_sa.clone(),
+        service_account: if api_identify {
+            scanner_sa.clone()
+        } else {
+            DEFAULT_SERVICE_ACCOUNT.to_string()
+        },
+        automount_token: api_identify && !kube.has_bound_token_projection(),
+        api_token: api_identify && kube.has_bound_token_projection(),
+        api_token_expiration_seconds: API_TOKEN_EXPIRATION_SECONDS,
         host_network: spec.cluster.host_network,
         priority_class_name: spec.scheduling.priority_class_name.clone(),
         node_selector: spec.scheduling.node_selector.clone(),
@@ -1034,6 +1123,10 @@ pub fn build(
     };
     let mut service_account_annotations = user_annotations.clone();
     service_account_annotations.extend(spec.service_account.annotations.clone());
+    let admission = crate::admission::policies(
+        &scan_fence(spec, &pod, &job_labels, &orchestrator_name, &scanner_sa),
+        kube,
+    );
 
     Ok(RenderContext {
         namespace: spec.namespace.clone(),
@@ -1057,6 +1150,8 @@ pub fn build(
             service_account_annotations,
             orchestrator: orchestrator_name,
             scanner: scanner_sa,
+            scanner_rbac: api_identify,
+            admission,
             profile_config_map,
         },
         profile: profile_cm,

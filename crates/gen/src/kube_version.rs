@@ -87,6 +87,13 @@ impl KubeVersion {
     pub const fn has_bound_token_projection(self) -> bool {
         self.at_least(22)
     }
+
+    /// `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy and its binding: GA in 1.30.
+    /// Before, the policies are not rendered (docs/security.md gives Kyverno and Gatekeeper
+    /// equivalents).
+    pub const fn has_validating_admission_policy(self) -> bool {
+        self.at_least(30)
+    }
 }
 
 impl Default for KubeVersion {
@@ -147,5 +154,7 @@ mod tests {
         assert!(v(25).has_cronjob_time_zone());
         assert!(!v(21).has_bound_token_projection());
         assert!(v(22).has_bound_token_projection());
+        assert!(!v(29).has_validating_admission_policy());
+        assert!(v(30).has_validating_admission_policy());
     }
 }

@@ -8,6 +8,7 @@
 //! [`Generator::render`] (templates -> YAML documents), [`output`] (files written all or
 //! nothing).
 
+pub mod admission;
 pub mod audit;
 pub mod context;
 pub mod error;

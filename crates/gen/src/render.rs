@@ -13,9 +13,14 @@ use handlebars::{
 };
 
 /// Template name and source, from the crate's `templates/` directory.
-pub const TEMPLATES: [(&str, &str); 7] = [
+pub const TEMPLATES: [(&str, &str); 8] = [
     ("scan-pod", include_str!("../templates/scan-pod.yaml.hbs")),
     ("rbac", include_str!("../templates/rbac.yaml.hbs")),
+    // The admission policies beside the scan's and the audit's Roles (a partial of both).
+    (
+        "admission-policies",
+        include_str!("../templates/admission-policies.yaml.hbs"),
+    ),
     ("configmap", include_str!("../templates/configmap.yaml.hbs")),
     ("job", include_str!("../templates/job.yaml.hbs")),
     ("cronjob", include_str!("../templates/cronjob.yaml.hbs")),

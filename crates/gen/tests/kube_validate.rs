@@ -79,3 +79,110 @@ fn the_oracle_refuses_a_misspelled_field() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("shareProcessNamespaces"));
 }
+
+/// The admission policies and bindings (`admissionregistration.k8s.io/v1`, 1.30 and newer) of
+/// the scan workflow (every example spec, both identification modes) and of audits (each
+/// placement), for every release they are rendered for, and a misspelled field refused.
+#[test]
+#[ignore = "needs kubernetes-validate: SIDESCAN_KUBE_VALIDATE=\"$(scripts/kube-validate)\""]
+fn the_admission_policies_match_the_api_servers_schemas_from_1_30() {
+    let bin = validator();
+    let dir = tempfile::tempdir().unwrap();
+    let policies_of = |text: &str| -> String {
+        documents(text)
+            .into_iter()
+            .filter(|d| {
+                d["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("ValidatingAdmissionPolicy"))
+            })
+            .map(|d| format!("---\n{}\n", serde_json::to_string(&d).unwrap()))
+            .collect()
+    };
+    let validate = |release: &str, file: &std::path::Path| {
+        Command::new(&bin)
+            .args(["-k", &format!("{release}.0"), "--strict"])
+            .arg(file)
+            .output()
+            .unwrap_or_else(|e| panic!("{bin}: {e}"))
+    };
+    let mut checked = 0;
+    for release in ["1.30", "1.31", "1.33"] {
+        let kube = KubeVersion::parse(release).unwrap();
+        let mut text = String::new();
+        for spec in [
+            "distroless-same-uid",
+            "dev-cluster",
+            "scheduled-remote-profile",
+            "private-store",
+        ] {
+            for sets in [&[][..], &["scanner.identify=api"][..]] {
+                text.push_str(&policies_of(&stream(&example_spec(spec), sets, kube)));
+            }
+        }
+        let generator = sidescan_gen::Generator::new().unwrap();
+        for sets in [
+            &[][..],
+            &["placement.mode=workload-namespace"][..],
+            &[
+                "placement.mode=workload-namespace",
+                "select.namespaces.0=shop",
+                "target.run=entrypoint",
+            ][..],
+        ] {
+            let mut tree = sidescan_gen::values::parse_values(
+                sidescan_gen::audit::DEFAULT_AUDIT_VALUES,
+                "audit-values.yaml",
+            )
+            .unwrap();
+            for set in sets {
+                sidescan_gen::values::apply_set(&mut tree, set, false).unwrap();
+            }
+            let spec = sidescan_core::audit::from_value(tree).unwrap();
+            let docs = sidescan_gen::audit::generate(
+                &generator,
+                &spec,
+                std::path::Path::new("."),
+                kube,
+                sidescan_gen::audit::AuditKind::Job,
+            )
+            .unwrap();
+            let stream: String = docs.iter().map(|d| format!("---\n{d}")).collect();
+            text.push_str(&policies_of(&stream));
+        }
+        let count = documents(&text).len();
+        assert!(count >= 40, "{release}: {count} policy documents");
+        checked += count;
+        let file = dir.path().join(format!("policies-{release}.yaml"));
+        std::fs::write(&file, &text).unwrap();
+        let out = validate(release, &file);
+        assert!(
+            out.status.success(),
+            "Kubernetes {release} schemas refuse an admission policy document:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "Kubernetes {release}: {count} policy documents valid\n{}",
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        // The oracle knows these kinds: a misspelled field of each is refused.
+        for (good, bad) in [
+            ("\"validationActions\"", "\"validationAction\""),
+            ("\"matchConditions\"", "\"matchCondition\""),
+        ] {
+            let broken = dir.path().join(format!("broken-{release}.yaml"));
+            std::fs::write(&broken, text.replacen(good, bad, 1)).unwrap();
+            let out = validate(release, &broken);
+            assert!(
+                !out.status.success(),
+                "{release}: a misspelled {good} was accepted"
+            );
+        }
+    }
+    assert!(checked >= 120, "{checked}");
+}

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sidescan_gen::{KubeVersion, ScanSpec};
 use std::collections::BTreeSet;
 
-const KUBE_VERSIONS: [u32; 10] = [18, 19, 20, 21, 22, 23, 24, 25, 27, 33];
+const KUBE_VERSIONS: [u32; 11] = [18, 19, 20, 21, 22, 23, 24, 25, 27, 30, 33];
 const SPECS: [&str; 3] = [
     "distroless-same-uid",
     "dev-cluster",
@@ -48,6 +48,7 @@ fn variants(spec: &str, minor: u32) -> Vec<Vec<&'static str>> {
             "scheduling.tolerations.0.value=null",
         ],
         vec!["target.command.0=/bin/app", "target.args.0=--serve"],
+        vec!["scanner.identify=api"],
     ];
     if spec != "scheduled-remote-profile" {
         out.push(vec![
@@ -159,7 +160,7 @@ fn every_document_of_every_combination_is_strictly_valid_and_keeps_its_pod_secur
         let loaded = load(&example_spec(&spec), &sets);
         let docs = documents(&text);
         assert!(
-            docs.len() >= 9,
+            docs.len() >= 6,
             "{spec} {sets:?}: only {} documents",
             docs.len()
         );
@@ -379,8 +380,15 @@ fn the_profile_tree_is_restored_by_volume_items() {
 #[test]
 fn rbac_is_exactly_what_the_workflow_needs() {
     let docs = documents(&stream(&example_spec("distroless-same-uid"), &[], kube(33)));
+    // The scanner identifies by the heuristic: no ServiceAccount, Role or binding of its own.
     let roles = find(&docs, "Role");
-    assert_eq!(roles.len(), 2);
+    assert_eq!(roles.len(), 1);
+    let accounts: Vec<&Value> = find(&docs, "ServiceAccount");
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(
+        accounts[0]["metadata"]["name"],
+        "sidescan-checkout-orchestrator"
+    );
     let orchestrator = roles
         .iter()
         .find(|r| r["metadata"]["name"] == "sidescan-checkout-orchestrator")
@@ -407,6 +415,22 @@ fn rbac_is_exactly_what_the_workflow_needs() {
         .find(|r| r["metadata"]["name"] == "sidescan-checkout-orchestrator")
         .unwrap()["rules"];
     assert!(!rules.to_string().contains("configmaps"), "{rules}");
+    let pod = find(&docs, "Pod")[0];
+    assert_eq!(pod["spec"]["serviceAccountName"], "default");
+    assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+    assert!(!pod.to_string().contains("serviceAccountToken"));
+    let args = container(pod, "sidescan-scanner")["args"].to_string();
+    assert!(args.contains(r#""--identify","heuristic""#), "{args}");
+
+    // scanner.identify: api: the scanner's ServiceAccount, a Role reading the one pod, and a
+    // short-lived token in the scanner only.
+    let docs = documents(&stream(
+        &example_spec("distroless-same-uid"),
+        &["scanner.identify=api"],
+        kube(33),
+    ));
+    let roles = find(&docs, "Role");
+    assert_eq!(roles.len(), 2);
     let scanner = roles
         .iter()
         .find(|r| r["metadata"]["name"] == "sidescan-checkout-scanner")
@@ -425,6 +449,23 @@ fn rbac_is_exactly_what_the_workflow_needs() {
         "sidescan-checkout-scanner"
     );
     assert_eq!(pod["metadata"]["name"], "sidescan-scan-checkout");
+    assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+    let token = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "api-token")
+        .unwrap();
+    assert_eq!(
+        token["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
+        600
+    );
+    assert!(
+        !container(pod, "checkout").to_string().contains("api-token"),
+        "the target gets no token"
+    );
+    let args = container(pod, "sidescan-scanner")["args"].to_string();
+    assert!(args.contains(r#""--identify","api""#), "{args}");
 }
 
 #[test]
@@ -461,8 +502,33 @@ fn version_dependent_fields_follow_the_release() {
         assert_eq!(sc.get("seccompProfile").is_some(), minor >= 19, "1.{minor}");
         let annotation = &pod["metadata"]["annotations"]["container.seccomp.security.alpha.kubernetes.io/sidescan-scanner"];
         assert_eq!(annotation == "runtime/default", minor < 19, "1.{minor}");
-        // Bound tokens only for the scanner from 1.22; the legacy automount before.
+        // No token at all by default; with scanner.identify: api, bound tokens for the scanner
+        // from 1.22 and the legacy automount before.
+        assert_eq!(pod["spec"]["automountServiceAccountToken"], false);
+        let api = documents(&stream(
+            &example_spec("distroless-same-uid"),
+            &["scanner.identify=api"],
+            kube(minor),
+        ));
+        let pod = find(&api, "Pod")[0];
         assert_eq!(pod["spec"]["automountServiceAccountToken"], minor < 22);
+        assert_eq!(
+            pod["spec"]["volumes"].to_string().contains("api-token"),
+            minor >= 22
+        );
+        // The admission policies from 1.30 (admissionregistration.k8s.io/v1); a comment before.
+        let policies = find(&docs, "ValidatingAdmissionPolicy").len();
+        let bindings = find(&docs, "ValidatingAdmissionPolicyBinding").len();
+        assert_eq!(
+            (policies, bindings),
+            if minor >= 30 { (2, 2) } else { (0, 0) }
+        );
+        let rbac = stream(&example_spec("distroless-same-uid"), &[], kube(minor));
+        assert_eq!(
+            rbac.contains("# No ValidatingAdmissionPolicy: admissionregistration.k8s.io/v1 needs Kubernetes 1.30"),
+            minor < 30,
+            "1.{minor}"
+        );
     }
     let docs = documents(&stream(
         &example_spec("scheduled-remote-profile"),
@@ -607,7 +673,16 @@ fn the_longest_target_name_gives_valid_names_and_labels() {
     for doc in &docs {
         check_strictly(doc);
         let name = doc["metadata"]["name"].as_str().unwrap();
-        sidescan_core::names::check_dns_label("name", name).unwrap();
+        if doc["kind"]
+            .as_str()
+            .unwrap()
+            .starts_with("ValidatingAdmissionPolicy")
+        {
+            // Cluster-scoped, named with the target and namespace: an RFC 1123 subdomain.
+            sidescan_core::names::check_dns_subdomain("name", name).unwrap();
+        } else {
+            sidescan_core::names::check_dns_label("name", name).unwrap();
+        }
         if doc["kind"] == "CronJob" {
             assert!(
                 name.len() <= 52,

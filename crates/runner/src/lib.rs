@@ -15,3 +15,6 @@ pub mod error;
 pub mod orchestrator;
 
 pub use error::Error;
+
+#[cfg(test)]
+mod admission_tests;

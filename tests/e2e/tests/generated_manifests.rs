@@ -1,7 +1,8 @@
 //! Every document `sidescan-gen` renders is accepted by a real API server: first by a
 //! server-side dry run (nothing is created), then for real; and the generated scan pod runs the
-//! scan on the local cluster: the agent finds the target through its own pod (its Role allows
-//! exactly that), scans it and uploads the results to the local S3 server.
+//! scan on the local cluster: the agent finds the target by the heuristic with no API token at
+//! all (and, with `scanner.identify: api`, through its own pod, as its Role allows exactly that),
+//! scans it and uploads the results to the local S3 server.
 //!
 //! Needs: `scripts/dev-cluster up`, `scripts/build-images`, `eval "$(scripts/dev-cluster env)"`
 //! (and for the scan, `scripts/dev-s3 up` with `eval "$(scripts/dev-s3 env)"`).
@@ -182,7 +183,9 @@ async fn the_other_example_specs_are_accepted_by_the_api_server() {
 #[tokio::test]
 #[ignore = "needs the dev cluster, images and S3 server: scripts/dev-cluster up && scripts/build-images && scripts/dev-s3 up, then eval both `env` outputs"]
 async fn ptrace_mode_scans_a_root_glibc_target() {
-    scan_with_generated_manifests("glibc", &[]).await;
+    // The scanner identifies through the API here (its ServiceAccount, Role and short-lived
+    // token); the other scans use the default heuristic and no token.
+    scan_with_generated_manifests("glibc", &["scanner.identify=api"]).await;
 }
 
 #[tokio::test]
@@ -323,9 +326,9 @@ async fn a_spec_with_the_cluster_knobs_scans_and_stores_over_tls() {
         // Every object of the run carries the labels.
         let sa: Api<k8s_openapi::api::core::v1::ServiceAccount> =
             Api::namespaced(client.clone(), &ns);
-        let scanner_sa = sa.get("sidescan-distroless-scanner").await.unwrap();
+        let orchestrator_sa = sa.get("sidescan-distroless-orchestrator").await.unwrap();
         assert_eq!(
-            scanner_sa.metadata.labels.unwrap()["team.example.com/owner"],
+            orchestrator_sa.metadata.labels.unwrap()["team.example.com/owner"],
             "e2e"
         );
 

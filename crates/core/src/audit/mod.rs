@@ -32,6 +32,16 @@ pub const HOLD_MOUNT_PATH: &str = "/.sidescan-hold";
 pub const HOLD_FILE: &str = "hold";
 /// Where the scanner image keeps the static `hold` program `install-hold` copies.
 pub const HOLD_SOURCE_PATH: &str = "/usr/local/lib/sidescan/hold";
+/// The clones' init container that brings `hold` in (the scanner image).
+pub const HOLD_CONTAINER: &str = "sidescan-hold";
+
+/// The hold installer's arguments: `install-hold /.sidescan-hold/hold`.
+pub fn install_hold_args() -> Vec<String> {
+    vec![
+        crate::scanner::INSTALL_HOLD_SUBCOMMAND.to_string(),
+        format!("{HOLD_MOUNT_PATH}/{HOLD_FILE}"),
+    ]
+}
 
 /// The whole audit spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +309,56 @@ impl AuditSpec {
             .namespace
             .as_deref()
             .unwrap_or(&self.namespace)
+    }
+
+    /// The namespaces clones (and their profile ConfigMaps) may be created in. `kube-system`
+    /// only when the spec names it (as the scan namespace or in `select.namespaces`): auditing
+    /// every namespace in `workload-namespace` mode leaves it out.
+    pub fn clone_namespaces(&self) -> CloneNamespaces {
+        match self.placement.mode {
+            PlacementMode::ScanNamespace => {
+                CloneNamespaces::Only(vec![self.scan_namespace().to_string()])
+            }
+            PlacementMode::WorkloadNamespace if !self.select.namespaces.is_empty() => {
+                let mut named: Vec<String> = Vec::new();
+                for ns in &self.select.namespaces {
+                    if !self.select.exclude_namespaces.contains(ns) && !named.contains(ns) {
+                        named.push(ns.clone());
+                    }
+                }
+                CloneNamespaces::Only(named)
+            }
+            PlacementMode::WorkloadNamespace => {
+                let mut excluded = self.select.exclude_namespaces.clone();
+                if !excluded.iter().any(|ns| ns == KUBE_SYSTEM) {
+                    excluded.push(KUBE_SYSTEM.to_string());
+                }
+                excluded.sort();
+                excluded.dedup();
+                CloneNamespaces::AllBut(excluded)
+            }
+        }
+    }
+}
+
+/// The system namespace clones never run in unless an audit spec names it.
+pub const KUBE_SYSTEM: &str = "kube-system";
+
+/// Where an audit may create clones ([`AuditSpec::clone_namespaces`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloneNamespaces {
+    /// These namespaces only.
+    Only(Vec<String>),
+    /// Every namespace but these.
+    AllBut(Vec<String>),
+}
+
+impl CloneNamespaces {
+    pub fn allows(&self, namespace: &str) -> bool {
+        match self {
+            CloneNamespaces::Only(list) => list.iter().any(|ns| ns == namespace),
+            CloneNamespaces::AllBut(list) => !list.iter().any(|ns| ns == namespace),
+        }
     }
 }
 

@@ -132,3 +132,65 @@ fn input_and_waiver_files_are_refused_not_ignored() {
     assert!(err.starts_with("profile.waiverFiles"), "{err}");
     assert!(err.contains("not supported in audit specs"), "{err}");
 }
+
+#[test]
+fn clones_run_only_where_the_spec_places_them_and_kube_system_only_when_named() {
+    let spec = from_value(minimal()).unwrap();
+    assert_eq!(
+        spec.clone_namespaces(),
+        CloneNamespaces::Only(vec!["sidescan".into()])
+    );
+    let every = from_value(with(
+        with(
+            minimal(),
+            &["placement", "mode"],
+            json!("workload-namespace"),
+        ),
+        &["select", "excludeNamespaces"],
+        json!(["dev"]),
+    ))
+    .unwrap();
+    let found = every.clone_namespaces();
+    assert_eq!(
+        found,
+        CloneNamespaces::AllBut(vec!["dev".into(), "kube-system".into()])
+    );
+    assert!(found.allows("shop") && !found.allows("kube-system") && !found.allows("dev"));
+    let named = from_value(with(
+        with(
+            minimal(),
+            &["placement", "mode"],
+            json!("workload-namespace"),
+        ),
+        &["select", "namespaces"],
+        json!(["kube-system", "shop", "shop"]),
+    ))
+    .unwrap();
+    assert_eq!(
+        named.clone_namespaces(),
+        CloneNamespaces::Only(vec!["kube-system".into(), "shop".into()])
+    );
+}
+
+#[test]
+fn clones_never_identify_through_the_api() {
+    let err = error(with(minimal(), &["scanner", "identify"], json!("api")));
+    assert!(err.starts_with("scanner.identify: "), "{err}");
+    let err = error(with(minimal(), &["scanner", "identify"], json!("auto")));
+    assert!(
+        err.starts_with("scanner.identify: unknown variant `auto`"),
+        "{err}"
+    );
+    let spec = from_value(with(
+        minimal(),
+        &["scanner", "identify"],
+        json!("heuristic"),
+    ))
+    .unwrap();
+    // The default is left out of the serialized spec (derived ids stay as they were).
+    assert!(
+        serde_json::to_value(&spec).unwrap()["scanner"]
+            .get("identify")
+            .is_none()
+    );
+}

@@ -85,6 +85,13 @@ impl AuditSpec {
         }
         self.validate_select()?;
         names::check_dns_label("scanner.container", &self.scanner.container)?;
+        if self.scanner.identify != crate::spec::ScannerIdentify::Heuristic {
+            return Err(rule(
+                "scanner.identify",
+                self.scanner.identify.as_str(),
+                "clones find their target by the heuristic and mount no API token: remove it",
+            ));
+        }
         non_empty("scanner.image", &self.scanner.image)?;
         non_empty("runner.image", &self.runner.image)?;
         if !self.scanner.results_dir.starts_with('/') {

@@ -204,6 +204,12 @@ pub struct Scanner {
     pub image: String,
     #[serde(default)]
     pub backend: ScanBackend,
+    /// How the agent finds the target: by the heuristic (no API token in the scan pod) or from
+    /// the pod's status through the API (a short-lived token and a Role reading the one pod).
+    /// Left out of the serialized spec when it is the default, so default specs keep their
+    /// derived run ids.
+    #[serde(default, skip_serializing_if = "ScannerIdentify::is_heuristic")]
+    pub identify: ScannerIdentify,
     /// The shared `emptyDir` the agent writes results to.
     #[serde(default = "default_results_dir")]
     pub results_dir: String,
@@ -236,9 +242,44 @@ impl Default for Scanner {
             container: default_scanner_container(),
             image: default_scanner_image(),
             backend: ScanBackend::default(),
+            identify: ScannerIdentify::default(),
             results_dir: default_results_dir(),
             results_size_limit: default_results_size_limit(),
             resources: Resources::scanner_default(),
+        }
+    }
+}
+
+/// How the scanner finds the target container's process (`scanner.identify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScannerIdentify {
+    /// The one process in the pod whose root differs from the scanner's: no API access, so the
+    /// scan pod mounts no ServiceAccount token.
+    #[default]
+    Heuristic,
+    /// The target container's ID from the pod's status, read with a short-lived token of the
+    /// scanner's own ServiceAccount (a Role that reads the one pod).
+    Api,
+}
+
+impl ScannerIdentify {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ScannerIdentify::Heuristic => "heuristic",
+            ScannerIdentify::Api => "api",
+        }
+    }
+
+    pub fn is_heuristic(&self) -> bool {
+        *self == ScannerIdentify::Heuristic
+    }
+
+    /// The agent's `--identify` value.
+    pub const fn agent(self) -> crate::scanner::Identify {
+        match self {
+            ScannerIdentify::Heuristic => crate::scanner::Identify::Heuristic,
+            ScannerIdentify::Api => crate::scanner::Identify::Api,
         }
     }
 }

@@ -84,6 +84,12 @@ pub fn check_strictly(doc: &Value) {
             strict::check::<k8s_openapi::api::networking::v1::NetworkPolicy>(doc)
         }
         ("batch/v1", "CronJob") => strict::check::<batch::v1::CronJob>(doc),
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy") => strict::check::<
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy,
+        >(doc),
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding") => strict::check::<
+            k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+        >(doc),
         // batch/v1beta1 CronJob (before 1.21) has the same fields as batch/v1 minus timeZone,
         // which is never rendered for those releases; k8s-openapi only ships current types.
         ("batch/v1beta1", "CronJob") => {

@@ -2,13 +2,18 @@
 //! the scan pod that scans it out.
 //!
 //! The clone keeps what makes the scan see what production runs: the container's image,
-//! environment, working directory, security contexts, the Secret and ConfigMap volumes it mounts
-//! (when it runs in the workload's namespace), node selector, node affinity and tolerations. It
-//! drops what would make it act like production: the workload's labels (no Service, controller,
+//! environment, working directory, security contexts, the ConfigMap volumes it mounts (when it
+//! runs in the workload's namespace), node selector, node affinity and tolerations. It drops what
+//! would make it act like production: the workload's labels (no Service, controller,
 //! PodDisruptionBudget or NetworkPolicy written for the workload selects it), its ServiceAccount
 //! token, probes, lifecycle hooks, ports, host namespaces, pod (anti-)affinity, priority; volumes
 //! that cannot be shared safely become empty directories and are listed as not scanned. By
 //! default the target runs the static `hold` program instead of its entrypoint.
+//!
+//! What the admission policy beside the audit's Role refuses, a clone never carries: Secrets
+//! (volumes, projected sources, `secretKeyRef` and `envFrom` Secret references are left out and
+//! listed), `privileged` and capabilities beyond Pod Security baseline (left out and listed),
+//! and namespaces the spec does not place clones in (`kube-system` unless named).
 
 use crate::audit::discover::Target;
 use k8s_openapi::api::core::v1::{
@@ -26,11 +31,12 @@ use sidescan_core::labels::{self, Component};
 use sidescan_core::scanner::{AgentInvocation, Identify};
 use sidescan_core::spec::{PROFILE_MOUNT_PATH, Resources, ScanBackend, SecurityMode};
 use sidescan_core::{RunId, names};
+use sidescan_gen::admission::BASELINE_CAPABILITIES;
 use sidescan_gen::inputs::profile_key;
 use std::collections::BTreeMap;
 
 /// The init container that brings `hold` in.
-pub const HOLD_CONTAINER: &str = "sidescan-hold";
+pub use sidescan_core::audit::HOLD_CONTAINER;
 /// Volumes sidescan adds; a workload volume with one of these names cannot be cloned.
 pub const HOLD_VOLUME: &str = "sidescan-hold";
 pub const RESULTS_VOLUME: &str = "sidescan-results";
@@ -43,6 +49,11 @@ pub const AUDIT_CONTEXT_ENV: &str = "SIDESCAN_AUDIT_CONTEXT";
 /// Seconds `hold` and the pod outlive the target's deadline, so the controller, not the clock,
 /// ends a clone.
 pub const DEADLINE_MARGIN_SECONDS: u64 = 60;
+
+/// Why a clone mounts and reads no Secret of the workload.
+pub const SECRETS_NOT_MOUNTED: &str = "Secrets are never mounted into clones: the admission policy \
+     beside the audit's Role refuses them, so the audit's token cannot reach a namespace's Secrets \
+     through a pod";
 
 /// A profile ConfigMap in the clone's namespace and the files to restore from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +228,9 @@ fn clone_volume(
     let in_scan_namespace = placement == PlacementMode::ScanNamespace;
     match kind.as_str() {
         "emptyDir" | "downwardAPI" => (volume.clone(), None),
-        "configMap" | "secret" if in_scan_namespace => replaced(elsewhere()),
-        "configMap" | "secret" => (volume.clone(), None),
+        "secret" => replaced(SECRETS_NOT_MOUNTED.into()),
+        "configMap" if in_scan_namespace => replaced(elsewhere()),
+        "configMap" => (volume.clone(), None),
         "projected" => {
             let mut kept = volume.clone();
             let mut dropped = Vec::new();
@@ -228,10 +240,10 @@ fn clone_volume(
                 for source in sources {
                     if source.service_account_token.is_some() {
                         dropped.push("a ServiceAccount token (clones mount none)".to_string());
-                    } else if in_scan_namespace
-                        && (source.config_map.is_some() || source.secret.is_some())
-                    {
-                        dropped.push(format!("a ConfigMap or Secret: {}", elsewhere()));
+                    } else if source.secret.is_some() {
+                        dropped.push(format!("a Secret: {SECRETS_NOT_MOUNTED}"));
+                    } else if in_scan_namespace && source.config_map.is_some() {
+                        dropped.push(format!("a ConfigMap: {}", elsewhere()));
                     } else {
                         keep.push(source);
                     }
@@ -336,6 +348,18 @@ fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
 pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefused> {
     let spec = req.spec;
     let refuse = |why: String| Err(CloneRefused(why));
+    if !spec.clone_namespaces().allows(req.namespace) {
+        return refuse(format!(
+            "clones do not run in namespace {}: {} (name it in select.namespaces, or use \
+             placement.mode scan-namespace)",
+            req.namespace,
+            if req.namespace == sidescan_core::audit::KUBE_SYSTEM {
+                "kube-system only when the audit spec names it"
+            } else {
+                "the audit spec does not place clones there"
+            }
+        ));
+    }
     let Some(pod_spec) = target.template.spec.as_ref() else {
         return refuse("the workload has no pod template".into());
     };
@@ -435,26 +459,61 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
             }
         }
     }
-    if spec.placement.mode == PlacementMode::ScanNamespace {
-        if let Some(vars) = target_container.env.as_mut() {
-            vars.retain(|var| {
-                let from_object = var
-                    .value_from
-                    .as_ref()
-                    .is_some_and(|f| f.secret_key_ref.is_some() || f.config_map_key_ref.is_some());
-                if from_object {
-                    env_not_reproduced.push(var.name.clone());
-                }
-                !from_object
+    // Secret references never (the policy refuses them); ConfigMap references only in the
+    // workload's namespace, where the ConfigMaps are.
+    let in_scan_namespace = spec.placement.mode == PlacementMode::ScanNamespace;
+    if let Some(vars) = target_container.env.as_mut() {
+        vars.retain(|var| {
+            let source = var.value_from.as_ref();
+            let left_out = source.is_some_and(|f| {
+                f.secret_key_ref.is_some() || (in_scan_namespace && f.config_map_key_ref.is_some())
             });
+            if left_out {
+                env_not_reproduced.push(var.name.clone());
+            }
+            !left_out
+        });
+    }
+    if let Some(sources) = target_container.env_from.take() {
+        let mut kept = Vec::new();
+        for source in sources {
+            match (&source.config_map_ref, &source.secret_ref) {
+                (Some(cm), _) if in_scan_namespace => {
+                    env_not_reproduced.push(format!("envFrom ConfigMap {}", cm.name));
+                }
+                (_, Some(s)) => env_not_reproduced.push(format!("envFrom Secret {}", s.name)),
+                _ => kept.push(source),
+            }
         }
-        for source in target_container.env_from.take().into_iter().flatten() {
-            let what = match (&source.config_map_ref, &source.secret_ref) {
-                (Some(cm), _) => format!("envFrom ConfigMap {}", cm.name),
-                (_, Some(s)) => format!("envFrom Secret {}", s.name),
-                _ => "envFrom".to_string(),
-            };
-            env_not_reproduced.push(what);
+        target_container.env_from = (!kept.is_empty()).then_some(kept);
+    }
+    // Never privileged, and only the capabilities Pod Security baseline allows: the policy
+    // refuses the rest. The workload's other settings stay.
+    if let Some(sc) = target_container.security_context.as_mut() {
+        if sc.privileged == Some(true) {
+            sc.privileged = None;
+            not_reproduced.push("privileged (clones are never privileged)".into());
+        }
+        if let Some(add) = sc.capabilities.as_mut().and_then(|c| c.add.as_mut()) {
+            let (kept, dropped): (Vec<String>, Vec<String>) = add
+                .drain(..)
+                .partition(|cap| BASELINE_CAPABILITIES.contains(&cap.as_str()));
+            if !dropped.is_empty() {
+                not_reproduced.push(format!(
+                    "capabilities {} (clones add only those Pod Security baseline allows)",
+                    dropped.join(", ")
+                ));
+            }
+            *add = kept;
+        }
+        if sc
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.add.as_ref())
+            .is_some_and(Vec::is_empty)
+            && let Some(caps) = sc.capabilities.as_mut()
+        {
+            caps.add = None;
         }
     }
     match spec.target.run {
@@ -612,10 +671,7 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
                 name: HOLD_CONTAINER.into(),
                 image: Some(spec.images.reference(&spec.scanner.image)),
                 image_pull_policy: Some(spec.images.pull_policy.as_str().into()),
-                args: Some(vec![
-                    sidescan_core::scanner::INSTALL_HOLD_SUBCOMMAND.into(),
-                    format!("{HOLD_MOUNT_PATH}/{HOLD_FILE}"),
-                ]),
+                args: Some(sidescan_core::audit::install_hold_args()),
                 resources: Some(resources(&Resources {
                     requests: BTreeMap::from([
                         ("cpu".into(), "10m".into()),
@@ -771,4 +827,4 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
 
 #[cfg(test)]
 #[path = "clone_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use serde_json::{Value, json};
 use sidescan_core::audit::{AuditSpec, WorkloadKind};
 
-fn spec(extra: Value) -> AuditSpec {
+pub(crate) fn spec(extra: Value) -> AuditSpec {
     let mut base = json!({
         "scanner": {"backend": "builtin", "image": "localhost/sidescan-scanner:dev"},
         "results": {"storeUrl": "s3://audits/prod", "endpoint": "http://127.0.0.1:8333",
@@ -19,7 +19,7 @@ fn spec(extra: Value) -> AuditSpec {
     sidescan_core::audit::from_value(base).unwrap()
 }
 
-fn template() -> PodTemplateSpec {
+pub(crate) fn template() -> PodTemplateSpec {
     serde_json::from_value(json!({
         "metadata": {
             "labels": {"app": "web", "tier": "front"},
@@ -91,7 +91,7 @@ fn template() -> PodTemplateSpec {
     .unwrap()
 }
 
-fn target() -> Target {
+pub(crate) fn target() -> Target {
     Target {
         namespace: "shop".into(),
         kind: WorkloadKind::Deployment,
@@ -105,7 +105,7 @@ fn target() -> Target {
     }
 }
 
-fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
+pub(crate) fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
     let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
     let run = RunId::parse("abc123def456").unwrap();
     let req = CloneRequest {
@@ -114,7 +114,11 @@ fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
         run_id: &run,
         namespace,
         owner: None,
-        profile: None,
+        // What the audit copies beside clones for a cinc profile without a URL.
+        profile: (spec.scanner.backend == ScanBackend::Cinc).then(|| ProfileMount {
+            config_map: format!("sidescan-{audit}-profile"),
+            files: vec!["inspec.yml".into(), "controls/a.rb".into()],
+        }),
         seccomp_field: true,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
     };
@@ -178,7 +182,11 @@ fn the_target_keeps_image_env_workdir_and_security_context_and_runs_hold() {
     let app = container(&clone.pod, "app");
     let original = &template().spec.unwrap().containers[0];
     assert_eq!(app.image, original.image);
-    assert_eq!(app.env, original.env);
+    // Every variable but the Secret reference (clones read no Secret).
+    let mut env = original.env.clone().unwrap();
+    env.retain(|e| e.name != "DB_PASSWORD");
+    assert_eq!(app.env.as_ref(), Some(&env));
+    assert_eq!(clone.env_not_reproduced, ["DB_PASSWORD"]);
     assert_eq!(app.env_from, original.env_from);
     assert_eq!(app.working_dir.as_deref(), Some("/srv"));
     assert_eq!(app.security_context, original.security_context);
@@ -253,7 +261,7 @@ fn unsafe_volumes_become_empty_directories_and_are_listed() {
     let volumes = clone.pod.spec.as_ref().unwrap().volumes.clone().unwrap();
     let by_name = |n: &str| volumes.iter().find(|v| v.name == n).cloned().unwrap();
     assert!(by_name("config").config_map.is_some());
-    assert!(by_name("creds").secret.is_some());
+    assert!(by_name("creds").empty_dir.is_some() && by_name("creds").secret.is_none());
     assert!(
         by_name("data").empty_dir.is_some() && by_name("data").persistent_volume_claim.is_none()
     );
@@ -274,11 +282,13 @@ fn unsafe_volumes_become_empty_directories_and_are_listed() {
     assert_eq!(
         noted,
         [
+            ("creds", "secret"),
             ("data", "persistentVolumeClaim"),
             ("host", "hostPath"),
             ("token", "projected")
         ]
     );
+    assert_eq!(clone.volumes_not_scanned[0].reason, SECRETS_NOT_MOUNTED);
     let app = container(&clone.pod, "app");
     let host = app
         .volume_mounts
@@ -450,17 +460,152 @@ fn cinc_needs_a_profile_config_map_in_the_clones_namespace() {
     assert_eq!(items[1].path, "controls/a.rb");
 }
 
-#[test]
-fn every_clone_is_a_valid_pod_object() {
-    for extra in [
+/// The audit specs the clone tests build clones for (added to [`spec`]'s base).
+pub(crate) fn spec_variants() -> Vec<Value> {
+    vec![
         json!({}),
         json!({"placement": {"mode": "workload-namespace"}}),
         json!({"target": {"run": "entrypoint"}}),
-    ] {
-        let clone = build_with(&spec(extra), "shop");
+        json!({"security": {"mode": "ptrace"}}),
+        json!({"security": {"mode": "same-uid"}, "cluster": {"hostNetwork": false}}),
+        json!({"placement": {"mode": "workload-namespace"}, "select": {"namespaces": ["shop"]},
+               "scanner": {"backend": "cinc", "image": "s:1"}, "profile": {"dir": "p"}}),
+    ]
+}
+
+#[test]
+fn every_clone_is_a_valid_pod_object() {
+    for extra in spec_variants() {
+        let spec = spec(extra);
+        let clone = build_with(&spec, spec.clone_namespace("shop"));
         let value = serde_json::to_value(&clone.pod).unwrap();
         let back: Pod = serde_json::from_value(value.clone()).unwrap();
         assert_eq!(serde_json::to_value(&back).unwrap(), value);
         names::check_dns_label("name", clone.pod.metadata.name.as_deref().unwrap()).unwrap();
     }
+}
+
+#[test]
+fn secrets_privileges_and_unplaced_namespaces_never_reach_a_clone() {
+    let mut t = target();
+    let pod = t.template.spec.as_mut().unwrap();
+    pod.volumes.as_mut().unwrap().push(
+        serde_json::from_value(json!({"name": "mixed", "projected": {"sources": [
+            {"secret": {"name": "tls"}}, {"downwardAPI": {"items": [
+                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}}]}}))
+        .unwrap(),
+    );
+    let app = &mut pod.containers[0];
+    app.volume_mounts
+        .as_mut()
+        .unwrap()
+        .push(serde_json::from_value(json!({"name": "mixed", "mountPath": "/etc/mixed"})).unwrap());
+    app.env_from = Some(
+        serde_json::from_value(json!([
+            {"configMapRef": {"name": "web-config"}},
+            {"secretRef": {"name": "web-secrets"}},
+        ]))
+        .unwrap(),
+    );
+    app.security_context = Some(
+        serde_json::from_value(json!({"privileged": true, "runAsUser": 1000,
+            "capabilities": {"add": ["NET_BIND_SERVICE", "SYS_ADMIN", "NET_ADMIN"]}}))
+        .unwrap(),
+    );
+    let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
+    let run = RunId::parse("abc123def456").unwrap();
+    let workload_ns = spec(json!({"placement": {"mode": "workload-namespace"}}));
+    let req = |spec, namespace| CloneRequest {
+        spec,
+        audit_id: &audit,
+        run_id: &run,
+        namespace,
+        owner: None,
+        profile: None,
+        seccomp_field: true,
+        now: "2026-11-26T03:00:00Z".parse().unwrap(),
+    };
+    let clone = build(&t, &req(&workload_ns, "shop")).unwrap();
+    let app = container(&clone.pod, "app");
+    let sc = app.security_context.as_ref().unwrap();
+    assert_eq!(sc.privileged, None);
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().add.as_deref(),
+        Some(&["NET_BIND_SERVICE".to_string()][..])
+    );
+    assert_eq!(sc.run_as_user, Some(1000), "the rest of the context stays");
+    assert!(
+        clone
+            .not_reproduced
+            .contains(&"privileged (clones are never privileged)".to_string())
+    );
+    assert!(
+        clone
+            .not_reproduced
+            .iter()
+            .any(|n| n.starts_with("capabilities SYS_ADMIN, NET_ADMIN"))
+    );
+    assert_eq!(
+        clone.env_not_reproduced,
+        ["DB_PASSWORD", "envFrom Secret web-secrets"]
+    );
+    assert_eq!(
+        app.env_from.as_ref().unwrap()[0]
+            .config_map_ref
+            .as_ref()
+            .unwrap()
+            .name,
+        "web-config"
+    );
+    // The only Secret the pod names is the store credentials', in the scanner.
+    fn secret_names(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("secretKeyRef" | "secretRef" | "secret", Value::Object(r)) => {
+                            let name = r.get("name").or_else(|| r.get("secretName"));
+                            out.push(name.and_then(Value::as_str).unwrap_or("").to_string());
+                        }
+                        _ => secret_names(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| secret_names(v, out)),
+            _ => {}
+        }
+    }
+    let mut names = Vec::new();
+    secret_names(&serde_json::to_value(&clone.pod.spec).unwrap(), &mut names);
+    assert_eq!(names, ["store", "store"]);
+    let mixed = clone
+        .pod
+        .spec
+        .as_ref()
+        .unwrap()
+        .volumes
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|v| v.name == "mixed")
+        .unwrap()
+        .clone();
+    assert_eq!(mixed.projected.unwrap().sources.unwrap().len(), 1);
+    assert!(
+        clone
+            .volumes_not_scanned
+            .iter()
+            .any(|n| n.name == "mixed" && n.reason.starts_with("partly mounted: left out a Secret"))
+    );
+
+    // kube-system only when the spec names it; nowhere the spec does not place clones.
+    let refused = build(&t, &req(&workload_ns, "kube-system")).unwrap_err();
+    assert!(refused.0.contains("kube-system only when"), "{refused}");
+    let named = spec(json!({"placement": {"mode": "workload-namespace"},
+        "select": {"namespaces": ["kube-system"]}}));
+    assert!(build(&t, &req(&named, "kube-system")).is_ok());
+    assert!(build(&t, &req(&named, "shop")).is_err());
+    let scan_ns = spec(json!({}));
+    assert!(build(&t, &req(&scan_ns, "shop")).is_err());
+    assert!(build(&t, &req(&scan_ns, "sidescan")).is_ok());
 }

@@ -125,7 +125,8 @@ pub(super) async fn delete_pod(
 }
 
 /// `sidescan-runner scan` runs that died (SIGKILL) leave their ConfigMap and scanner RBAC:
-/// remove those of this target whose run has no pod and that are older than a deploy phase.
+/// remove those of this target whose run has no pod and that are older than a deploy phase
+/// (the RBAC only when this run has some of its own).
 pub(super) async fn sweep_leftovers(p: &Prepared, target: &str) -> Result<(), Error> {
     let pods: Api<Pod> = Api::namespaced(p.client.clone(), &p.namespace);
     let selector = format!("{}={target},{}", labels::TARGET, labels::RUN_ID);
@@ -164,9 +165,14 @@ pub(super) async fn sweep_leftovers(p: &Prepared, target: &str) -> Result<(), Er
         }};
     }
     sweep!(ConfigMap, "configmap");
-    sweep!(RoleBinding, "rolebinding");
-    sweep!(Role, "role");
-    sweep!(ServiceAccount, "serviceaccount");
+    // Only runs that identify through the API (`scanner.identify: api`) create the scanner's
+    // RBAC; a run with the heuristic needs no rights on RBAC objects at all, and leaves those of
+    // dead API runs to the next API run.
+    if p.plan.service_account.is_some() {
+        sweep!(RoleBinding, "rolebinding");
+        sweep!(Role, "role");
+        sweep!(ServiceAccount, "serviceaccount");
+    }
     if !removed.is_empty() {
         tracing::info!(objects = ?removed, "removed objects of dead runs");
     }

@@ -1,7 +1,8 @@
 //! The objects a run creates, built from the generator library's own templates (no second copy
 //! of them): the scan pod (with the owner Job and the deadline), and for `sidescan-runner scan`
-//! a per-run profile ConfigMap and the scanner's ServiceAccount, Role and RoleBinding. Pure:
-//! spec and file contents in, objects out.
+//! a per-run profile ConfigMap and, only when the scanner identifies through the API
+//! (`scanner.identify: api`), its ServiceAccount, Role and RoleBinding. Pure: spec and file
+//! contents in, objects out.
 
 use crate::Error;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
@@ -39,7 +40,8 @@ pub struct PlanInput<'a> {
     pub kube: KubeVersion,
     pub pod_name: &'a str,
     pub owner: Option<&'a OwnerJob>,
-    /// `sidescan-runner scan`: the profile ConfigMap and the scanner's RBAC are the run's own.
+    /// `sidescan-runner scan`: the profile ConfigMap and (with `scanner.identify: api`) the
+    /// scanner's RBAC are the run's own.
     pub per_run: bool,
     pub archive: Option<&'a Archive>,
     /// The run's folder and, for an S3 store, its presigned uploads: the scanner gets those
@@ -181,8 +183,13 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
     let mut config_maps = Vec::new();
     let (mut service_account, mut role, mut role_binding) = (None, None, None);
     if input.per_run {
+        // The heuristic needs no API access: the pod keeps the namespace's default
+        // ServiceAccount and no token, and the run creates no RBAC.
+        let api_identify = spec.scanner.identify == spec::ScannerIdentify::Api;
         let scanner = run_object_name(&run_id, SCANNER_KIND);
-        pod["spec"]["serviceAccountName"] = json!(scanner);
+        if api_identify {
+            pod["spec"]["serviceAccountName"] = json!(scanner);
+        }
         // The run's own profile and inputs ConfigMaps (existing ones named in the spec stay as
         // they are).
         let own_profile =
@@ -240,7 +247,12 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
         }
         // The scanner's RBAC, as the generator renders it, limited to this run's pod.
         let generated_scanner = spec::object_name(&target, SCANNER_KIND);
-        for mut doc in render(generator, Kind::Rbac, &ctx)? {
+        let rbac = if api_identify {
+            render(generator, Kind::Rbac, &ctx)?
+        } else {
+            Vec::new()
+        };
+        for mut doc in rbac {
             if doc["metadata"]["name"] != generated_scanner.as_str() {
                 continue;
             }
@@ -382,10 +394,10 @@ mod tests {
         let ps = pod.spec.as_ref().unwrap();
         assert_eq!(ps.active_deadline_seconds, Some(40));
         assert_eq!(ps.termination_grace_period_seconds, Some(1));
-        assert_eq!(
-            ps.service_account_name.as_deref(),
-            Some("sidescan-web-scanner")
-        );
+        // The heuristic: the namespace's default ServiceAccount and no token.
+        assert_eq!(ps.service_account_name.as_deref(), Some("default"));
+        assert_eq!(ps.automount_service_account_token, Some(false));
+        assert!(args(pod).join(" ").contains("--identify heuristic"));
         // The pod does not mount the thresholds (the orchestrator evaluates them).
         assert!(!serde_json::to_string(pod).unwrap().contains("thresholds"));
         assert_eq!(plan.run_id.as_str(), "abc123def456");
@@ -435,10 +447,35 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_run_with_the_heuristic_creates_no_rbac_and_mounts_no_token() {
+        let g = Generator::new().unwrap();
+        let s = spec(json!({}));
+        let inputs = Inputs::default();
+        for kube in ["1.20", "1.33"] {
+            let plan = plan(
+                &g,
+                PlanInput {
+                    per_run: true,
+                    kube: KubeVersion::parse(kube).unwrap(),
+                    ..input(&s, &inputs)
+                },
+            )
+            .unwrap();
+            assert!(plan.service_account.is_none() && plan.role.is_none());
+            assert!(plan.role_binding.is_none() && plan.other_objects().is_empty());
+            let ps = plan.pod.spec.as_ref().unwrap();
+            assert_eq!(ps.service_account_name.as_deref(), Some("default"));
+            assert_eq!(ps.automount_service_account_token, Some(false));
+            let text = serde_json::to_string(&plan.pod).unwrap();
+            assert!(!text.contains("serviceAccountToken"), "{kube}: {text}");
+        }
+    }
+
+    #[test]
     fn a_scan_run_makes_its_own_profile_configmap_and_scanner_rbac() {
         let g = Generator::new().unwrap();
         let dir = repo().join("examples/profiles/baseline");
-        let s = spec(json!({"scanner": {"backend": "cinc"},
+        let s = spec(json!({"scanner": {"backend": "cinc", "identify": "api"},
             "profile": {"dir": dir.to_str().unwrap()},
             "results": {"storeUrl": "s3://b/scans"}}));
         let inputs = Inputs {
