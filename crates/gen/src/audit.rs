@@ -154,8 +154,8 @@ pub fn resolved_spec(spec: &AuditSpec, inputs: &Inputs) -> AuditSpec {
 }
 
 /// What the audit's ServiceAccount creates: clones as `sidescan-runner audit` builds them (the
-/// pinned scanner and hold installer, no token, no Secret but the store credentials in the
-/// scanner) and their profile ConfigMaps, where clones run.
+/// pinned scanner and hold installer, no token, no Secret: the scanner uploads through presigned
+/// URLs) and their profile ConfigMaps, where clones run.
 fn clone_fence(spec: &AuditSpec, object_labels: &BTreeMap<String, String>) -> Fence {
     let scanner_image = spec.images.reference(&spec.scanner.image);
     Fence {
@@ -186,12 +186,8 @@ fn clone_fence(spec: &AuditSpec, object_labels: &BTreeMap<String, String>) -> Fe
         }),
         host_network: spec.cluster.host_network,
         volume_secrets: Vec::new(),
-        scanner_env_secrets: spec
-            .results
-            .credentials_secret
-            .iter()
-            .map(|s| s.name.clone())
-            .collect(),
+        // Clones get presigned uploads, never credentials.
+        scanner_env_secrets: Vec::new(),
         target_env_from_secrets: Vec::new(),
         claims: Vec::new(),
         other_volumes: Vec::new(),

@@ -798,12 +798,8 @@ fn scan_fence(
         hold: None,
         host_network: pod.host_network,
         volume_secrets: refs.secrets,
-        scanner_env_secrets: pod
-            .scanner
-            .credentials
-            .iter()
-            .map(|c| c.secret.clone())
-            .collect(),
+        // The workflows hand their scan pods presigned uploads, never credentials.
+        scanner_env_secrets: Vec::new(),
         target_env_from_secrets: env_from_secrets,
         claims: refs.claims,
         other_volumes: refs.other_volumes,

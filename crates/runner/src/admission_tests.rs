@@ -474,6 +474,16 @@ fn plan_objects(spec: &ScanSpec, inputs: &Inputs, kube: KubeVersion, per_run: bo
     };
     let pod_name = spec::scan_pod_name(&spec.target.name);
     let empty = Inputs::default();
+    // As `prepare` binds every run: its folder and, for an S3 store, its presigned uploads.
+    let location = sidescan_core::RunLocation::new(
+        "",
+        &spec.namespace,
+        &spec.target.name,
+        "2026-12-07T12:00:00Z".parse().unwrap(),
+        sidescan_gen::context::run_id(&resolved),
+    )
+    .unwrap();
+    let binding = bound(location, resolved.results.store_url.as_deref());
     plan::plan(
         generator(),
         PlanInput {
@@ -484,6 +494,7 @@ fn plan_objects(spec: &ScanSpec, inputs: &Inputs, kube: KubeVersion, per_run: bo
             owner: (!per_run).then_some(&owner),
             per_run,
             archive: None,
+            binding: Some(&binding),
         },
     )
     .unwrap()
@@ -519,9 +530,48 @@ fn audit_profile_config_map(audit: &AuditId, namespace: &str) -> Value {
     })
 }
 
+/// A run bound as `prepare` and the audit bind theirs: for an `s3://` store, presigned uploads of
+/// the folder's two files (URLs made up: the policy never sees inside them).
+fn bound(location: sidescan_core::RunLocation, store: Option<&str>) -> plan::RunBinding {
+    let grant = store
+        .filter(|u| u.starts_with("s3://"))
+        .map(|store| sidescan_store::UploadGrant {
+            store: store.to_string(),
+            expires: "2026-12-07T13:00:00Z".into(),
+            objects: ["hdf.json", "metadata.json"]
+                .iter()
+                .map(|f| {
+                    let key = format!("scans/{}/{f}", location.folder());
+                    let object = sidescan_store::ObjectGrant {
+                        key: key.clone(),
+                        content_type: "application/json".into(),
+                        put: format!("https://s3.test/{key}?X-Amz-Signature=p"),
+                        get: format!("https://s3.test/{key}?X-Amz-Signature=g"),
+                    };
+                    (f.to_string(), object)
+                })
+                .collect(),
+        });
+    plan::RunBinding {
+        location,
+        store_prefix: Some("scans".into()),
+        grant,
+    }
+}
+
 fn clone_of(spec: &sidescan_core::audit::AuditSpec, namespace: &str) -> Value {
     let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
     let run = RunId::parse("abc123def456").unwrap();
+    let target = clone::tests::target();
+    let location = sidescan_core::RunLocation::new(
+        "",
+        &target.namespace,
+        &target.segment(),
+        "2026-11-26T03:00:00Z".parse().unwrap(),
+        run.clone(),
+    )
+    .unwrap();
+    let binding = bound(location, spec.results.store_url.as_deref());
     let req = CloneRequest {
         spec,
         audit_id: &audit,
@@ -534,8 +584,9 @@ fn clone_of(spec: &sidescan_core::audit::AuditSpec, namespace: &str) -> Value {
         }),
         seccomp_field: true,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
+        binding: Some(&binding),
     };
-    to_json(&clone::build(&clone::tests::target(), &req).unwrap().pod)
+    to_json(&clone::build(&target, &req).unwrap().pod)
 }
 
 #[test]
@@ -544,8 +595,9 @@ fn every_pod_and_config_map_sidescan_renders_or_creates_is_admitted() {
     let newest = KubeVersion::parse("1.33").unwrap();
     let oldest_with_policy = KubeVersion::parse("1.30").unwrap();
 
-    // 1. The committed golden files and examples: the scan pod as the orchestrator creates it,
-    //    the ConfigMaps as a user applies them. Streams for releases before 1.30 carry no
+    // 1. The committed golden files and examples: the scan pod as the orchestrator creates it
+    //    (or, with static credentials, as a user applies it), the ConfigMaps as a user applies
+    //    them. Streams for releases before 1.30 carry no
     //    policy: the same spec's policy, rendered for 1.30, judges their pods.
     let mut streams = 0;
     for (source, docs) in rendered_streams() {
@@ -564,7 +616,16 @@ fn every_pod_and_config_map_sidescan_renders_or_creates_is_admitted() {
         let pods: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Pod").collect();
         assert!(!pods.is_empty(), "{source}: no scan pod");
         for pod in pods {
-            admitted.scan_pod(&policies, &spec, pod, &source);
+            // A bare scan pod with static store credentials is the manual path: a user applies
+            // it (the workflows bind their pods to presigned uploads instead, step 2).
+            let manual = pod["spec"]["volumes"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|v| v["name"] == "store-credentials"));
+            if manual {
+                admitted.expect(&policies, &Request::create(KUBECTL_USER, pod), &source);
+            } else {
+                admitted.scan_pod(&policies, &spec, pod, &source);
+            }
         }
         for cm in docs.iter().filter(|d| d["kind"] == "ConfigMap") {
             admitted.expect(&policies, &Request::create(KUBECTL_USER, cm), &source);
@@ -1089,7 +1150,7 @@ fn clone_attacks(spec: &sidescan_core::audit::AuditSpec, pod: &Value) -> Vec<Att
                     "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}),
                 )
             })),
-            refused_by: &["Secrets reach the environment"],
+            refused_by: &["reads a Secret", "Secrets reach the environment"],
         },
         Attack {
             what: "the store credentials in the target",
@@ -1100,7 +1161,7 @@ fn clone_attacks(spec: &sidescan_core::audit::AuditSpec, pod: &Value) -> Vec<Att
                     "valueFrom": {"secretKeyRef": {"name": "store", "key": "AWS_SECRET_ACCESS_KEY"}}}),
                 )
             })),
-            refused_by: &["Secrets reach the environment"],
+            refused_by: &["reads a Secret", "Secrets reach the environment"],
         },
         Attack {
             what: "a clone with envFrom a Secret",
@@ -1110,7 +1171,7 @@ fn clone_attacks(spec: &sidescan_core::audit::AuditSpec, pod: &Value) -> Vec<Att
                     json!({"secretRef": {"name": "web-secrets"}}),
                 )
             })),
-            refused_by: &["Secrets reach the environment"],
+            refused_by: &["reads a Secret", "Secrets reach the environment"],
         },
         Attack {
             what: "a clone as the workload's ServiceAccount",

@@ -19,7 +19,7 @@ use crate::audit::discover::Target;
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar,
     EnvVarSource, KeyToPath, LocalObjectReference, ObjectFieldSelector, Pod, PodSpec,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Volume, VolumeMount,
+    ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -78,6 +78,8 @@ pub struct CloneRequest<'a> {
     pub seccomp_field: bool,
     /// When the clone is created (RFC 3339), recorded with its expiry in annotations.
     pub now: jiff::Timestamp,
+    /// The run's folder and presigned uploads: the scanner gets these, never credentials.
+    pub binding: Option<&'a crate::binding::RunBinding>,
 }
 
 /// A clone and what it does not reproduce of the workload.
@@ -141,21 +143,6 @@ fn field_env(name: &str, path: &str) -> EnvVar {
             field_ref: Some(ObjectFieldSelector {
                 field_path: path.into(),
                 ..ObjectFieldSelector::default()
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    }
-}
-
-fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.into(),
-                key: key.into(),
-                optional: None,
             }),
             ..EnvVarSource::default()
         }),
@@ -558,6 +545,9 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
                 .unwrap_or_else(|| PROFILE_MOUNT_PATH.to_string()),
         );
     }
+    if let Some(binding) = req.binding {
+        invocation.run_folder = Some(binding.location.folder_name());
+    }
     let args = invocation.args();
     let context = serde_json::json!({
         "audit_id": req.audit_id.as_str(),
@@ -593,16 +583,11 @@ pub fn build(target: &Target, req: &CloneRequest<'_>) -> Result<Clone, CloneRefu
         scanner_env.push(env("AWS_ALLOW_HTTP", "true"));
     }
     scanner_env.push(env("AWS_EC2_METADATA_DISABLED", "true"));
-    if let Some(secret) = &spec.results.credentials_secret {
-        scanner_env.push(secret_env(
-            "AWS_ACCESS_KEY_ID",
-            &secret.name,
-            &secret.access_key_id_key,
-        ));
-        scanner_env.push(secret_env(
-            "AWS_SECRET_ACCESS_KEY",
-            &secret.name,
-            &secret.secret_access_key_key,
+    // The run's presigned uploads: a stolen value reaches this clone's two objects only.
+    if let Some(grant) = req.binding.and_then(|b| b.grant.as_ref()) {
+        scanner_env.push(env(
+            sidescan_core::scanner::env::UPLOAD_URLS,
+            &grant.to_json(),
         ));
     }
     let mut scanner_mounts = vec![

@@ -105,9 +105,46 @@ pub(crate) fn target() -> Target {
     }
 }
 
+/// A clone's run binding as the audit makes it: the folder and a grant for its two objects
+/// (URLs made up).
+fn binding() -> crate::binding::RunBinding {
+    let t = target();
+    let location = sidescan_core::RunLocation::new(
+        "",
+        &t.namespace,
+        &t.segment(),
+        "2026-11-26T03:00:00Z".parse().unwrap(),
+        RunId::parse("abc123def456").unwrap(),
+    )
+    .unwrap();
+    let objects = ["hdf.json", "metadata.json"]
+        .iter()
+        .map(|f| {
+            let key = format!("prod/{}/{f}", location.folder());
+            let object = sidescan_store::ObjectGrant {
+                key: key.clone(),
+                content_type: "application/json".into(),
+                put: format!("https://s3.test/audits/{key}?X-Amz-Signature=p"),
+                get: format!("https://s3.test/audits/{key}?X-Amz-Signature=g"),
+            };
+            (f.to_string(), object)
+        })
+        .collect();
+    crate::binding::RunBinding {
+        location,
+        store_prefix: Some("prod".into()),
+        grant: Some(sidescan_store::UploadGrant {
+            store: "s3://audits/prod".into(),
+            expires: "2026-11-26T04:00:00Z".into(),
+            objects,
+        }),
+    }
+}
+
 pub(crate) fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
     let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
     let run = RunId::parse("abc123def456").unwrap();
+    let binding = binding();
     let req = CloneRequest {
         spec,
         audit_id: &audit,
@@ -121,6 +158,7 @@ pub(crate) fn build_with(spec: &AuditSpec, namespace: &str) -> Clone {
         }),
         seccomp_field: true,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
+        binding: Some(&binding),
     };
     build(&target(), &req).unwrap()
 }
@@ -371,8 +409,22 @@ fn the_scanner_runs_the_agent_with_the_least_it_needs() {
         "results under the workload's namespace"
     );
     assert!(
-        env["AWS_SECRET_ACCESS_KEY"].value.is_none(),
-        "credentials only by reference"
+        !env.contains_key("AWS_SECRET_ACCESS_KEY") && !env.contains_key("AWS_ACCESS_KEY_ID"),
+        "no credentials in a clone"
+    );
+    // Instead: the run's presigned uploads, for the folder the arguments name.
+    let grant = sidescan_store::UploadGrant::parse(
+        env[sidescan_core::scanner::env::UPLOAD_URLS]
+            .value
+            .as_deref()
+            .unwrap(),
+        "env",
+    )
+    .unwrap();
+    assert_eq!(grant, binding().grant.unwrap());
+    assert!(
+        args.contains("--run-folder 20261126T030000Z-abc123def456"),
+        "{args}"
     );
     let context: Value =
         serde_json::from_str(env[AUDIT_CONTEXT_ENV].value.as_deref().unwrap()).unwrap();
@@ -396,6 +448,7 @@ fn security_modes() {
         profile: None,
         seccomp_field: false,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
+        binding: None,
     };
     let clone = build(&t, &req(&auto)).unwrap();
     assert_eq!(clone.security_mode, "ptrace");
@@ -439,6 +492,7 @@ fn cinc_needs_a_profile_config_map_in_the_clones_namespace() {
         profile: None,
         seccomp_field: true,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
+        binding: None,
     };
     assert!(build(&target(), &req).is_err());
     req.profile = Some(ProfileMount {
@@ -524,6 +578,7 @@ fn secrets_privileges_and_unplaced_namespaces_never_reach_a_clone() {
         profile: None,
         seccomp_field: true,
         now: "2026-11-26T03:00:00Z".parse().unwrap(),
+        binding: None,
     };
     let clone = build(&t, &req(&workload_ns, "shop")).unwrap();
     let app = container(&clone.pod, "app");
@@ -557,7 +612,8 @@ fn secrets_privileges_and_unplaced_namespaces_never_reach_a_clone() {
             .name,
         "web-config"
     );
-    // The only Secret the pod names is the store credentials', in the scanner.
+    // The pod names no Secret at all: not even the store's credentials (the scanner uploads
+    // through the run's presigned URLs).
     fn secret_names(value: &Value, out: &mut Vec<String>) {
         match value {
             Value::Object(map) => {
@@ -577,7 +633,7 @@ fn secrets_privileges_and_unplaced_namespaces_never_reach_a_clone() {
     }
     let mut names = Vec::new();
     secret_names(&serde_json::to_value(&clone.pod.spec).unwrap(), &mut names);
-    assert_eq!(names, ["store", "store"]);
+    assert!(names.is_empty(), "{names:?}");
     let mixed = clone
         .pod
         .spec

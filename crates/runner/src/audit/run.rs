@@ -10,6 +10,7 @@ use crate::audit::discover::Target;
 use crate::audit::files;
 use crate::audit::scan::{self, Step};
 use crate::audit::state::{self, AttemptFailure};
+use crate::binding::RunBinding;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -91,6 +92,8 @@ pub async fn run(config: AuditConfig) -> ExitStatus {
 struct Flight {
     index: usize,
     attempt: u32,
+    /// What this clone's scanner may have stored (its run id and keys).
+    expected: crate::orchestrator::retrieve::Expected,
     run_id: RunId,
     namespace: String,
     deadline: Instant,
@@ -418,6 +421,35 @@ impl Controller {
                 t.started.get_or_insert_with(Instant::now);
                 let ns = spec.clone_namespace(&target.namespace).to_string();
                 let run_id = RunId::from_entropy(rand::random());
+                // The clone's run: its folder, and presigned uploads of exactly its two objects.
+                let binding = match RunBinding::new(
+                    Some(&self.store),
+                    &target.namespace,
+                    &target.segment(),
+                    run_id.clone(),
+                    deadline + Duration::from_secs(60),
+                )
+                .await
+                {
+                    Ok(binding) => binding,
+                    Err(e) => {
+                        let failure = AttemptFailure {
+                            reason: format!("presigning the clone's uploads: {e}"),
+                            retryable: true,
+                        };
+                        self.attempt_failed(
+                            index,
+                            failure,
+                            targets,
+                            &mut tries,
+                            &mut queue,
+                            &mut records,
+                            &mut totals,
+                            total,
+                        );
+                        continue;
+                    }
+                };
                 let request = CloneRequest {
                     spec,
                     audit_id: &self.audit_id,
@@ -427,6 +459,7 @@ impl Controller {
                     profile: profiles.get(&ns).cloned(),
                     seccomp_field: self.seccomp_field,
                     now: jiff::Timestamp::now(),
+                    binding: Some(&binding),
                 };
                 let failure = match clone::build(target, &request) {
                     Err(refused) => Some(AttemptFailure {
@@ -444,6 +477,7 @@ impl Controller {
                                     Flight {
                                         index,
                                         attempt: t.attempts,
+                                        expected: binding.expected(),
                                         run_id,
                                         namespace: ns,
                                         deadline: Instant::now() + deadline,
@@ -511,8 +545,9 @@ impl Controller {
                             flight.retrieving = true;
                             let store = self.store.clone();
                             let name = name.clone();
+                            let expected = flight.expected.clone();
                             retrievals.spawn(async move {
-                                let got = scan::retrieve(&store, exit_code, message.as_deref()).await;
+                                let got = scan::retrieve(&store, exit_code, message.as_deref(), &expected).await;
                                 (name, got)
                             });
                         }

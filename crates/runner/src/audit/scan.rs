@@ -3,6 +3,7 @@
 //! These are the per-scan pipeline's decisions; the audit adds nothing to them.
 
 use crate::orchestrator::progress::{FATAL_WAITING_REASONS, not_scheduled, waiting};
+use crate::orchestrator::retrieve::Expected;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use sidescan_store::Store;
 use std::collections::BTreeMap;
@@ -159,11 +160,15 @@ pub struct RetrieveFailure {
     pub retryable: bool,
 }
 
-/// Reads the scan's files back from the store, by the keys the termination message lists.
+/// Reads the scan's files back from the store: from the keys this clone's scanner was told to
+/// write, checked against the termination message (another run's id or keys, or digests the
+/// objects do not have, are refused: a target sharing the scanner's UID could write the
+/// message).
 pub async fn retrieve(
     store: &Store,
     exit_code: i32,
     message: Option<&str>,
+    expected: &Expected,
 ) -> Result<Retrieved, RetrieveFailure> {
     let fail = |reason: String| RetrieveFailure {
         reason,
@@ -183,14 +188,33 @@ pub async fn retrieve(
             retryable: exit_code != 2,
         });
     }
+    if summary.run_id != expected.run_id {
+        return Err(RetrieveFailure {
+            reason: format!(
+                "the scanner's termination message names run {:?}, not this clone's ({})",
+                summary.run_id, expected.run_id
+            ),
+            retryable: false,
+        });
+    }
     let mut keys = BTreeMap::new();
     let mut read = BTreeMap::new();
     for file in crate::orchestrator::retrieve::FILES {
         let name = file.file_name();
-        let (object, key) = summary
+        let (object, listed) = summary
             .object(name)
             .and_then(|o| o.key.clone().map(|k| (o, k)))
             .ok_or_else(|| fail(format!("the scanner's summary names no stored {name}")))?;
+        let key = expected.keys.get(name).cloned().unwrap_or_default();
+        if listed != key {
+            return Err(RetrieveFailure {
+                reason: format!(
+                    "the scanner's termination message lists {listed} for {name}, not this \
+                     clone's {key}"
+                ),
+                retryable: false,
+            });
+        }
         let bytes = store
             .get_bytes(&key)
             .await
@@ -249,22 +273,50 @@ mod tests {
                 "objects": objects})
             .to_string()
         };
-        let got = retrieve(&store, 0, Some(&message(&json!(objects))))
+        let expected = Expected {
+            run_id: "r".into(),
+            keys: files
+                .iter()
+                .map(|(name, _)| (*name, format!("scans/ns/t/run/{name}")))
+                .collect(),
+        };
+        let got = retrieve(&store, 0, Some(&message(&json!(objects))), &expected)
             .await
             .unwrap();
         assert_eq!(got.hdf, files[0].1);
         assert_eq!(got.keys["metadata.json"], "scans/ns/t/run/metadata.json");
         // A digest that does not match what is stored is refused (and may be retried).
-        objects[0]["sha256"] = json!("0".repeat(64));
-        let err = retrieve(&store, 0, Some(&message(&json!(objects))))
+        let mut changed = objects.clone();
+        changed[0]["sha256"] = json!("0".repeat(64));
+        let err = retrieve(&store, 0, Some(&message(&json!(changed))), &expected)
             .await
             .unwrap_err();
         assert!(err.retryable && err.reason.contains("sha256"), "{err:?}");
+        // A message naming another run's objects (a forged one) is refused, not retried.
+        let mut forged = objects.clone();
+        forged[1]["key"] = json!("scans/ns/t/other/metadata.json");
+        let err = retrieve(&store, 0, Some(&message(&json!(forged))), &expected)
+            .await
+            .unwrap_err();
+        assert!(
+            !err.retryable && err.reason.contains("not this clone's"),
+            "{err:?}"
+        );
+        let other_run = Expected {
+            run_id: "r2".into(),
+            ..expected.clone()
+        };
+        let err = retrieve(&store, 0, Some(&message(&json!(objects))), &other_run)
+            .await
+            .unwrap_err();
+        assert!(err.reason.contains("names run \"r\""), "{err:?}");
         // A failed scanner's error is passed on; bad input is not retried.
         let failed = json!({"outcome": "failed", "run_id": "r", "backend": "builtin",
             "error": "--profile x: missing"})
         .to_string();
-        let err = retrieve(&store, 2, Some(&failed)).await.unwrap_err();
+        let err = retrieve(&store, 2, Some(&failed), &expected)
+            .await
+            .unwrap_err();
         assert!(
             !err.retryable && err.reason.ends_with("--profile x: missing"),
             "{err:?}"

@@ -29,17 +29,7 @@ pub(super) struct Retrieved {
 
 /// What this run may read back: its id, and the keys its scanner was told to write.
 fn expected(p: &Prepared) -> retrieve::Expected {
-    let location = &p.binding.location;
-    retrieve::Expected {
-        run_id: location.run_id.to_string(),
-        keys: retrieve::FILES
-            .iter()
-            .filter_map(|f| {
-                let store = p.scanner_store.as_ref()?;
-                Some((f.file_name(), store.full_key(&location.key(*f))))
-            })
-            .collect(),
-    }
+    p.binding.expected()
 }
 
 /// `metadata.json` must describe this run's folder (its run id, namespace and target): a result

@@ -49,13 +49,7 @@ pub struct PlanInput<'a> {
     pub binding: Option<&'a RunBinding>,
 }
 
-/// What ties a scan pod to its run: the folder the results go to, and the run's presigned
-/// uploads (none for a store that cannot presign).
-#[derive(Debug, Clone)]
-pub struct RunBinding {
-    pub location: sidescan_core::RunLocation,
-    pub grant: Option<sidescan_store::UploadGrant>,
-}
+pub use crate::binding::RunBinding;
 
 /// Every object the run creates, in creation order.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::Client;
 use kube::api::Api;
 use object_store::ObjectStoreExt as _;
-use sidescan_core::ResultFile;
 use sidescan_core::spec::ScanSpec;
 use sidescan_eval::Threshold;
 use sidescan_gen::{Generator, KubeVersion};
@@ -244,40 +243,15 @@ async fn bind_run(
     store: Option<&Store>,
     deadlines: Deadlines,
 ) -> Result<RunBinding, Error> {
-    let run_id = sidescan_gen::context::run_id(spec);
-    let location = sidescan_core::RunLocation::new(
-        "",
+    let lifetime = deadlines.deploy + deadlines.scan + deadlines.retrieve + 60;
+    RunBinding::new(
+        store,
         &spec.namespace,
         &spec.target.name,
-        jiff::Timestamp::now(),
-        run_id,
+        sidescan_gen::context::run_id(spec),
+        Duration::from_secs(lifetime),
     )
-    .map_err(|e| Error::Input {
-        path: "target.name".into(),
-        reason: e.to_string(),
-    })?;
-    let grant = match store.filter(|s| s.signer.is_some()) {
-        Some(store) => {
-            let files: Vec<(&str, String, &str)> = [ResultFile::Hdf, ResultFile::Metadata]
-                .iter()
-                .map(|f| {
-                    (
-                        f.file_name(),
-                        store.full_key(&location.key(*f)),
-                        f.content_type(),
-                    )
-                })
-                .collect();
-            let lifetime = deadlines.deploy + deadlines.scan + deadlines.retrieve + 60;
-            Some(
-                store
-                    .presign_run(&files, Duration::from_secs(lifetime))
-                    .await?,
-            )
-        }
-        None => None,
-    };
-    Ok(RunBinding { location, grant })
+    .await
 }
 
 /// A store that cannot be reached fails the run before anything is deployed.
