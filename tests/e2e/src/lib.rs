@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod env;
+pub mod forged;
 pub mod harness;
 pub mod manifests;
 pub mod pods;

@@ -100,6 +100,22 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
         assert_eq!(found.targets.len(), 1);
         let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
         let run = RunId::parse("e2eclone01").unwrap();
+        // Bound to its run as the audit binds every clone: presigned uploads, no credentials.
+        let store = sidescan_store::open_with(
+            spec.results.store_url.as_deref().unwrap(),
+            &sidescan_store::S3Settings::from(&spec.results),
+        )
+        .unwrap();
+        let binding = sidescan_runner::binding::RunBinding::new(
+            Some(&store),
+            &found.targets[0].namespace,
+            &found.targets[0].segment(),
+            run.clone(),
+            std::time::Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+        assert!(binding.grant.is_some());
         let built = clone::build(
             &found.targets[0],
             &CloneRequest {
@@ -111,6 +127,7 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
                 profile: None,
                 seccomp_field: false,
                 now: jiff::Timestamp::now(),
+                binding: Some(&binding),
             },
         )
         .unwrap();

@@ -3,6 +3,11 @@
 //! few requests and prints one JSON line with the HTTP status (and message) of each. It judges
 //! nothing: the test asserts on what it prints. Exit 0 when every request got an answer, 3 when
 //! the API could not be reached.
+//!
+//! Run in place of the scanner (`scan ...` as its arguments, the scanner's interface), it is a
+//! hostile scanner for the trust-boundary test: it writes a termination message that names
+//! another run's objects (`sidescan_e2e::forged`) and exits 0, so the test can show the
+//! orchestrator gives exit 3, never a verdict, for results that are not its run's.
 
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Pod;
@@ -49,8 +54,44 @@ async fn probe() -> anyhow::Result<Value> {
     }))
 }
 
+/// The value after `flag` in the scanner's arguments.
+fn flag(args: &[String], flag: &str) -> String {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The hostile scanner: the forged message, and nothing stored.
+fn forge() -> ! {
+    let args: Vec<String> = std::env::args().collect();
+    let store = flag(&args, "--store");
+    let prefix = store
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, prefix)| prefix.trim_matches('/').to_string())
+        .unwrap_or_default();
+    let namespace = std::env::var("POD_NAMESPACE").unwrap_or_default();
+    let message = sidescan_e2e::forged::message(
+        &flag(&args, "--run-id"),
+        &prefix,
+        &namespace,
+        &flag(&args, "--target-name"),
+    );
+    let path = "/dev/termination-log";
+    if let Err(e) = std::fs::write(path, message) {
+        eprintln!("sidescan-e2e-probe: {path}: {e}");
+        std::process::exit(3);
+    }
+    std::process::exit(0);
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("scan") {
+        forge();
+    }
     match probe().await {
         Ok(report) => println!("{report}"),
         Err(e) => {
