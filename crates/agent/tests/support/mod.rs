@@ -345,10 +345,12 @@ pub fn agent_workdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::copy(
-        env!("CARGO_BIN_EXE_sidescan-agent"),
-        dir.path().join("sidescan-agent"),
-    )
-    .unwrap();
+    // A hard link when the filesystem allows it: a copy holds a write descriptor that a
+    // concurrent test's fork can inherit, and executing the copy then fails with ETXTBSY.
+    let binary = env!("CARGO_BIN_EXE_sidescan-agent");
+    let dest = dir.path().join("sidescan-agent");
+    if std::fs::hard_link(binary, &dest).is_err() {
+        std::fs::copy(binary, &dest).unwrap();
+    }
     dir
 }
