@@ -259,14 +259,13 @@ pub fn config(args: ScanArgs) -> Result<AgentConfig, String> {
 pub fn config_with(args: ScanArgs, taken: crate::secrets::Taken) -> Result<AgentConfig, String> {
     let upload = match (&taken.grant, &args.store_credentials) {
         (Some(text), _) => crate::Upload::Grant(crate::secrets::parse_grant(text)?),
-        (None, Some(dir)) => crate::Upload::Store(sidescan_store::S3Settings {
-            credentials: Some(crate::secrets::credentials_from_dir(dir)?),
-            ..sidescan_store::S3Settings::default()
-        }),
-        (None, None) => crate::Upload::Store(sidescan_store::S3Settings {
-            credentials: taken.credentials,
-            ..sidescan_store::S3Settings::default()
-        }),
+        (None, dir) => crate::Upload::Store {
+            settings: sidescan_store::S3Settings {
+                credentials: taken.credentials,
+                ..sidescan_store::S3Settings::default()
+            },
+            credentials_dir: dir.clone(),
+        },
     };
     let targeting = if let Some(pid) = args.target_pid {
         Targeting::Fixed(Selector::Pid(pid))
@@ -474,9 +473,6 @@ mod tests {
             // And the parsed arguments make a configuration (the API needs a pod and a token).
             match config(parsed) {
                 Ok(_) => assert_ne!(inv.identify, Some(Identify::Api)),
-                Err(e) if inv.store_credentials.is_some() => {
-                    assert!(e.starts_with("--store-credentials "), "{e}")
-                }
                 Err(e) => assert!(e.contains("--identify api needs"), "{inv:?}: {e}"),
             }
         }

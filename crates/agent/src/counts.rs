@@ -9,8 +9,8 @@ pub const STATUS_NAMES: [&str; 5] = ["passed", "failed", "skipped", "no_impact",
 
 /// Counts per status name (every name present, zero included) plus `compliance`, or the
 /// evaluator's error naming the problem.
-pub fn control_counts(hdf: &[u8]) -> Result<BTreeMap<String, u64>, String> {
-    let parsed = sidescan_eval::hdf::parse(hdf).map_err(|e| e.to_string())?;
+pub fn control_counts(hdf: &[u8]) -> Result<BTreeMap<String, u64>, sidescan_eval::EvalError> {
+    let parsed = sidescan_eval::hdf::parse(hdf)?;
     let summary = sidescan_eval::summary::summarize(&parsed);
     let t = summary.totals;
     Ok(BTreeMap::from([

@@ -99,17 +99,28 @@ pub struct ProcStatus {
     pub seccomp: Option<u8>,
 }
 
+/// A field of `/proc/<pid>/status` present but unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {key}: cannot read {value:?}")]
+pub struct BadField {
+    pub key: String,
+    pub value: String,
+}
+
 impl ProcStatus {
     /// Parses the text of `/proc/<pid>/status`. Missing fields stay at their defaults; a field that
     /// is present but malformed is an error naming it.
-    pub fn parse(text: &str) -> Result<ProcStatus, String> {
+    pub fn parse(text: &str) -> Result<ProcStatus, BadField> {
         let mut status = ProcStatus::default();
         for line in text.lines() {
             let Some((key, value)) = line.split_once(':') else {
                 continue;
             };
             let value = value.trim();
-            let bad = || format!("field {key}: cannot read {value:?}");
+            let bad = || BadField {
+                key: key.to_string(),
+                value: value.to_string(),
+            };
             match key {
                 "Name" => status.name = value.to_string(),
                 "PPid" => status.ppid = value.parse().map_err(|_| bad())?,
@@ -277,9 +288,9 @@ NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n";
     #[test]
     fn malformed_status_field_is_named() {
         let err = ProcStatus::parse("Uid:\t1\t2\n").unwrap_err();
-        assert!(err.contains("Uid"), "{err}");
+        assert_eq!(err.key, "Uid");
         let err = ProcStatus::parse("CapEff:\tzz\n").unwrap_err();
-        assert!(err.contains("CapEff"), "{err}");
+        assert_eq!(err.to_string(), "field CapEff: cannot read \"zz\"");
     }
 
     #[test]

@@ -122,13 +122,21 @@ pub fn archive_name(name: &str) -> bool {
         .any(|ext| lower.ends_with(ext) && lower.len() > ext.len())
 }
 
+/// A fetched object's digest differs from `--profile-sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sha256 is {got}, --profile-sha256 says {expected}")]
+pub struct DigestMismatch {
+    pub expected: String,
+    pub got: String,
+}
+
 /// Checks a fetched object's digest (pure).
-pub fn verify_sha256(expected: Option<&str>, got: &str) -> Result<(), String> {
+pub fn verify_sha256(expected: Option<&str>, got: &str) -> Result<(), DigestMismatch> {
     match expected {
-        Some(want) if !want.eq_ignore_ascii_case(got) => Err(format!(
-            "sha256 is {got}, --profile-sha256 says {}",
-            want.to_ascii_lowercase()
-        )),
+        Some(want) if !want.eq_ignore_ascii_case(got) => Err(DigestMismatch {
+            expected: want.to_ascii_lowercase(),
+            got: got.to_string(),
+        }),
         _ => Ok(()),
     }
 }
@@ -223,9 +231,9 @@ pub async fn fetch(
     out.sync_all()
         .map_err(|e| failed(format!("{}: {e}", dest.display())))?;
     let got = hex::encode(hasher.finalize());
-    if let Err(reason) = verify_sha256(sha256, &got) {
+    if let Err(mismatch) = verify_sha256(sha256, &got) {
         let _ = std::fs::remove_file(&dest);
-        return Err(bad(reason));
+        return Err(bad(mismatch.to_string()));
     }
     tracing::info!(url, bytes = size, sha256 = %got, "profile fetched");
     Ok(dest)
@@ -292,6 +300,7 @@ mod tests {
         assert!(
             verify_sha256(Some(&"0".repeat(64)), HASH)
                 .unwrap_err()
+                .to_string()
                 .contains(HASH)
         );
     }

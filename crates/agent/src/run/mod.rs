@@ -95,8 +95,12 @@ pub struct AgentConfig {
 pub enum Upload {
     /// The workflow that created the pod presigned this run's objects: no credentials at all.
     Grant(sidescan_store::UploadGrant),
-    /// `--store` with the S3 settings and static credentials the agent took in.
-    Store(sidescan_store::S3Settings),
+    /// `--store` with the S3 settings and static credentials the agent took in from its
+    /// environment, or from the files of `--store-credentials` (read at preflight).
+    Store {
+        settings: sidescan_store::S3Settings,
+        credentials_dir: Option<PathBuf>,
+    },
 }
 
 /// The phases' timings, in the order they ran, for the termination message and

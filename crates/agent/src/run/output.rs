@@ -253,7 +253,10 @@ mod tests {
             audit_context: None,
             log_results: false,
             log_results_on_failure: false,
-            upload: crate::Upload::Store(sidescan_store::S3Settings::default()),
+            upload: crate::Upload::Store {
+                settings: sidescan_store::S3Settings::default(),
+                credentials_dir: None,
+            },
         }
     }
 

@@ -41,6 +41,19 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
     let refused = |r: preflight::Refusal| Failure::new(r.status, r.message);
     preflight::results_dir_writable(&config.results_dir, config.run_id.as_str())
         .map_err(refused)?;
+    // Static credentials from files are read here, once (a missing file is bad input).
+    let mut settings = sidescan_store::S3Settings::default();
+    if let Upload::Store {
+        settings: given,
+        credentials_dir,
+    } = &config.upload
+    {
+        settings = given.clone();
+        if let Some(dir) = credentials_dir {
+            settings.credentials =
+                Some(crate::secrets::credentials_from_dir(dir).map_err(Failure::bad_input)?);
+        }
+    }
     let (sink, store_url) = match &config.upload {
         Upload::Grant(grant) => (
             Sink::Grant(
@@ -49,12 +62,12 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
             ),
             grant.store.clone(),
         ),
-        Upload::Store(settings) => {
+        Upload::Store { .. } => {
             let url = config
                 .store_url
                 .clone()
                 .unwrap_or_else(|| default_store_url(&config.results_dir));
-            let store = preflight::store_usable(&url, settings)
+            let store = preflight::store_usable(&url, &settings)
                 .await
                 .map_err(refused)?;
             (Sink::Store(store), url)
@@ -84,7 +97,6 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
         landlock: Err("not needed".into()),
         policy,
     };
-    let no_credentials = sidescan_store::S3Settings::default();
     if let (Backend::Cinc, Some(options)) = (config.backend, &config.cinc) {
         let local = match &options.profile {
             ProfileSource::Path(path) => path.clone(),
@@ -93,10 +105,7 @@ pub(super) async fn prepare(config: &AgentConfig) -> Result<Prepared, Failure> {
                 options.profile_sha256.as_deref(),
                 options.profile_max_bytes,
                 &prepared.scratch.join("profile"),
-                match &config.upload {
-                    Upload::Store(settings) => settings,
-                    Upload::Grant(_) => &no_credentials,
-                },
+                &settings,
             )
             .await
             .map_err(|e| bad_input_or_infrastructure(e.is_bad_input(), e.to_string()))?,
