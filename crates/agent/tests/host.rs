@@ -314,6 +314,7 @@ fn cinc_backend_runs_the_auditor_in_the_view_and_accepts_exit_100() {
         profile: ProfileSource::Path(profile.path().to_path_buf()),
         profile_sha256: None,
         profile_max_bytes: 1 << 20,
+        report_max_bytes: cinc::DEFAULT_REPORT_MAX_BYTES,
         input_files: vec![profile.path().join("inputs.yml")],
         waiver_files: vec![profile.path().join("waivers.yml")],
         proot: view::which("proot").expect(NEEDS),
