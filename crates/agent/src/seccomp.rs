@@ -1079,11 +1079,7 @@ mod tests {
         ];
         for (name, call, refused) in calls {
             let call: &'static Call = Box::leak(Box::new(call));
-            assert_eq!(
-                in_child(Some(Scope::Programs), move || call()),
-                refused,
-                "{name}"
-            );
+            assert_eq!(in_child(Some(Scope::Programs), call), refused, "{name}");
         }
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

@@ -189,10 +189,10 @@ fn prove_builtin(
     };
     let mut proof = PROOF_TEXT.to_string();
     if ruleset.is_some() {
-        proof.push_str(&format!(
+        proof.push_str(
             "; writing into the target tried through the descriptor from a scan thread and \
-             refused (writes_tried)"
-        ));
+             refused (writes_tried)",
+        );
     }
     Ok(Proven {
         record: ViewRecord {
