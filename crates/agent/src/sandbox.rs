@@ -323,6 +323,7 @@ pub fn clear_capabilities() -> std::io::Result<()> {
     }; 2];
     // SAFETY: capset with a version-3 header and its two data words; prctl with integers.
     unsafe {
+        // EINVAL: a kernel before 4.3, which has no ambient set to clear.
         if libc::prctl(
             libc::PR_CAP_AMBIENT,
             libc::PR_CAP_AMBIENT_CLEAR_ALL,
@@ -330,6 +331,7 @@ pub fn clear_capabilities() -> std::io::Result<()> {
             0,
             0,
         ) != 0
+            && *libc::__errno_location() != libc::EINVAL
         {
             return Err(std::io::Error::last_os_error());
         }
