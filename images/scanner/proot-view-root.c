@@ -11,26 +11,43 @@
  * PRoot then translates guest paths to /proc/self/fd/N/<path>, which the kernel resolves in
  * whichever process performs the system call (the tracees inherit descriptor N).
  *
- * SIDESCAN_PROOT_VIEW_ROOT names the string. A constructor copies it and removes it and
- * LD_PRELOAD from the environment before PRoot starts, so the programs PRoot runs neither load
- * this library nor see the variables.
+ * It also moves PRoot's temporary files (its glue directory, its extracted loader, the short
+ * names of long socket paths) out of the scanner's /tmp: PRoot 5.1.0 names every one of them
+ * talloc_asprintf(ctx, "%s/%s-%d-XXXXXX", P_tmpdir, prefix, getpid()) with P_tmpdir ("/tmp")
+ * compiled in, ignoring PROOT_TMP_DIR (later versions honour it). That one format with "/tmp"
+ * gets SIDESCAN_PROOT_TMP_DIR (the scan's scratch directory) instead, so the view's Landlock
+ * ruleset can leave the scanner's /tmp read-only. Every other call passes unchanged.
+ *
+ * SIDESCAN_PROOT_VIEW_ROOT names the string, SIDESCAN_PROOT_TMP_DIR the directory. A constructor
+ * copies them and removes them and LD_PRELOAD from the environment before PRoot starts, so the
+ * programs PRoot runs neither load this library nor see the variables.
  *
  * Build: cc -O2 -Wall -shared -fPIC -o proot-view-root.so proot-view-root.c -ldl
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 static char *view_root;
+static char *tmp_dir;
+
+static char *absolute_setting(const char *name)
+{
+	const char *value = getenv(name);
+	char *copy = NULL;
+	if (value != NULL && value[0] == '/' && strlen(value) < PATH_MAX)
+		copy = strdup(value);
+	unsetenv(name);
+	return copy;
+}
 
 __attribute__((constructor)) static void sidescan_view_root_init(void)
 {
-	const char *value = getenv("SIDESCAN_PROOT_VIEW_ROOT");
-	if (value != NULL && value[0] == '/' && strlen(value) < PATH_MAX)
-		view_root = strdup(value);
-	unsetenv("SIDESCAN_PROOT_VIEW_ROOT");
+	view_root = absolute_setting("SIDESCAN_PROOT_VIEW_ROOT");
+	tmp_dir = absolute_setting("SIDESCAN_PROOT_TMP_DIR");
 	unsetenv("LD_PRELOAD");
 }
 
@@ -67,4 +84,43 @@ char *__realpath_chk(const char *path, char *resolved, size_t resolved_len)
 	if (real_chk == NULL)
 		real_chk = (char *(*)(const char *, char *, size_t))dlsym(RTLD_NEXT, "__realpath_chk");
 	return real_chk(path, resolved, resolved_len);
+}
+
+/* PRoot 5.1.0's temporary names (src/path/temp.c, create_temp_name). */
+#define TEMP_NAME_FORMAT "%s/%s-%d-XXXXXX"
+
+typedef char *(*vasprintf_fn)(const void *, const char *, va_list);
+
+static char *call_vasprintf(vasprintf_fn f, const void *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	char *result;
+	va_start(ap, fmt);
+	result = f(ctx, fmt, ap);
+	va_end(ap);
+	return result;
+}
+
+char *talloc_asprintf(const void *ctx, const char *fmt, ...)
+{
+	static vasprintf_fn real_vasprintf;
+	va_list ap;
+	char *result;
+	if (real_vasprintf == NULL)
+		real_vasprintf = (vasprintf_fn)dlsym(RTLD_NEXT, "talloc_vasprintf");
+	if (real_vasprintf == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	if (tmp_dir != NULL && fmt != NULL && strcmp(fmt, TEMP_NAME_FORMAT) == 0) {
+		const char *dir = va_arg(ap, const char *);
+		const char *prefix = va_arg(ap, const char *);
+		int pid = va_arg(ap, int);
+		va_end(ap);
+		if (dir != NULL && strcmp(dir, "/tmp") == 0)
+			dir = tmp_dir;
+		return call_vasprintf(real_vasprintf, ctx, fmt, dir, prefix, pid);
+	}
+	result = real_vasprintf(ctx, fmt, ap);
+	va_end(ap);
+	return result;
 }

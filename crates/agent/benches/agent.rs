@@ -364,8 +364,7 @@ fn view_overhead() {
         target_path: None,
         seal: Some(view::launch_for(Path::new(env!("CARGO_BIN_EXE_sidescan-agent"))).unwrap()),
     };
-    let ruleset =
-        ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
+    let ruleset = ReadOnlyRuleset::for_view(scratch.path()).unwrap();
     let limits = Containment {
         timeout: Duration::from_secs(60),
         sweep_descendants_of: None,

@@ -23,6 +23,8 @@ pub struct CincOptions {
     pub profile_sha256: Option<String>,
     /// Largest profile archive fetched from a URL, in bytes.
     pub profile_max_bytes: u64,
+    /// Largest report read back from the scratch directory, in bytes.
+    pub report_max_bytes: u64,
     pub input_files: Vec<PathBuf>,
     pub waiver_files: Vec<PathBuf>,
     pub proot: PathBuf,
@@ -68,6 +70,61 @@ impl CincError {
     pub fn is_bad_input(&self) -> bool {
         matches!(self, CincError::Missing { .. })
     }
+}
+
+/// The largest CINC Auditor report the agent reads back by default: 256 MiB. A report of a few
+/// thousand controls with their results is a few MiB; the limit only bounds what a program in
+/// the view could make the agent hold (the report lies in the scratch directory, which the view
+/// may write).
+pub const DEFAULT_REPORT_MAX_BYTES: u64 = 256 << 20;
+
+/// Reads a file the view could have written or replaced, without trusting it: opened with
+/// `O_NOFOLLOW | O_NONBLOCK` (a symlink, to `/dev/zero` or anywhere, is refused; a FIFO does not
+/// block the open), checked to be a regular file with `fstat` (a FIFO, device or directory is
+/// refused), and read up to `max` bytes (a larger file, or one still growing past `max`, is
+/// refused). The error names the file.
+pub fn read_untrusted(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let shown = path.display();
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => format!("{shown} is a symbolic link, not the report file"),
+            _ => format!("{shown}: {e}"),
+        })?;
+    let meta = file.metadata().map_err(|e| format!("{shown}: {e}"))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!("{shown} is {what}, not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "{shown} is {} bytes, more than the {max} allowed (--report-max-bytes)",
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "{shown} grew past the {max} bytes allowed while it was read (--report-max-bytes)"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// How CINC Auditor ended.
@@ -212,7 +269,7 @@ pub async fn run_in_view(
     // Built here, before the fork: the child only hands it to the kernel.
     let proot_filter = seccomp::filter(Scope::Proot);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe system
-    // calls (fcntl, prctl, seccomp, landlock_restrict_self); it allocates nothing.
+    // calls (fcntl, prctl, seccomp, landlock_restrict_self, capset); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             sandbox::inherit_fd(root_fd)?;
@@ -220,7 +277,9 @@ pub async fn run_in_view(
             if let Some(fd) = ruleset_fd {
                 sandbox::restrict_self(fd)?;
             }
-            Ok(())
+            // PRoot needs no capability to trace its own children; with no_new_privs set
+            // above, nothing it executes can gain one.
+            sandbox::clear_capabilities()
         });
     }
     let mut child = command
@@ -264,8 +323,9 @@ pub async fn run_in_view(
         }
     }
     if let Some(pid) = group {
-        // 5.1.0 keeps them in /tmp whatever PROOT_TMP_DIR says; later versions honour it.
-        for tmp in [Path::new("/tmp"), &view_config.scratch.join("proot")] {
+        // In the scratch directory (the interposer, or PROOT_TMP_DIR for later PRoots); in /tmp
+        // for a PRoot 5.1.0 run without the interposer (only without Landlock).
+        for tmp in [Path::new("/tmp"), &view::proot_tmp(view_config)] {
             sandbox::remove_proot_leftovers(tmp, pid);
         }
     }
@@ -380,16 +440,15 @@ pub async fn scan(
             tail(&out.stdout)
         ))
     })?;
-    let report = std::fs::read(&report_path).map_err(|e| {
+    let report = read_untrusted(&report_path, options.report_max_bytes).map_err(|why| {
         CincError::Tool(format!(
-            "no report at {} ({e}); stderr: {}",
-            report_path.display(),
+            "the report was not read: {why}; stderr: {}",
             tail(&out.stderr)
         ))
     })?;
-    let profile_version = std::fs::read_to_string(profile.join("inspec.yml"))
+    let profile_version = read_untrusted(&profile.join("inspec.yml"), 1 << 20)
         .ok()
-        .and_then(|text| profile_identity(&text));
+        .and_then(|bytes| profile_identity(&String::from_utf8_lossy(&bytes)));
     Ok(CincRun {
         report,
         exit,
@@ -468,6 +527,72 @@ mod tests {
         assert_eq!(
             without_proot_cleanup_notice(b"no newline", 42),
             b"no newline"
+        );
+    }
+
+    /// `read_untrusted` on another thread, so that a read that blocks fails the test instead of
+    /// hanging it.
+    fn read_within(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = path.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_untrusted(&path, max));
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the read blocked (a FIFO opened without O_NONBLOCK?)")
+    }
+
+    #[test]
+    fn the_report_is_read_only_as_a_bounded_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("cinc-report.json");
+        std::fs::write(&report, b"{\"profiles\":[]}").unwrap();
+        assert_eq!(read_within(&report, 1024).unwrap(), b"{\"profiles\":[]}");
+        // Exactly at the limit is fine; one byte over is not.
+        assert_eq!(read_within(&report, 15).unwrap().len(), 15);
+        let err = read_within(&report, 14).unwrap_err();
+        assert!(
+            err.contains("cinc-report.json is 15 bytes, more than the 14 allowed"),
+            "{err}"
+        );
+
+        // A link to /dev/zero (endless) or to anything else: never followed.
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let err = read_within(&link, DEFAULT_REPORT_MAX_BYTES).unwrap_err();
+        assert!(err.contains("link.json is a symbolic link"), "{err}");
+
+        // A FIFO no one writes: refused without blocking.
+        let fifo = dir.path().join("fifo.json");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let err = read_within(&fifo, DEFAULT_REPORT_MAX_BYTES).unwrap_err();
+        assert!(
+            err.contains("fifo.json is a FIFO, not a regular file"),
+            "{err}"
+        );
+
+        // A device itself, a directory, a file that is not there.
+        let err = read_within(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(err.contains("/dev/zero is a device"), "{err}");
+        assert!(
+            read_within(dir.path(), 1 << 20)
+                .unwrap_err()
+                .contains("a directory")
+        );
+        assert!(read_within(&dir.path().join("none"), 1).is_err());
+
+        // An oversized sparse file is refused from its size, nothing read.
+        let big = dir.path().join("big.json");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(DEFAULT_REPORT_MAX_BYTES + 1)
+            .unwrap();
+        let err = read_within(&big, DEFAULT_REPORT_MAX_BYTES).unwrap_err();
+        assert!(
+            err.contains("more than the 268435456 allowed (--report-max-bytes)"),
+            "{err}"
         );
     }
 

@@ -125,6 +125,9 @@ pub struct ScanArgs {
     /// cinc: largest profile archive fetched from a URL, in bytes.
     #[arg(long, default_value_t = profile::DEFAULT_MAX_BYTES, env = "SIDESCAN_PROFILE_MAX_BYTES")]
     profile_max_bytes: u64,
+    /// cinc: largest CINC Auditor JSON report read back, in bytes (larger is exit 3).
+    #[arg(long, default_value_t = crate::cinc::DEFAULT_REPORT_MAX_BYTES, env = "SIDESCAN_REPORT_MAX_BYTES")]
+    report_max_bytes: u64,
     /// InSpec input files (repeatable): cinc passes them on, builtin reads its allow lists.
     #[arg(
         long = "input-file",
@@ -373,6 +376,7 @@ pub fn config_with(args: ScanArgs, taken: crate::secrets::Taken) -> Result<Agent
             profile,
             profile_sha256: args.profile_sha256.clone(),
             profile_max_bytes: args.profile_max_bytes,
+            report_max_bytes: args.report_max_bytes,
             input_files: input_files.clone(),
             waiver_files: waiver_files.clone(),
             proot: which(&args.proot),

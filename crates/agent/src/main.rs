@@ -3,7 +3,7 @@
 //! `view-exec`). The scanner image's only binary.
 
 use clap::{Parser, Subcommand};
-use sidescan_agent::{cli, hold, proof, seccomp, secrets, view};
+use sidescan_agent::{cli, hold, proof, sandbox, seccomp, secrets, view};
 use sidescan_core::ExitStatus;
 use sidescan_core::audit::HOLD_SOURCE_PATH;
 use std::io::IsTerminal;
@@ -38,12 +38,14 @@ enum Command {
         source: PathBuf,
     },
     /// Internal: run by the agent inside the target view to prove what the view shows; prints
-    /// JSON (the identity of `/`, its entries, and of each PATH, and what the metadata calls on
-    /// the `--metadata` file gave).
+    /// JSON (the identity of `/`, its entries, and of each PATH, what the metadata calls on
+    /// the `--metadata` file gave, and what the writes and other processes `--plan` names gave).
     #[command(name = "probe-view", hide = true)]
     ProbeView {
         #[arg(long)]
         metadata: Option<String>,
+        #[arg(long)]
+        plan: Option<String>,
         paths: Vec<String>,
     },
 }
@@ -68,15 +70,20 @@ fn usage(message: String) -> ExitStatus {
     ExitStatus::BadInput
 }
 
-/// `view-exec <program> [args...]`, the first program PRoot starts in the target view: installs
-/// the filter every program of the view keeps, then becomes `program`. Handled before anything
-/// else (no argument parser, no runtime): it runs for every program the view starts.
+/// `view-exec <program> [args...]`, the first program PRoot starts in the target view: drops
+/// every capability, installs the filter every program of the view keeps (with no_new_privs, so
+/// no later exec regains a capability), then becomes `program`. Handled before anything else (no
+/// argument parser, no runtime): it runs for every program the view starts.
 fn view_exec(args: &[std::ffi::OsString]) -> std::process::ExitCode {
     use std::os::unix::process::CommandExt;
     let Some((program, rest)) = args.split_first() else {
         eprintln!("sidescan-agent view-exec: no program to run");
         return ExitStatus::BadInput.into();
     };
+    if let Err(e) = sandbox::clear_capabilities() {
+        eprintln!("sidescan-agent view-exec: dropping capabilities: {e}");
+        return ExitStatus::Infrastructure.into();
+    }
     if let Err(e) = seccomp::install(seccomp::filter(seccomp::Scope::Programs)) {
         eprintln!("sidescan-agent view-exec: the view's seccomp filter: {e}");
         return ExitStatus::Infrastructure.into();
@@ -116,7 +123,11 @@ fn main() -> std::process::ExitCode {
         }
     };
     let status = match cli.command {
-        Command::ProbeView { paths, metadata } => match proof::probe(&paths, metadata.as_deref()) {
+        Command::ProbeView {
+            paths,
+            metadata,
+            plan,
+        } => match proof::probe(&paths, metadata.as_deref(), plan.as_deref()) {
             Ok(report) => {
                 println!("{}", serde_json::to_string(&report).unwrap_or_default());
                 ExitStatus::Passed

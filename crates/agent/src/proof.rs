@@ -7,10 +7,21 @@
 //! [`check`] compares them; any mismatch ends the run (exit 3) before a result can be produced.
 //! For `cinc` the probe also tries the metadata calls Landlock does not govern on a file of the
 //! scanner's own (each a no-op were it allowed): every one must be refused with `EPERM`.
+//!
+//! Read-only is proven, not assumed: through the view (for `builtin`: from a scan thread,
+//! through `/proc/self/fd/<root>/…`) the agent tries to write into the target
+//! ([`try_writes`]): an existing regular file opened for writing (without `O_TRUNC`), truncated to
+//! its own size, a uniquely named file and directory in `/` and in the target's `/tmp` (for
+//! `cinc` also in `/dev/shm`, the pod's shared memory), and last an `O_RDONLY | O_TRUNC` open.
+//! Each would change nothing or is removed at once if it succeeded; the tries stop at the first
+//! success, and any success ends the run (exit 3) naming it. For `cinc` the probe also reports
+//! its own capability sets (all must be empty) and tries to reach other processes (`ptrace`,
+//! `/proc/<pid>/mem` of the target and the agent): all must be refused.
 
 use crate::root::FileId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::ops::Not;
 
 /// What both sides saw.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,7 +54,54 @@ pub struct Evidence {
     /// What each metadata call on the marker gave in the view (`cinc` only; must all be
     /// `EPERM`); `None` when not applicable.
     pub metadata_in_view: Option<BTreeMap<String, String>>,
+    /// Each write tried into the target through the view; none may succeed. `None`: not tried
+    /// (no Landlock, so a try would have written).
+    pub writes: Option<Vec<WriteAttempt>>,
+    /// `/proc/thread-self/status` lines of a program in the view (`cinc`): its capability sets
+    /// must be empty. `None` when not applicable.
+    pub view_status: Option<BTreeMap<String, String>>,
+    /// What a program in the view got reaching other processes (`cinc`); none may succeed.
+    pub other_processes: Option<BTreeMap<String, String>>,
 }
+
+/// One write tried into the target, and how it ended: `ok …` (it succeeded), an errno's name,
+/// or [`NOT_TRIED`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteAttempt {
+    pub attempt: String,
+    pub outcome: String,
+}
+
+impl WriteAttempt {
+    pub fn succeeded(&self) -> bool {
+        self.outcome.starts_with("ok")
+    }
+}
+
+/// The outcome of an attempt after an earlier one succeeded (or with nothing to try it on).
+pub const NOT_TRIED: &str = "not tried";
+
+/// What to try writing, as paths in the target.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WritePlan {
+    /// An existing regular file of the target.
+    pub file: Option<String>,
+    /// Directories to create a uniquely named file and directory in.
+    pub dirs: Vec<String>,
+    /// The unique name (a dot file naming the run).
+    pub unique: String,
+}
+
+/// What the probe tries besides looking and the metadata calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbePlan {
+    pub writes: Option<WritePlan>,
+    /// Processes a program in the view must not reach (the target, the agent).
+    pub other_pids: Vec<u32>,
+}
+
+/// The capability sets that must be empty in the view.
+pub const EMPTY_CAPABILITY_SETS: [&str; 4] = ["CapInh", "CapPrm", "CapEff", "CapAmb"];
 
 /// Checks the evidence; the error says what the view showed instead.
 pub fn check(e: &Evidence) -> Result<(), String> {
@@ -105,6 +163,55 @@ pub fn check(e: &Evidence) -> Result<(), String> {
             e.marker.0
         ));
     }
+    if let Some(writes) = &e.writes {
+        let written: Vec<&str> = writes
+            .iter()
+            .filter(|w| w.succeeded())
+            .map(|w| w.attempt.as_str())
+            .collect();
+        if !written.is_empty() {
+            return Err(format!(
+                "the view is not read-only: {} succeeded in the target (undone at once where \
+                 possible)",
+                written.join(", ")
+            ));
+        }
+    }
+    if let Some(status) = &e.view_status {
+        let kept: Vec<String> = EMPTY_CAPABILITY_SETS
+            .iter()
+            .filter(|set| {
+                status
+                    .get(**set)
+                    .is_none_or(|v| v.trim_start_matches('0').is_empty().not())
+            })
+            .map(|set| {
+                format!(
+                    "{set}: {}",
+                    status.get(*set).map_or("unknown", String::as_str)
+                )
+            })
+            .collect();
+        if !kept.is_empty() {
+            return Err(format!(
+                "the view's programs keep capabilities ({})",
+                kept.join(", ")
+            ));
+        }
+    }
+    if let Some(reached) = &e.other_processes {
+        let allowed: Vec<String> = reached
+            .iter()
+            .filter(|(_, outcome)| outcome.starts_with("ok"))
+            .map(|(what, outcome)| format!("{what}: {outcome}"))
+            .collect();
+        if !allowed.is_empty() {
+            return Err(format!(
+                "a program in the view reaches other processes ({})",
+                allowed.join(", ")
+            ));
+        }
+    }
     if let Some(calls) = &e.metadata_in_view {
         let allowed: Vec<String> = calls
             .iter()
@@ -153,6 +260,15 @@ pub struct ProbeReport {
     /// The outcome of each metadata call tried ([`try_metadata_calls`]).
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// The writes tried ([`try_writes`]); `None` when not asked.
+    #[serde(default)]
+    pub writes: Option<Vec<WriteAttempt>>,
+    /// The probe's own `/proc/thread-self/status` lines ([`own_status`]).
+    #[serde(default)]
+    pub status: BTreeMap<String, String>,
+    /// Reaching other processes ([`try_other_processes`]).
+    #[serde(default)]
+    pub other_processes: BTreeMap<String, String>,
 }
 
 /// Tries the metadata calls Landlock does not govern on `path` (a file of the caller's own),
@@ -212,7 +328,7 @@ pub fn try_metadata_calls(path: &str) -> BTreeMap<String, String> {
 }
 
 /// The symbolic name of an errno the probe may see.
-fn errno_name(errno: i32) -> String {
+pub fn errno_name(errno: i32) -> String {
     match errno {
         libc::EPERM => "EPERM".into(),
         libc::EACCES => "EACCES".into(),
@@ -221,13 +337,196 @@ fn errno_name(errno: i32) -> String {
         libc::ENODATA => "ENODATA".into(),
         libc::EOPNOTSUPP => "EOPNOTSUPP".into(),
         libc::EROFS => "EROFS".into(),
+        libc::EEXIST => "EEXIST".into(),
+        libc::ELOOP => "ELOOP".into(),
+        libc::ETXTBSY => "ETXTBSY".into(),
+        libc::EISDIR => "EISDIR".into(),
+        libc::ENOTDIR => "ENOTDIR".into(),
+        libc::EINVAL => "EINVAL".into(),
+        libc::ESRCH => "ESRCH".into(),
+        libc::EBADF => "EBADF".into(),
         other => format!("errno {other}"),
     }
 }
 
-/// The probe itself: run inside the view, it looks at `/` and at each of `paths`, and tries the
-/// metadata calls on `metadata` when given.
-pub fn probe(paths: &[String], metadata: Option<&str>) -> std::io::Result<ProbeReport> {
+fn last_errno() -> String {
+    errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// Tries to write into the target, each path being `prefix` + a target path (`""` inside the
+/// view, `/proc/self/fd/<root>` through the held descriptor), in this order: `plan.file` opened
+/// `O_WRONLY` without `O_TRUNC` (closed at once, nothing written), `truncate` of it to its own
+/// size, in each of `plan.dirs` a new file and a new directory named `plan.unique` (removed at
+/// once), and last `plan.file` opened `O_RDONLY | O_TRUNC`. None of them changes the target if it
+/// succeeds, except the last, which is tried only when everything before was refused: with the
+/// same right refused, so is it (Landlock's truncate right from ABI 3, the seccomp filter
+/// below). The tries stop at the first success; the rest are [`NOT_TRIED`].
+pub fn try_writes(prefix: &str, plan: &WritePlan) -> Vec<WriteAttempt> {
+    use std::ffi::CString;
+    let c = |path: &str| CString::new(format!("{prefix}{path}")).ok();
+    let mut attempts: Vec<(String, Box<dyn Fn() -> String>)> = Vec::new();
+    if let Some(file) = &plan.file
+        && let Some(p) = c(file)
+    {
+        let q = p.clone();
+        attempts.push((
+            format!("open O_WRONLY {file}"),
+            Box::new(move || {
+                let flags = libc::O_WRONLY
+                    | libc::O_NOFOLLOW
+                    | libc::O_NONBLOCK
+                    | libc::O_NOCTTY
+                    | libc::O_CLOEXEC;
+                // SAFETY: open and close with a valid C string.
+                let fd = unsafe { libc::open(q.as_ptr(), flags) };
+                if fd < 0 {
+                    return last_errno();
+                }
+                unsafe { libc::close(fd) };
+                "ok (opened for writing; nothing written)".into()
+            }),
+        ));
+        let q = p.clone();
+        attempts.push((
+            format!("truncate {file} to its own size"),
+            Box::new(move || {
+                // SAFETY: lstat into a zeroed struct, truncate with a valid C string.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                if unsafe { libc::lstat(q.as_ptr(), &mut st) } != 0 {
+                    return last_errno();
+                }
+                if unsafe { libc::truncate(q.as_ptr(), st.st_size) } != 0 {
+                    return last_errno();
+                }
+                "ok (size unchanged)".into()
+            }),
+        ));
+    }
+    for dir in &plan.dirs {
+        let name = format!("{}/{}", dir.trim_end_matches('/'), plan.unique);
+        let Some(p) = c(&name) else { continue };
+        let q = p.clone();
+        attempts.push((
+            format!("create {name}"),
+            Box::new(move || {
+                let flags = libc::O_WRONLY
+                    | libc::O_CREAT
+                    | libc::O_EXCL
+                    | libc::O_NOFOLLOW
+                    | libc::O_CLOEXEC;
+                // SAFETY: open, close and unlink with a valid C string.
+                let fd = unsafe { libc::open(q.as_ptr(), flags, 0o600) };
+                if fd < 0 {
+                    return last_errno();
+                }
+                unsafe { libc::close(fd) };
+                if unsafe { libc::unlink(q.as_ptr()) } != 0 {
+                    return format!("ok (not removed: {})", last_errno());
+                }
+                "ok (removed at once)".into()
+            }),
+        ));
+        let dir_name = format!("{name}.d");
+        let Some(q) = c(&dir_name) else { continue };
+        attempts.push((
+            format!("mkdir {dir_name}"),
+            Box::new(move || {
+                // SAFETY: mkdir and rmdir with a valid C string.
+                if unsafe { libc::mkdir(q.as_ptr(), 0o700) } != 0 {
+                    return last_errno();
+                }
+                if unsafe { libc::rmdir(q.as_ptr()) } != 0 {
+                    return format!("ok (not removed: {})", last_errno());
+                }
+                "ok (removed at once)".into()
+            }),
+        ));
+    }
+    if let Some(file) = &plan.file
+        && let Some(q) = c(file)
+    {
+        attempts.push((
+            format!("open O_RDONLY|O_TRUNC {file}"),
+            Box::new(move || {
+                let flags = libc::O_RDONLY
+                    | libc::O_TRUNC
+                    | libc::O_NOFOLLOW
+                    | libc::O_NONBLOCK
+                    | libc::O_NOCTTY
+                    | libc::O_CLOEXEC;
+                // SAFETY: open and close with a valid C string.
+                let fd = unsafe { libc::open(q.as_ptr(), flags) };
+                if fd < 0 {
+                    return last_errno();
+                }
+                unsafe { libc::close(fd) };
+                "ok (truncated)".into()
+            }),
+        ));
+    }
+    let mut written = false;
+    attempts
+        .into_iter()
+        .map(|(attempt, run)| {
+            let outcome = if written {
+                NOT_TRIED.to_string()
+            } else {
+                run()
+            };
+            written |= outcome.starts_with("ok");
+            WriteAttempt { attempt, outcome }
+        })
+        .collect()
+}
+
+/// The calling thread's capability sets, `NoNewPrivs` and `Seccomp`, from
+/// `/proc/thread-self/status`.
+pub fn own_status() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(key, _)| key.starts_with("Cap") || *key == "NoNewPrivs" || *key == "Seccomp")
+        .map(|(key, value)| (key.to_string(), value.trim().to_string()))
+        .collect()
+}
+
+/// Tries to reach each process of `pids`: `ptrace(PTRACE_SEIZE)` (which does not stop it; the
+/// tracer's exit detaches) and opening `/proc/<pid>/mem` for reading (closed at once, nothing
+/// read). Returns `ok` or the errno's name per attempt.
+pub fn try_other_processes(pids: &[u32]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for &pid in pids {
+        // SAFETY: ptrace with integer arguments.
+        let seized = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid as libc::pid_t, 0, 0) };
+        let outcome = if seized == 0 {
+            "ok".to_string()
+        } else {
+            last_errno()
+        };
+        out.insert(format!("ptrace PTRACE_SEIZE {pid}"), outcome);
+        let mem = format!("/proc/{pid}/mem");
+        let outcome = match std::fs::File::open(&mem) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => errno_name(e.raw_os_error().unwrap_or(0)),
+        };
+        out.insert(format!("open {mem}"), outcome);
+    }
+    out
+}
+
+/// The probe itself: run inside the view, it looks at `/` and at each of `paths`, tries the
+/// metadata calls on `metadata` when given, reports its own capabilities, and tries what `plan`
+/// (JSON, [`ProbePlan`]) asks.
+pub fn probe(
+    paths: &[String],
+    metadata: Option<&str>,
+    plan: Option<&str>,
+) -> std::io::Result<ProbeReport> {
+    let plan: ProbePlan = match plan {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        None => ProbePlan::default(),
+    };
     let root = crate::root::file_id(&std::fs::metadata("/")?);
     let mut entries: Vec<String> = std::fs::read_dir("/")?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -245,6 +544,9 @@ pub fn probe(paths: &[String], metadata: Option<&str>) -> std::io::Result<ProbeR
         entries,
         stats,
         metadata: metadata.map(try_metadata_calls).unwrap_or_default(),
+        writes: plan.writes.as_ref().map(|w| try_writes("", w)),
+        status: own_status(),
+        other_processes: try_other_processes(&plan.other_pids),
     })
 }
 
@@ -269,7 +571,182 @@ mod tests {
             marker_in_view: None,
             marker_through_prefix: Some(Some((5, 9))),
             metadata_in_view: Some(refused()),
+            writes: Some(vec![WriteAttempt {
+                attempt: "create /x".into(),
+                outcome: "EACCES".into(),
+            }]),
+            view_status: Some(
+                EMPTY_CAPABILITY_SETS
+                    .iter()
+                    .map(|set| (set.to_string(), "0000000000000000".to_string()))
+                    .collect(),
+            ),
+            other_processes: Some(BTreeMap::from([(
+                "open /proc/1/mem".to_string(),
+                "EACCES".to_string(),
+            )])),
         }
+    }
+
+    #[test]
+    fn a_write_that_succeeds_or_a_capability_kept_is_refused() {
+        let mut e = good();
+        e.writes = Some(vec![
+            WriteAttempt {
+                attempt: "open O_WRONLY /etc/passwd".into(),
+                outcome: "EACCES".into(),
+            },
+            WriteAttempt {
+                attempt: "truncate /etc/passwd to its own size".into(),
+                outcome: "ok (size unchanged)".into(),
+            },
+            WriteAttempt {
+                attempt: "create /x".into(),
+                outcome: NOT_TRIED.into(),
+            },
+        ]);
+        let err = check(&e).unwrap_err();
+        assert!(
+            err.contains("not read-only: truncate /etc/passwd to its own size succeeded"),
+            "{err}"
+        );
+        let mut e = good();
+        e.view_status
+            .as_mut()
+            .unwrap()
+            .insert("CapEff".into(), "0000000000080000".into());
+        let err = check(&e).unwrap_err();
+        assert!(
+            err.contains("keep capabilities (CapEff: 0000000000080000)"),
+            "{err}"
+        );
+        let mut e = good();
+        e.view_status.as_mut().unwrap().remove("CapAmb");
+        assert!(check(&e).unwrap_err().contains("CapAmb: unknown"));
+        let mut e = good();
+        e.other_processes = Some(BTreeMap::from([(
+            "ptrace PTRACE_SEIZE 7".to_string(),
+            "ok".to_string(),
+        )]));
+        assert!(
+            check(&e)
+                .unwrap_err()
+                .contains("reaches other processes (ptrace PTRACE_SEIZE 7: ok)")
+        );
+        // Not tried (no Landlock): nothing to refuse here; the record says read_only false.
+        let e = Evidence {
+            writes: None,
+            view_status: None,
+            other_processes: None,
+            ..good()
+        };
+        assert_eq!(check(&e), Ok(()));
+    }
+
+    #[test]
+    fn a_confined_thread_writes_nothing_at_abi_1_nor_at_the_kernels() {
+        use crate::sandbox::{self, ReadOnlyRuleset};
+        let Ok(kernel) = sandbox::kernel_landlock_abi() else {
+            eprintln!("no Landlock here: nothing to check");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        std::fs::write(dir.path().join("file"), "unchanged").unwrap();
+        let plan = WritePlan {
+            file: Some("/file".into()),
+            dirs: vec!["/".into(), "/tmp".into()],
+            unique: ".sidescan-write-test-r2".into(),
+        };
+        let prefix = dir.path().to_str().unwrap();
+        for abi in [1, kernel] {
+            let ruleset = ReadOnlyRuleset::with_abi(abi, &[], &[]).unwrap();
+            let tried =
+                sandbox::in_confined_thread(Some(&ruleset), || try_writes(prefix, &plan)).unwrap();
+            assert_eq!(tried.len(), 7);
+            for w in &tried {
+                assert_eq!(w.outcome, "EACCES", "ABI {abi}: {tried:?}");
+            }
+            assert_eq!(
+                std::fs::read_to_string(dir.path().join("file")).unwrap(),
+                "unchanged"
+            );
+        }
+        // Landlock ABI 1 alone lets truncation through: what the seccomp filter is for.
+        let ruleset = ReadOnlyRuleset::with_abi(1, &[], &[]).unwrap();
+        let tried = std::thread::scope(|s| {
+            s.spawn(|| {
+                sandbox::restrict_self(ruleset.raw_fd()).unwrap();
+                try_writes(prefix, &plan)
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(tried[0].outcome, "EACCES");
+        assert_eq!(tried[1].outcome, "ok (size unchanged)", "{tried:?}");
+    }
+
+    #[test]
+    fn writes_stop_at_the_first_success_and_leave_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        std::fs::write(dir.path().join("file"), "unchanged").unwrap();
+        let plan = WritePlan {
+            file: Some("/file".into()),
+            dirs: vec!["/".into(), "/tmp".into()],
+            unique: ".sidescan-write-test-r1".into(),
+        };
+        let prefix = dir.path().to_str().unwrap();
+        let tried = try_writes(prefix, &plan);
+        let names: Vec<&str> = tried.iter().map(|w| w.attempt.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "open O_WRONLY /file",
+                "truncate /file to its own size",
+                "create /.sidescan-write-test-r1",
+                "mkdir /.sidescan-write-test-r1.d",
+                "create /tmp/.sidescan-write-test-r1",
+                "mkdir /tmp/.sidescan-write-test-r1.d",
+                "open O_RDONLY|O_TRUNC /file"
+            ]
+        );
+        assert_eq!(tried[0].outcome, "ok (opened for writing; nothing written)");
+        assert!(
+            tried[1..].iter().all(|w| w.outcome == NOT_TRIED),
+            "{tried:?}"
+        );
+        // Each one alone: the creations are undone, the file keeps its bytes until the last.
+        let only = |dirs: Vec<String>| WritePlan {
+            file: None,
+            dirs,
+            ..plan.clone()
+        };
+        let tried = try_writes(prefix, &only(vec!["/tmp".into()]));
+        assert_eq!(tried[0].outcome, "ok (removed at once)");
+        assert_eq!(tried[1].outcome, NOT_TRIED);
+        let mtime = std::fs::metadata(dir.path().join("file")).unwrap().mtime();
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["file", "tmp"]);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("file")).unwrap(),
+            "unchanged"
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join("file")).unwrap().mtime(),
+            mtime
+        );
+        let tried = try_writes(prefix, &only(vec!["/missing".into()]));
+        assert_eq!(tried[0].outcome, "ENOENT");
     }
 
     fn refused() -> BTreeMap<String, String> {

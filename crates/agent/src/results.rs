@@ -42,18 +42,35 @@ pub struct Metadata {
     pub view: Option<ViewRecord>,
 }
 
-/// `metadata.json`'s record of the target view.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// `metadata.json`'s record of the target view: what was proven before the scan.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ViewRecord {
     /// `descriptor` (builtin: reads beneath the pinned root) or `proot` (cinc).
     pub mechanism: String,
-    /// Writes into the target were impossible (always for `descriptor`; Landlock for `proot`).
+    /// Every write tried into the target through the view was refused ([`Self::writes_tried`]).
+    /// False when nothing could be tried (no Landlock: a try would have written).
     pub read_only: bool,
+    /// The Landlock ABI the view (cinc) or the scan threads (builtin) were confined with.
     pub landlock_abi: Option<u32>,
     /// The user accepted a writable view (`--allow-writable-view`) because Landlock was missing.
     pub allow_writable_view: bool,
     /// What was compared before the scan.
     pub proof: String,
+    /// What confined the processes or threads that read the target.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub confinement: String,
+    /// Each write tried into the target through the view, in order, and how it ended (`EACCES`:
+    /// refused; `not tried`: an earlier one succeeded, or there was nothing to try it on).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub writes_tried: Vec<crate::proof::WriteAttempt>,
+    /// The capability sets, `NoNewPrivs` and `Seccomp` of the view's programs (cinc) or the scan
+    /// threads (builtin), as `/proc/thread-self/status` showed them there.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub processes: BTreeMap<String, String>,
+    /// What a program in the view got trying to reach another process (`ptrace`,
+    /// `/proc/<pid>/mem`); cinc only.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub other_processes: BTreeMap<String, String>,
 }
 
 /// The run's folder on the volume.

@@ -3,13 +3,20 @@
 //!
 //! **Landlock** (Linux ≥ 5.13, unprivileged): the agent builds a ruleset that *handles* every
 //! write-type filesystem access the kernel knows (per ABI: write, truncate, remove, make, refer)
-//! and allows them only beneath a few directories (the scan's scratch directory, the scanner's
-//! `/tmp`, `/dev`). Reads are not handled, so they stay allowed. The ruleset is created in the
-//! agent and enforced in the scanner's child process between `fork` and `exec`
+//! and allows them only beneath the scan's scratch directory (where PRoot's own files, `HOME`,
+//! `TMPDIR` and the report are) and on the device files the view's programs write
+//! ([`VIEW_DEVICES`]: `/dev/null`); never the scanner's `/tmp` or the rest of `/dev` (the pod's
+//! `/dev/shm` is the target's too). Reads are not handled, so they stay allowed. The ruleset is
+//! created in the agent and enforced in the scanner's child process between `fork` and `exec`
 //! ([`restrict_self`], async-signal-safe: two system calls), so PRoot and everything it starts
-//! inherit it and cannot write into the target, whatever path they use. What Landlock does not
-//! govern (mode, owner, timestamps, extended attributes) the view's seccomp filters refuse
-//! ([`crate::seccomp`]).
+//! inherit it and cannot write into the target, whatever path they use. The builtin backend's
+//! scan threads enforce one with no rule at all ([`confine_thread`]). What Landlock does not
+//! govern (mode, owner, timestamps, extended attributes) and what ABI 1 and 2 do not
+//! (truncation) the seccomp filters refuse ([`crate::seccomp`]).
+//!
+//! `SIDESCAN_LANDLOCK_MAX_ABI` (a test switch, not a setting: the host tests run the views at ABI
+//! 1 as Linux 5.13 to 5.19 offer it) caps the ABI the agent uses; `0` acts as a kernel without
+//! Landlock.
 //!
 //! **Containment**: the agent marks itself a child subreaper, so processes a scan daemonizes
 //! (double fork, `setsid`) are reparented to the agent instead of PID 1, and
@@ -26,6 +33,9 @@ const SYS_LANDLOCK_ADD_RULE: libc::c_long = 445;
 const SYS_LANDLOCK_RESTRICT_SELF: libc::c_long = 446;
 const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
 const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+
+/// The test switch capping the ABI used (see the module documentation).
+pub const MAX_ABI_ENV: &str = "SIDESCAN_LANDLOCK_MAX_ABI";
 
 pub const ACCESS_FS_WRITE_FILE: u64 = 1 << 1;
 pub const ACCESS_FS_REMOVE_DIR: u64 = 1 << 4;
@@ -77,9 +87,45 @@ pub fn write_accesses(abi: u32) -> u64 {
     access
 }
 
+/// The write-type accesses a rule on a single file may allow (Landlock refuses directory-only
+/// rights, such as making or removing entries, on a file).
+pub fn file_accesses(abi: u32) -> u64 {
+    write_accesses(abi) & (ACCESS_FS_WRITE_FILE | ACCESS_FS_TRUNCATE)
+}
+
+/// The device files the view's programs write: `/dev/null` (Ruby's `File::NULL`, spawned commands'
+/// redirections, PRoot). Nothing else of `/dev` is writable in the view.
+pub const VIEW_DEVICES: [&str; 1] = ["/dev/null"];
+
+/// The Landlock ABI the agent uses: the kernel's ([`kernel_landlock_abi`]), capped by
+/// `SIDESCAN_LANDLOCK_MAX_ABI` when set; or why there is none.
+pub fn landlock_abi() -> Result<u32, String> {
+    cap_abi(
+        kernel_landlock_abi(),
+        std::env::var(MAX_ABI_ENV).ok().as_deref(),
+    )
+}
+
+/// The kernel's ABI capped by the test switch's value (pure).
+pub fn cap_abi(kernel: Result<u32, String>, max: Option<&str>) -> Result<u32, String> {
+    let kernel = kernel?;
+    let Some(max) = max else {
+        return Ok(kernel);
+    };
+    match max.trim().parse::<u32>() {
+        Ok(0) => Err(format!(
+            "Landlock turned off by the test switch {MAX_ABI_ENV}=0 (the kernel offers ABI {kernel})"
+        )),
+        Ok(max) => Ok(kernel.min(max)),
+        Err(_) => Err(format!(
+            "{MAX_ABI_ENV}={max}: not a number (a test switch: 0 or the highest ABI to use)"
+        )),
+    }
+}
+
 /// The Landlock ABI version the kernel offers, or why there is none (kernel without Landlock,
 /// Landlock not enabled at boot, or a seccomp profile that refuses the call).
-pub fn landlock_abi() -> Result<u32, String> {
+pub fn kernel_landlock_abi() -> Result<u32, String> {
     // SAFETY: landlock_create_ruleset with a NULL attribute and the VERSION flag only queries.
     let ret = unsafe {
         libc::syscall(
@@ -116,9 +162,22 @@ pub struct ReadOnlyRuleset {
 }
 
 impl ReadOnlyRuleset {
-    /// A ruleset denying every write-type access except beneath `writable` (directories).
-    pub fn new(writable: &[&Path]) -> Result<ReadOnlyRuleset, String> {
-        let abi = landlock_abi()?;
+    /// The view's ruleset: writes only beneath the scan's scratch directory and to
+    /// [`VIEW_DEVICES`].
+    pub fn for_view(scratch: &Path) -> Result<ReadOnlyRuleset, String> {
+        let devices: Vec<&Path> = VIEW_DEVICES.iter().map(Path::new).collect();
+        ReadOnlyRuleset::new(&[scratch], &devices)
+    }
+
+    /// A ruleset denying every write-type access except beneath the directories `dirs` and to
+    /// the files `files` (writing and truncating them only). With neither, nothing may be
+    /// written anywhere.
+    pub fn new(dirs: &[&Path], files: &[&Path]) -> Result<ReadOnlyRuleset, String> {
+        ReadOnlyRuleset::with_abi(landlock_abi()?, dirs, files)
+    }
+
+    /// [`ReadOnlyRuleset::new`] handling what ABI `abi` knows (at most the kernel's).
+    pub fn with_abi(abi: u32, dirs: &[&Path], files: &[&Path]) -> Result<ReadOnlyRuleset, String> {
         let handled = write_accesses(abi);
         let attr = RulesetAttr {
             handled_access_fs: handled,
@@ -140,14 +199,18 @@ impl ReadOnlyRuleset {
         }
         // SAFETY: the kernel just returned this new descriptor; nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(ret as RawFd) };
-        for dir in writable {
+        let rules = dirs
+            .iter()
+            .map(|d| (d, libc::O_DIRECTORY, handled))
+            .chain(files.iter().map(|f| (f, 0, file_accesses(abi))));
+        for (dir, kind, allowed_access) in rules {
             let parent = std::fs::File::options()
                 .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .custom_flags(libc::O_PATH | kind | libc::O_CLOEXEC)
                 .open(dir)
                 .map_err(|e| format!("Landlock rule for {}: {e}", dir.display()))?;
             let rule = PathBeneathAttr {
-                allowed_access: handled,
+                allowed_access,
                 parent_fd: parent.as_raw_fd(),
             };
             // SAFETY: valid ruleset fd and rule attribute; the kernel copies the attribute.
@@ -187,6 +250,92 @@ pub fn restrict_self(ruleset_fd: RawFd) -> std::io::Result<()> {
             return Err(std::io::Error::last_os_error());
         }
         if libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset_fd, 0u32) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Confines the calling thread, and the threads it starts afterwards, with `ruleset` (Landlock,
+/// when there is one), the builtin scan's seccomp filter ([`crate::seccomp::Scope::Scan`]) and
+/// no capability. Landlock, seccomp and capabilities are the calling thread's only: the rest of
+/// the agent (the async runtime that writes the results and uploads them) stays as it was.
+/// Irreversible for that thread: call it on a thread made for the purpose ([`in_confined_thread`]).
+///
+/// Why a thread and not the whole agent: a Landlocked process may not open `/proc/<pid>/root`,
+/// `exe` or `environ` of a process outside its domain (Landlock's ptrace rule), which
+/// identifying and verifying the target need; the scan reads through the descriptor opened
+/// before.
+pub fn confine_thread(ruleset: Option<&ReadOnlyRuleset>) -> std::io::Result<()> {
+    if let Some(ruleset) = ruleset {
+        restrict_self(ruleset.raw_fd())?;
+    }
+    crate::seccomp::install(crate::seccomp::filter(crate::seccomp::Scope::Scan))?;
+    clear_capabilities()
+}
+
+/// Runs `f` on a new thread confined by [`confine_thread`] (its own threads inherit it) and
+/// returns its result; the calling thread stays as it was.
+pub fn in_confined_thread<T: Send>(
+    ruleset: Option<&ReadOnlyRuleset>,
+    f: impl FnOnce() -> T + Send,
+) -> std::io::Result<T> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                confine_thread(ruleset)?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+// ---- capabilities -----------------------------------------------------------------------------
+
+/// Empties the calling thread's effective, permitted, inheritable and ambient capability sets.
+/// With `no_new_privs` set, no later `execve` can give any back (the kernel intersects what a
+/// file or a root identity would grant with the permitted set it had: `cap_bprm_creds_from_file`).
+/// Async-signal-safe (two system calls): meant for the child between `fork` and `exec`, and for
+/// `view-exec` before it executes the scanner's program.
+pub fn clear_capabilities() -> std::io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let header = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let empty = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset with a version-3 header and its two data words; prctl with integers.
+    unsafe {
+        // EINVAL: a kernel before 4.3, which has no ambient set to clear.
+        if libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        ) != 0
+            && *libc::__errno_location() != libc::EINVAL
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::syscall(libc::SYS_capset, &header as *const Header, empty.as_ptr()) != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }
@@ -341,6 +490,133 @@ mod tests {
         assert_eq!(write_accesses(7), write_accesses(3));
         // Reading (bit 2: READ_FILE, bit 0: EXECUTE, bit 3: READ_DIR) is never handled.
         assert_eq!(write_accesses(7) & 0b1101, 0);
+    }
+
+    #[test]
+    fn the_test_switch_caps_the_abi() {
+        assert_eq!(cap_abi(Ok(7), None), Ok(7));
+        assert_eq!(cap_abi(Ok(7), Some("1")), Ok(1));
+        assert_eq!(cap_abi(Ok(2), Some("3")), Ok(2));
+        let off = cap_abi(Ok(7), Some("0")).unwrap_err();
+        assert!(off.contains("SIDESCAN_LANDLOCK_MAX_ABI=0"), "{off}");
+        assert!(
+            cap_abi(Ok(7), Some("x"))
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert_eq!(cap_abi(Err("none".into()), Some("1")), Err("none".into()));
+        // A rule on a file may only allow what a file can be asked for.
+        assert_eq!(file_accesses(1), ACCESS_FS_WRITE_FILE);
+        assert_eq!(file_accesses(7), ACCESS_FS_WRITE_FILE | ACCESS_FS_TRUNCATE);
+    }
+
+    /// Runs `attempt` in a child after `setup`; the errno it reported, `None` if it succeeded.
+    fn in_child(
+        setup: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
+        attempt: impl Fn() -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Option<i32> {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new("true");
+        // SAFETY: the closures make system calls on memory that exists before the fork.
+        unsafe {
+            command.pre_exec(move || {
+                setup()?;
+                attempt()
+            });
+        }
+        match command.spawn() {
+            Ok(mut child) => {
+                child.wait().unwrap();
+                None
+            }
+            Err(e) => Some(e.raw_os_error().expect("an errno from the child")),
+        }
+    }
+
+    fn open_for_writing(path: &'static std::ffi::CStr, flags: libc::c_int) -> std::io::Result<()> {
+        // SAFETY: open and close with a valid C string.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0o600) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        unsafe { libc::close(fd) };
+        Ok(())
+    }
+
+    #[test]
+    fn the_views_ruleset_allows_the_scratch_and_dev_null_only() {
+        let Ok(abi) = landlock_abi() else {
+            eprintln!("no Landlock here: nothing to check");
+            return;
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let ruleset = ReadOnlyRuleset::for_view(scratch.path()).unwrap();
+        assert_eq!(ruleset.abi, abi);
+        let fd = ruleset.raw_fd();
+        let leak = |p: &Path| -> &'static std::ffi::CStr {
+            let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+            Box::leak(c.into_boxed_c_str())
+        };
+        let in_scratch = leak(&scratch.path().join("new"));
+        let beside = leak(&outside.path().join("new"));
+        let shm = leak(Path::new("/dev/shm/sidescan-landlock-test"));
+        let restricted = move || restrict_self(fd);
+        let create = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+        assert_eq!(
+            in_child(restricted, move || open_for_writing(in_scratch, create)),
+            None
+        );
+        assert_eq!(
+            in_child(restricted, move || open_for_writing(
+                c"/dev/null",
+                libc::O_WRONLY
+            )),
+            None
+        );
+        assert_eq!(
+            in_child(restricted, move || open_for_writing(beside, create)),
+            Some(libc::EACCES)
+        );
+        assert!(!outside.path().join("new").exists());
+        if Path::new("/dev/shm").is_dir() {
+            assert_eq!(
+                in_child(restricted, move || open_for_writing(shm, create)),
+                Some(libc::EACCES),
+                "/dev/shm is the pod's, the target's too"
+            );
+        }
+        assert_eq!(
+            in_child(restricted, move || open_for_writing(
+                c"/dev/zero",
+                libc::O_WRONLY
+            )),
+            Some(libc::EACCES)
+        );
+    }
+
+    #[test]
+    fn capabilities_are_cleared_for_good() {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new("grep");
+        command.args(["^Cap", "/proc/self/status"]);
+        // SAFETY: prctl and capset only, between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                clear_capabilities()
+            });
+        }
+        let out = command.output().unwrap();
+        let status = String::from_utf8_lossy(&out.stdout);
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            assert!(
+                status.contains(&format!("{set}:\t0000000000000000")),
+                "{set}: {status}"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! The seccomp filters of the target view: system calls that would leave the view, and system
-//! calls that would change a file's metadata, fail before they reach the kernel's file code.
+//! The seccomp filters of the target view (and of the builtin backend's scan threads): system
+//! calls that would leave the view, change a file's metadata or truncate a file, that reach
+//! into other processes, and device controls the scan does not need, fail before they reach the
+//! kernel.
 //!
 //! - **Untranslated path calls fail with `ENOSYS`.** PRoot 5.1.0 rewrites the paths of the system
 //!   calls it knows; newer ones pass through untranslated and would resolve in the scanner's root:
 //!   `statx` (coreutils `stat` and `ls`, Rust programs), `faccessat2` (glibc's `faccessat` with
 //!   flags), `openat2`, `execveat`, and io_uring (its operations open, stat and set extended
 //!   attributes without any system call PRoot or seccomp sees). With `ENOSYS` the C library and
-//!   Rust's standard library fall back to the older calls PRoot translates.
+//!   Rust's standard library fall back to the older calls PRoot translates. (`openat2` also
+//!   carries its flags behind a pointer a filter cannot read: refused, its callers fall back to
+//!   `openat`, whose flags the filter reads.)
 //! - **Metadata changes fail with `EPERM`.** Landlock governs writing, creating, removing and
 //!   linking, not a file's mode, owner, timestamps, extended attributes or inode flags. The
 //!   chmod family (`chmod`, `fchmod`, `fchmodat`, `fchmodat2`), the chown family (`chown`,
@@ -17,31 +21,57 @@
 //!   attributes (`FS_IOC_SETFLAGS`, `FS_IOC_SETVERSION`, `FS_IOC_FSSETXATTR`,
 //!   `FS_IOC_ENABLE_VERITY`, `FS_IOC_SET_ENCRYPTION_POLICY`) are refused, so a scan running as the
 //!   target's UID cannot change the target's files through them either.
+//! - **Truncation fails with `EACCES`** (Landlock's own answer). Landlock ABI 1 and 2 (Linux <
+//!   6.2) have no truncate right: `truncate(2)` and an `open` with `O_TRUNC` but without write
+//!   access (`O_RDONLY | O_TRUNC`, or the access mode 3) empty a file Landlock lets the process
+//!   read. So `truncate`, `ftruncate` (and the 32-bit `*64` forms) are refused, and `open` and
+//!   `openat` are refused when `O_TRUNC` comes without `O_WRONLY` or `O_RDWR`. An open *with*
+//!   write access needs Landlock's write right before the kernel truncates (the file-open hook
+//!   runs before `O_TRUNC` is applied), which every ABI grants only beneath the scan's scratch
+//!   directory; so `creat` and `open(…, O_WRONLY | O_CREAT | O_TRUNC)` (Ruby's `File.write`,
+//!   the shell's `>`) keep working there and fail on the target's files.
+//! - **Other processes are out of reach** ([`Scope::Programs`]): `ptrace`, `process_vm_readv`
+//!   and `process_vm_writev` fail with `EPERM`. PRoot itself traces the view's programs, so its
+//!   own filter allows them.
+//! - **`ioctl` is an allowlist**: terminal queries (`TCGETS`, `TCGETS2`, `TIOCGWINSZ`,
+//!   `TIOCGPGRP`), `FIONREAD`, `FIONBIO`, `FIOCLEX`, `FIONCLEX`, the inode-flag reads `lsattr`
+//!   makes (`FS_IOC_GETFLAGS`, `FS_IOC_GETVERSION`, `FS_IOC_FSGETXATTR`) and the network
+//!   interface queries `ifconfig` makes (`SIOCGIF*`) pass; the inode-flag setters fail with
+//!   `EPERM` (metadata changes, above); every other request fails with `ENOTTY`, the kernel's own
+//!   answer for a request a file does not support, so callers take it as "not a terminal" / "not
+//!   supported" and carry on (`isatty` is false) instead of reporting a permission error.
 //!
-//! Two scopes, because PRoot itself needs exactly one of these calls: it extracts its loader into
-//! `/tmp` (`mkstemp`) and makes it executable with `fchmod(fd, 0500)` when the first program
-//! starts. [`Scope::Proot`] (installed before PRoot's `exec`, inherited by everything) allows that
-//! one call with that one mode and refuses every other metadata call, including the `chmod(…,
-//! 0700)` PRoot's cleanup makes on the entries of its temporary directory (a program in the view
-//! can plant a symlink there, so that `chmod` would follow it into the target; the agent removes
+//! Three scopes. PRoot itself needs `ptrace` and exactly one metadata call: it extracts its loader
+//! (`mkstemp`) and makes it executable with `fchmod(fd, 0500)` when the first program starts.
+//! [`Scope::Proot`] (installed before PRoot's `exec`, inherited by everything) allows that one
+//! call with that one mode and refuses every other metadata call, including the `chmod(…, 0700)`
+//! PRoot's cleanup makes on the entries of its temporary directory (a program in the view can
+//! plant a symlink there, so that `chmod` would follow it into the target; the agent removes
 //! PRoot's temporary files itself, without following links). [`Scope::Programs`] refuses every
-//! metadata call; `sidescan-agent view-exec` installs it as the first program PRoot starts, before
-//! it executes the scanner's program, so no program of the scan ever runs without it.
+//! metadata call and the calls that reach into other processes; `sidescan-agent view-exec`
+//! installs it as the first program PRoot starts, before it executes the scanner's program, so
+//! no program of the scan ever runs without it. [`Scope::Scan`] is the builtin backend's scan
+//! threads': no view, so no `ENOSYS` list (the walk uses `openat2` and `statx`) and only the
+//! inode-flag setters among the `ioctl`s; metadata, truncation and other processes as for the
+//! view's programs.
 //!
 //! Every ABI the CPU offers a process is covered: on x86-64 the 32-bit `int 0x80` ABI (its own
 //! numbers) and x32 (refused entirely: no scanner program uses it); on arm64, 32-bit ARM is refused
 //! entirely (PRoot 5.1.0 translates only the native ABI there). On other architectures the filter
-//! allows everything; the view proof still refuses a view that lets metadata calls through.
+//! allows everything; the view proof still refuses a view that lets metadata calls or writes
+//! through.
 
 use std::io;
 
 /// Who a filter is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// PRoot itself: `fchmod(fd, 0500)` of its loader is allowed, every other metadata call fails.
+    /// PRoot itself: `fchmod(fd, 0500)` of its loader and `ptrace` are allowed.
     Proot,
-    /// Every program in the view: every metadata call fails.
+    /// Every program in the view.
     Programs,
+    /// The builtin backend's scan threads (no view: path calls are not refused).
+    Scan,
 }
 
 /// One system call ABI: its audit architecture and numbers.
@@ -57,6 +87,13 @@ pub struct Abi {
     pub untranslated: &'static [(&'static str, u32)],
     /// Calls that change a file's metadata: EPERM.
     pub metadata: &'static [(&'static str, u32)],
+    /// Calls that truncate a file: EACCES.
+    pub truncate: &'static [(&'static str, u32)],
+    /// Opens whose flags are an argument (name, number, index of the flags argument): EACCES
+    /// when `O_TRUNC` comes without write access.
+    pub opens: &'static [(&'static str, u32, u32)],
+    /// Calls that reach into another process: EPERM for the view's programs and the scan.
+    pub tracing: &'static [(&'static str, u32)],
     pub ioctl: Option<u32>,
     /// `fchmod`, allowed to PRoot with mode 0500 only; `None` where PRoot never makes the call.
     pub loader_fchmod: Option<u32>,
@@ -106,6 +143,13 @@ pub const X86_64: Abi = Abi {
         ("removexattrat", 466),
         ("file_setattr", 469),
     ],
+    truncate: &[("truncate", 76), ("ftruncate", 77)],
+    opens: &[("open", 2, 1), ("openat", 257, 2)],
+    tracing: &[
+        ("ptrace", 101),
+        ("process_vm_readv", 310),
+        ("process_vm_writev", 311),
+    ],
     ioctl: Some(16),
     loader_fchmod: Some(91),
     refuse_all: false,
@@ -152,12 +196,25 @@ pub const I386: Abi = Abi {
         ("removexattrat", 466),
         ("file_setattr", 469),
     ],
+    truncate: &[
+        ("truncate", 92),
+        ("ftruncate", 93),
+        ("truncate64", 193),
+        ("ftruncate64", 194),
+    ],
+    opens: &[("open", 5, 1), ("openat", 295, 2)],
+    tracing: &[
+        ("ptrace", 26),
+        ("process_vm_readv", 347),
+        ("process_vm_writev", 348),
+    ],
     ioctl: Some(54),
     loader_fchmod: None,
     refuse_all: false,
 };
 
-/// arm64 (the generic system call table: no `chmod`, `chown`, `utime`; only the `*at` forms).
+/// arm64 (the generic system call table: no `chmod`, `chown`, `utime`, `open`; only the `*at`
+/// forms).
 pub const AARCH64: Abi = Abi {
     name: "aarch64",
     arch: 0xC000_00B7,
@@ -188,6 +245,13 @@ pub const AARCH64: Abi = Abi {
         ("removexattrat", 466),
         ("file_setattr", 469),
     ],
+    truncate: &[("truncate", 45), ("ftruncate", 46)],
+    opens: &[("openat", 56, 2)],
+    tracing: &[
+        ("ptrace", 117),
+        ("process_vm_readv", 270),
+        ("process_vm_writev", 271),
+    ],
     ioctl: Some(29),
     loader_fchmod: Some(52),
     refuse_all: false,
@@ -200,6 +264,9 @@ pub const ARM_COMPAT: Abi = Abi {
     foreign_bit: 0,
     untranslated: &[],
     metadata: &[],
+    truncate: &[],
+    opens: &[],
+    tracing: &[],
     ioctl: None,
     loader_fchmod: None,
     refuse_all: true,
@@ -214,7 +281,7 @@ pub const ABIS: &[&Abi] = &[&AARCH64, &ARM_COMPAT];
 pub const ABIS: &[&Abi] = &[];
 
 /// `ioctl` requests that set inode flags or attributes (both the 64-bit and 32-bit encodings;
-/// the kernel reads the request as 32 bits, so only the low half is compared).
+/// the kernel reads the request as 32 bits, so only the low half is compared): EPERM.
 pub const SETATTR_IOCTLS: [(&str, u32); 7] = [
     ("FS_IOC_SETFLAGS", 0x4008_6602),
     ("FS_IOC32_SETFLAGS", 0x4004_6602),
@@ -224,6 +291,49 @@ pub const SETATTR_IOCTLS: [(&str, u32); 7] = [
     ("FS_IOC_ENABLE_VERITY", 0x4080_6685),
     ("FS_IOC_SET_ENCRYPTION_POLICY", 0x800C_6613),
 ];
+
+/// The `ioctl` requests the view's programs may make (the same numbers on x86-64, i386 and
+/// arm64); every other one fails with ENOTTY. Found by tracing PRoot, Debian's Ruby running the
+/// CINC Auditor test double, the agent's own programs, and the commands profiles spawn
+/// (coreutils and busybox `ls`, `stat`, `find`, `cat`, `id`, `ps`, `uname`, `df`, `lsattr`,
+/// `ifconfig`, `ip`, `ss`, `netstat`, `sh`) with and without a terminal.
+pub const ALLOWED_IOCTLS: [(&str, u32); 26] = [
+    // Terminal queries (isatty, the window size); the view has no terminal, so they answer
+    // ENOTTY from the kernel anyway.
+    ("TCGETS", 0x5401),
+    ("TCGETS2", 0x802C_542A),
+    ("TIOCGWINSZ", 0x5413),
+    ("TIOCGPGRP", 0x540F),
+    // Descriptor state.
+    ("FIONREAD", 0x541B),
+    ("FIONBIO", 0x5421),
+    ("FIONCLEX", 0x5450),
+    ("FIOCLEX", 0x5451),
+    // Inode flags, read (lsattr).
+    ("FS_IOC_GETFLAGS", 0x8008_6601),
+    ("FS_IOC32_GETFLAGS", 0x8004_6601),
+    ("FS_IOC_GETVERSION", 0x8008_7601),
+    ("FS_IOC32_GETVERSION", 0x8004_7601),
+    ("FS_IOC_FSGETXATTR", 0x801C_581F),
+    // Network interfaces, read (ifconfig).
+    ("SIOCGIFNAME", 0x8910),
+    ("SIOCGIFCONF", 0x8912),
+    ("SIOCGIFFLAGS", 0x8913),
+    ("SIOCGIFADDR", 0x8915),
+    ("SIOCGIFDSTADDR", 0x8917),
+    ("SIOCGIFBRDADDR", 0x8919),
+    ("SIOCGIFNETMASK", 0x891B),
+    ("SIOCGIFMETRIC", 0x891D),
+    ("SIOCGIFMTU", 0x8921),
+    ("SIOCGIFHWADDR", 0x8927),
+    ("SIOCGIFINDEX", 0x8933),
+    ("SIOCGIFTXQLEN", 0x8942),
+    ("SIOCGIFMAP", 0x8970),
+];
+
+/// `open`'s `O_TRUNC` and access mode bits (the same on x86-64, i386 and arm64).
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_ACCMODE: u32 = 0o3;
 
 /// The mode PRoot's loader gets (`S_IRUSR | S_IXUSR`).
 pub const LOADER_MODE: u32 = 0o500;
@@ -248,6 +358,7 @@ pub const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 pub const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 pub const BPF_JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
 pub const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
+pub const BPF_AND_K: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
 pub const RET_ALLOW: u32 = 0x7fff_0000;
 pub const RET_ERRNO: u32 = 0x0005_0000;
 
@@ -282,6 +393,7 @@ enum Op {
         bits: u32,
         to: usize,
     },
+    And(u32),
     Ret(u32),
     Mark(usize),
 }
@@ -310,6 +422,9 @@ impl Asm {
     }
     fn jump_if_set(&mut self, bits: u32, to: usize) {
         self.ops.push(Op::JumpSet { bits, to });
+    }
+    fn and(&mut self, bits: u32) {
+        self.ops.push(Op::And(bits));
     }
     fn ret(&mut self, action: u32) {
         self.ops.push(Op::Ret(action));
@@ -342,6 +457,7 @@ impl Asm {
                 Op::JumpEq { k, to, if_equal } if if_equal => insn(BPF_JEQ_K, offset(pc, to), 0, k),
                 Op::JumpEq { k, to, .. } => insn(BPF_JEQ_K, 0, offset(pc, to), k),
                 Op::JumpSet { bits, to } => insn(BPF_JSET_K, offset(pc, to), 0, bits),
+                Op::And(bits) => insn(BPF_AND_K, 0, 0, bits),
                 Op::Ret(action) => insn(BPF_RET_K, 0, 0, action),
             });
         }
@@ -349,19 +465,23 @@ impl Asm {
     }
 }
 
-/// The filter for `abis` and `scope`: per ABI, the untranslated calls fail with ENOSYS, the
-/// metadata calls with EPERM (PRoot's loader `fchmod` excepted in [`Scope::Proot`]), everything
-/// else is allowed; an architecture not in `abis` is allowed. Pure.
+/// The filter for `abis` and `scope`: per ABI, the untranslated calls fail with ENOSYS (not in
+/// [`Scope::Scan`]), the metadata calls with EPERM (PRoot's loader `fchmod` excepted in
+/// [`Scope::Proot`]), truncation with EACCES, the calls that reach into other processes with
+/// EPERM (not in [`Scope::Proot`]), `ioctl`s outside [`ALLOWED_IOCTLS`] with ENOTTY (the setters
+/// of [`SETATTR_IOCTLS`] with EPERM; in [`Scope::Scan`] only those), everything else is allowed;
+/// an architecture not in `abis` is allowed. Pure.
 pub fn build(abis: &[&Abi], scope: Scope) -> Vec<SockFilter> {
+    let errno = |e: i32| RET_ERRNO | e as u32;
     let mut asm = Asm::default();
     asm.load(OFFSET_ARCH);
     for abi in abis {
         let next_abi = asm.label();
         asm.jump_unless_equal(abi.arch, next_abi);
-        let (allow, enosys, eperm) = (asm.label(), asm.label(), asm.label());
+        let (allow, enosys, eperm, eacces) = (asm.label(), asm.label(), asm.label(), asm.label());
         let (fchmod, ioctl) = (asm.label(), asm.label());
         if abi.refuse_all {
-            asm.ret(RET_ERRNO | libc::ENOSYS as u32);
+            asm.ret(errno(libc::ENOSYS));
             asm.mark(next_abi);
             continue;
         }
@@ -369,8 +489,10 @@ pub fn build(abis: &[&Abi], scope: Scope) -> Vec<SockFilter> {
         if abi.foreign_bit != 0 {
             asm.jump_if_set(abi.foreign_bit, enosys);
         }
-        for &(_, nr) in abi.untranslated {
-            asm.jump_if_equal(nr, enosys);
+        if scope != Scope::Scan {
+            for &(_, nr) in abi.untranslated {
+                asm.jump_if_equal(nr, enosys);
+            }
         }
         let loader_fchmod = abi.loader_fchmod.filter(|_| scope == Scope::Proot);
         for &(_, nr) in abi.metadata {
@@ -379,6 +501,22 @@ pub fn build(abis: &[&Abi], scope: Scope) -> Vec<SockFilter> {
             } else {
                 asm.jump_if_equal(nr, eperm);
             }
+        }
+        for &(_, nr) in abi.truncate {
+            asm.jump_if_equal(nr, eacces);
+        }
+        if scope != Scope::Proot {
+            for &(_, nr) in abi.tracing {
+                asm.jump_if_equal(nr, eperm);
+            }
+        }
+        let opens: Vec<(u32, u32, usize)> = abi
+            .opens
+            .iter()
+            .map(|&(_, nr, arg)| (nr, arg, asm.label()))
+            .collect();
+        for &(nr, _, label) in &opens {
+            asm.jump_if_equal(nr, label);
         }
         if let Some(nr) = abi.ioctl {
             asm.jump_if_equal(nr, ioctl);
@@ -389,7 +527,20 @@ pub fn build(abis: &[&Abi], scope: Scope) -> Vec<SockFilter> {
         if loader_fchmod.is_some() {
             asm.load(offset_arg_low(1));
             asm.jump_if_equal(LOADER_MODE, allow);
-            asm.ret(RET_ERRNO | libc::EPERM as u32);
+            asm.ret(errno(libc::EPERM));
+        }
+        // open(path, flags, …) and openat(dirfd, path, flags, …): O_TRUNC needs write access.
+        for &(_, arg, label) in &opens {
+            let check = asm.label();
+            asm.mark(label);
+            asm.load(offset_arg_low(arg));
+            asm.jump_if_set(O_TRUNC, check);
+            asm.ret(RET_ALLOW);
+            asm.mark(check);
+            asm.and(O_ACCMODE);
+            asm.jump_if_equal(libc::O_WRONLY as u32, allow);
+            asm.jump_if_equal(libc::O_RDWR as u32, allow);
+            asm.ret(errno(libc::EACCES));
         }
         // ioctl(fd, request, …)
         asm.mark(ioctl);
@@ -398,14 +549,23 @@ pub fn build(abis: &[&Abi], scope: Scope) -> Vec<SockFilter> {
             for &(_, request) in &SETATTR_IOCTLS {
                 asm.jump_if_equal(request, eperm);
             }
-            asm.ret(RET_ALLOW);
+            if scope == Scope::Scan {
+                asm.ret(RET_ALLOW);
+            } else {
+                for &(_, request) in &ALLOWED_IOCTLS {
+                    asm.jump_if_equal(request, allow);
+                }
+                asm.ret(errno(libc::ENOTTY));
+            }
         }
         asm.mark(allow);
         asm.ret(RET_ALLOW);
         asm.mark(enosys);
-        asm.ret(RET_ERRNO | libc::ENOSYS as u32);
+        asm.ret(errno(libc::ENOSYS));
         asm.mark(eperm);
-        asm.ret(RET_ERRNO | libc::EPERM as u32);
+        asm.ret(errno(libc::EPERM));
+        asm.mark(eacces);
+        asm.ret(errno(libc::EACCES));
         asm.mark(next_abi);
         // The accumulator is still the architecture here: the only way in is the jump above.
     }
@@ -420,15 +580,18 @@ pub fn filter(scope: Scope) -> &'static [SockFilter] {
         std::sync::LazyLock::new(|| build(ABIS, Scope::Proot));
     static PROGRAMS: std::sync::LazyLock<Vec<SockFilter>> =
         std::sync::LazyLock::new(|| build(ABIS, Scope::Programs));
+    static SCAN: std::sync::LazyLock<Vec<SockFilter>> =
+        std::sync::LazyLock::new(|| build(ABIS, Scope::Scan));
     match scope {
         Scope::Proot => &PROOT,
         Scope::Programs => &PROGRAMS,
+        Scope::Scan => &SCAN,
     }
 }
 
 /// Sets `no_new_privs` (needed for an unprivileged filter, and by Landlock) and installs
-/// `program`; it stays for this process and everything it starts. Async-signal-safe: two `prctl`
-/// calls on memory that already exists.
+/// `program`; it stays for the calling thread and every thread and process it starts afterwards.
+/// Async-signal-safe: two `prctl` calls on memory that already exists.
 pub fn install(program: &[SockFilter]) -> io::Result<()> {
     let prog = SockFprog {
         len: u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
@@ -481,6 +644,7 @@ mod tests {
                     };
                     pc += usize::from(if taken { insn.jt } else { insn.jf });
                 }
+                BPF_AND_K => a &= insn.k,
                 BPF_RET_K => return insn.k,
                 other => panic!("unexpected instruction {other:#x}"),
             }
@@ -489,13 +653,21 @@ mod tests {
 
     const ENOSYS: u32 = RET_ERRNO | libc::ENOSYS as u32;
     const EPERM: u32 = RET_ERRNO | libc::EPERM as u32;
+    const EACCES: u32 = RET_ERRNO | libc::EACCES as u32;
+    const ENOTTY: u32 = RET_ERRNO | libc::ENOTTY as u32;
+    const SCOPES: [Scope; 3] = [Scope::Proot, Scope::Programs, Scope::Scan];
 
     fn check_abi(abi: &Abi, abis: &[&Abi]) {
-        for scope in [Scope::Proot, Scope::Programs] {
+        for scope in SCOPES {
             let f = build(abis, scope);
             let call = |nr, args| run(&f, abi.arch, nr, args);
             for &(name, nr) in abi.untranslated {
-                assert_eq!(call(nr, [0; 6]), ENOSYS, "{} {name}", abi.name);
+                let expected = if scope == Scope::Scan {
+                    RET_ALLOW
+                } else {
+                    ENOSYS
+                };
+                assert_eq!(call(nr, [0; 6]), expected, "{} {name} {scope:?}", abi.name);
             }
             for &(name, nr) in abi.metadata {
                 let loader = scope == Scope::Proot && abi.loader_fchmod == Some(nr);
@@ -514,6 +686,60 @@ mod tests {
                 );
                 assert_eq!(call(nr, [3, (1 << 32) | 0o777, 0, 0, 0, 0]), EPERM);
             }
+            for &(name, nr) in abi.truncate {
+                for args in [[3, 0, 0, 0, 0, 0], [3, 4096, 0, 0, 0, 0]] {
+                    assert_eq!(call(nr, args), EACCES, "{} {name} {scope:?}", abi.name);
+                }
+            }
+            for &(name, nr) in abi.tracing {
+                let expected = if scope == Scope::Proot {
+                    RET_ALLOW
+                } else {
+                    EPERM
+                };
+                assert_eq!(call(nr, [0; 6]), expected, "{} {name} {scope:?}", abi.name);
+            }
+            for &(name, nr, arg) in abi.opens {
+                let flags = |f: u32| {
+                    let mut args = [u64::MAX; 6];
+                    args[arg as usize] = u64::from(f);
+                    args
+                };
+                let trunc = O_TRUNC;
+                let wronly = libc::O_WRONLY as u32;
+                let rdwr = libc::O_RDWR as u32;
+                let creat = libc::O_CREAT as u32;
+                // O_TRUNC without write access (O_RDONLY, or the access mode 3): refused.
+                for refused in [trunc, trunc | 3, trunc | creat | libc::O_CLOEXEC as u32] {
+                    assert_eq!(
+                        call(nr, flags(refused)),
+                        EACCES,
+                        "{} {name} {refused:#o} {scope:?}",
+                        abi.name
+                    );
+                }
+                // Write access: Landlock's write right governs the truncation (allowed only in
+                // the scratch directory); reading and O_PATH opens are untouched.
+                for allowed in [
+                    0,
+                    wronly | creat | trunc,
+                    rdwr | trunc,
+                    wronly,
+                    libc::O_CLOEXEC as u32 | libc::O_DIRECTORY as u32,
+                    libc::O_PATH as u32,
+                ] {
+                    assert_eq!(
+                        call(nr, flags(allowed)),
+                        RET_ALLOW,
+                        "{} {name} {allowed:#o} {scope:?}",
+                        abi.name
+                    );
+                }
+                // The kernel reads the flags as an int: the high half is ignored.
+                let mut high = flags(0);
+                high[arg as usize] = 7 << 32;
+                assert_eq!(call(nr, high), RET_ALLOW);
+            }
             if let Some(ioctl) = abi.ioctl {
                 for (name, request) in SETATTR_IOCTLS {
                     assert_eq!(
@@ -525,18 +751,42 @@ mod tests {
                     let high = (7u64 << 32) | u64::from(request);
                     assert_eq!(call(ioctl, [3, high, 0, 0, 0, 0]), EPERM, "{name}");
                 }
-                // FS_IOC_GETFLAGS, TCGETS: reading is fine.
-                assert_eq!(call(ioctl, [3, 0x8008_6601, 0, 0, 0, 0]), RET_ALLOW);
-                assert_eq!(call(ioctl, [1, 0x5401, 0, 0, 0, 0]), RET_ALLOW);
+                for (name, request) in ALLOWED_IOCTLS {
+                    assert_eq!(
+                        call(ioctl, [1, u64::from(request), 0, 0, 0, 0]),
+                        RET_ALLOW,
+                        "{name} {scope:?}"
+                    );
+                    let high = (7u64 << 32) | u64::from(request);
+                    assert_eq!(call(ioctl, [1, high, 0, 0, 0, 0]), RET_ALLOW, "{name}");
+                }
+                // Anything else: TIOCSTI (typing into a terminal), TCSETS, FICLONE, BLKDISCARD,
+                // the loop and random devices' controls.
+                let others = [0x5412, 0x5402, 0x4004_9409, 0x1277, 0x4C00, 0x4004_5201, 0];
+                let expected = if scope == Scope::Scan {
+                    RET_ALLOW
+                } else {
+                    ENOTTY
+                };
+                for request in others {
+                    assert_eq!(
+                        call(ioctl, [1, request, 0, 0, 0, 0]),
+                        expected,
+                        "{request:#x} {scope:?}"
+                    );
+                }
             }
         }
         let f = build(abis, Scope::Programs);
-        // read, write, openat, newfstatat, execve, ptrace … are untouched.
+        // read, write, newfstatat, execve, mkdir, unlink … are untouched.
         let listed: Vec<u32> = abi
             .untranslated
             .iter()
             .chain(abi.metadata)
+            .chain(abi.truncate)
+            .chain(abi.tracing)
             .map(|&(_, nr)| nr)
+            .chain(abi.opens.iter().map(|&(_, nr, _)| nr))
             .chain(abi.ioctl)
             .collect();
         for nr in (0..470).filter(|nr| !listed.contains(nr)) {
@@ -600,8 +850,19 @@ mod tests {
             ("openat2", libc::SYS_openat2),
             ("execveat", libc::SYS_execveat),
             ("io_uring_setup", libc::SYS_io_uring_setup),
+            ("truncate", libc::SYS_truncate),
+            ("ftruncate", libc::SYS_ftruncate),
+            ("ptrace", libc::SYS_ptrace),
+            ("process_vm_readv", libc::SYS_process_vm_readv),
+            ("process_vm_writev", libc::SYS_process_vm_writev),
         ];
-        let table: Vec<_> = X86_64.untranslated.iter().chain(X86_64.metadata).collect();
+        let table: Vec<_> = X86_64
+            .untranslated
+            .iter()
+            .chain(X86_64.metadata)
+            .chain(X86_64.truncate)
+            .chain(X86_64.tracing)
+            .collect();
         for (name, nr) in known {
             assert!(
                 table.contains(&&(name, nr as u32)),
@@ -609,6 +870,34 @@ mod tests {
             );
         }
         assert_eq!(X86_64.ioctl, Some(libc::SYS_ioctl as u32));
+        assert_eq!(
+            X86_64.opens,
+            [
+                ("open", libc::SYS_open as u32, 1),
+                ("openat", libc::SYS_openat as u32, 2)
+            ]
+        );
+        assert_eq!(O_TRUNC, libc::O_TRUNC as u32);
+        assert_eq!(O_ACCMODE, libc::O_ACCMODE as u32);
+        let requests = [
+            ("TCGETS", libc::TCGETS),
+            ("TIOCGWINSZ", libc::TIOCGWINSZ),
+            ("TIOCGPGRP", libc::TIOCGPGRP),
+            ("FIONREAD", libc::FIONREAD),
+            ("FIONBIO", libc::FIONBIO),
+            ("FIOCLEX", libc::FIOCLEX),
+            ("FIONCLEX", libc::FIONCLEX),
+            ("SIOCGIFCONF", libc::SIOCGIFCONF),
+            ("SIOCGIFFLAGS", libc::SIOCGIFFLAGS),
+            ("SIOCGIFHWADDR", libc::SIOCGIFHWADDR),
+            ("SIOCGIFINDEX", libc::SIOCGIFINDEX),
+        ];
+        for (name, request) in requests {
+            assert!(
+                ALLOWED_IOCTLS.contains(&(name, request as u32)),
+                "{name} should be {request:#x}"
+            );
+        }
         // The calls newer than the C library's tables share one number on every architecture.
         for name in ["setxattrat", "removexattrat", "file_setattr", "fchmodat2"] {
             let nr = |abi: &Abi| abi.metadata.iter().find(|(n, _)| *n == name).unwrap().1;
@@ -620,7 +909,7 @@ mod tests {
     #[test]
     fn jumps_stay_within_the_program() {
         for abis in [&[&X86_64, &I386][..], &[&AARCH64, &ARM_COMPAT][..]] {
-            for scope in [Scope::Proot, Scope::Programs] {
+            for scope in SCOPES {
                 let f = build(abis, scope);
                 for (pc, insn) in f.iter().enumerate() {
                     if insn.code == BPF_JEQ_K || insn.code == BPF_JSET_K {
@@ -736,6 +1025,71 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
     }
 
+    #[test]
+    fn the_kernel_refuses_truncation_tracing_and_other_ioctls_under_the_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        std::fs::write(&path, "content that must stay").unwrap();
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        let c_path: &'static std::ffi::CStr = Box::leak(c_path.into_boxed_c_str());
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        let parent = std::process::id() as libc::pid_t;
+        type Call = Box<dyn Fn() -> io::Result<()> + Send + Sync>;
+        // SAFETY (each): a system call with a valid C string, an open descriptor, integers.
+        let open = move |flags: libc::c_int| -> Call {
+            Box::new(move || {
+                let fd = unsafe { libc::open(c_path.as_ptr(), flags) };
+                if fd >= 0 {
+                    unsafe { libc::close(fd) };
+                }
+                cvt(fd.into())
+            })
+        };
+        let calls: Vec<(&str, Call, Option<i32>)> = vec![
+            (
+                "truncate",
+                Box::new(move || cvt(unsafe { libc::truncate(c_path.as_ptr(), 0) }.into())),
+                Some(libc::EACCES),
+            ),
+            (
+                "ftruncate",
+                Box::new(move || cvt(unsafe { libc::ftruncate(fd, 0) }.into())),
+                Some(libc::EACCES),
+            ),
+            (
+                "O_RDONLY|O_TRUNC",
+                open(libc::O_RDONLY | libc::O_TRUNC),
+                Some(libc::EACCES),
+            ),
+            ("O_RDONLY", open(libc::O_RDONLY), None),
+            (
+                "ptrace",
+                Box::new(move || cvt(unsafe { libc::ptrace(libc::PTRACE_SEIZE, parent, 0, 0) })),
+                Some(libc::EPERM),
+            ),
+            (
+                "TIOCSTI",
+                Box::new(move || {
+                    let c = b'x';
+                    cvt(unsafe { libc::ioctl(0, libc::TIOCSTI, &c) }.into())
+                }),
+                Some(libc::ENOTTY),
+            ),
+        ];
+        for (name, call, refused) in calls {
+            let call: &'static Call = Box::leak(Box::new(call));
+            assert_eq!(in_child(Some(Scope::Programs), call), refused, "{name}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "content that must stay"
+        );
+        // Without a filter the same open empties the file: what Landlock ABI 1 and 2 allow.
+        assert_eq!(in_child(None, open(libc::O_RDONLY | libc::O_TRUNC)), None);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+
     /// `int 0x80` from a 64-bit process reaches the 32-bit system call table: the i386 numbers
     /// must be refused too.
     #[cfg(target_arch = "x86_64")]
@@ -781,6 +1135,15 @@ mod tests {
         .unwrap();
         assert_eq!(in_child(Some(Scope::Programs), fchmod32), Some(libc::EPERM));
         assert_eq!(in_child(Some(Scope::Proot), fchmod32), Some(libc::EPERM));
+        std::fs::write(file.path(), "kept").unwrap();
+        let ftruncate32 = move || match int80(93, fd, 0) {
+            ret if ret < 0 => Err(io::Error::from_raw_os_error(-ret)),
+            _ => Ok(()),
+        };
+        for scope in [Scope::Proot, Scope::Programs, Scope::Scan] {
+            assert_eq!(in_child(Some(scope), ftruncate32), Some(libc::EACCES));
+        }
+        assert_eq!(std::fs::read_to_string(file.path()).unwrap(), "kept");
         assert_eq!(
             std::fs::metadata(file.path()).unwrap().mode() & 0o7777,
             0o644

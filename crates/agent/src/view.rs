@@ -34,7 +34,8 @@
 //! scanner's static fallback directory (`/.sidescan-scanner/<fallback bin dir>`, static busybox
 //! applets), so `cat`, `stat`, `find` work on distroless targets too. Nothing of the scanner
 //! appears at a target path other than `/.sidescan-scanner`; `HOME` and `TMPDIR` point into the
-//! scanner's scratch directory, so the tool writes nothing into the target.
+//! scanner's scratch directory, and so do PRoot's own temporary files (the interposer moves them
+//! there from the `/tmp` PRoot 5.1.0 has compiled in), which is the only place the view may write.
 //!
 //! The first program PRoot starts is the agent's own binary, `sidescan-agent view-exec`
 //! ([`ViewConfig::seal`]): it installs the seccomp filter every program of the view keeps (no
@@ -52,6 +53,9 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// The environment variable the interposer reads the view root from.
 pub const VIEW_ROOT_ENV: &str = "SIDESCAN_PROOT_VIEW_ROOT";
+/// The environment variable the interposer reads PRoot's temporary directory from (PRoot 5.1.0
+/// ignores `PROOT_TMP_DIR` and writes into `/tmp`, which the view may not write).
+pub const PROOT_TMP_ENV: &str = "SIDESCAN_PROOT_TMP_DIR";
 
 /// The hidden subcommand that seals the view: `sidescan-agent view-exec <program> [args...]`
 /// installs the filter of every program in the view, then executes `program`.
@@ -146,18 +150,22 @@ pub fn command_line(
         ("HOME".to_string(), scratch_in_view.join("home").into()),
         ("TMPDIR".to_string(), scratch_in_view.join("tmp").into()),
         ("LANG".to_string(), "C.UTF-8".into()),
-        // PRoot itself runs on the scanner's side (5.1.0 ignores this and uses /tmp).
-        (
-            "PROOT_TMP_DIR".to_string(),
-            view.scratch.join("proot").into(),
-        ),
+        // PRoot itself runs on the scanner's side: its glue, its loader and its other temporary
+        // files go to the scratch directory (5.1.0 ignores this: the interposer moves them).
+        ("PROOT_TMP_DIR".to_string(), proot_tmp(view).into()),
     ];
     if let Some(preload) = &view.preload {
-        // Read and removed by the interposer in PRoot: the tracees never see either.
+        // Read and removed by the interposer in PRoot: the tracees never see them.
         env.push(("LD_PRELOAD".to_string(), preload.clone().into()));
         env.push((VIEW_ROOT_ENV.to_string(), view.view_root().into()));
+        env.push((PROOT_TMP_ENV.to_string(), proot_tmp(view).into()));
     }
     (argv, env)
+}
+
+/// Where PRoot keeps its temporary files: `proot/` in the scan's scratch directory.
+pub fn proot_tmp(view: &ViewConfig) -> PathBuf {
+    view.scratch.join("proot")
 }
 
 /// The view's command line of a launch: the scanner's loader with its library path (dynamic
@@ -436,6 +444,7 @@ mod tests {
             "/usr/local/lib/sidescan/proot-view-root.so"
         );
         assert_eq!(env[VIEW_ROOT_ENV], "/proc/self/fd/7/");
+        assert_eq!(env[PROOT_TMP_ENV], "/results/.work/run1/proot");
     }
 
     #[test]

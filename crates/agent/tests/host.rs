@@ -4,9 +4,10 @@
 //! unshare, runc, proot, ruby, gcc, busybox-static and musl-tools
 //! (`apt-get install proot ruby busybox-static musl-tools gcc`); CI runs them as root.
 //!
-//! Target roots live under Cargo's target tmp dir, never under `/tmp`: the view may write beneath
-//! the scanner's `/tmp` (PRoot's own files), so a target there would not show that the view is
-//! read-only.
+//! Target roots live beneath `/tmp` on purpose: the view may write only in the scan's scratch
+//! directory (PRoot's own files included), never in the scanner's `/tmp`, and a target there
+//! shows it. The views are checked at the kernel's Landlock ABI and at ABI 1 (the test switch
+//! `SIDESCAN_LANDLOCK_MAX_ABI`), as Linux 5.13 to 5.19 offer it.
 
 use sidescan_agent::cinc::{self, CincExit, CincOptions, Containment, ProfileSource};
 use sidescan_agent::identify::{Selector, wait_for_target};
@@ -218,8 +219,7 @@ fn ruby_in_view(target: &Target, script: &str) -> (Option<i32>, String, String) 
         target_path: view::target_path(Path::new("/proc"), target.pid),
         seal: Some(runner_launch()),
     };
-    let ruleset =
-        ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
+    let ruleset = ReadOnlyRuleset::for_view(scratch.path()).unwrap();
     let launch = view::launch_for(Path::new("/usr/bin/ruby")).expect(NEEDS);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -314,6 +314,7 @@ fn cinc_backend_runs_the_auditor_in_the_view_and_accepts_exit_100() {
         profile: ProfileSource::Path(profile.path().to_path_buf()),
         profile_sha256: None,
         profile_max_bytes: 1 << 20,
+        report_max_bytes: cinc::DEFAULT_REPORT_MAX_BYTES,
         input_files: vec![profile.path().join("inputs.yml")],
         waiver_files: vec![profile.path().join("waivers.yml")],
         proot: view::which("proot").expect(NEEDS),
@@ -336,8 +337,7 @@ fn cinc_backend_runs_the_auditor_in_the_view_and_accepts_exit_100() {
         target_path: None,
         seal: Some(runner_launch()),
     };
-    let ruleset =
-        ReadOnlyRuleset::new(&[scratch.path(), Path::new("/tmp"), Path::new("/dev")]).unwrap();
+    let ruleset = ReadOnlyRuleset::for_view(scratch.path()).unwrap();
     let limits = Containment {
         timeout: options.timeout,
         sweep_descendants_of: None,
@@ -1162,6 +1162,16 @@ impl Workspace {
 
     /// Runs the agent in `mode`; returns the exit code, the log and the termination message.
     fn agent(&self, mode: Mode, args: &[&str]) -> (i32, String, serde_json::Value) {
+        self.agent_with(mode, args, &[])
+    }
+
+    /// [`Workspace::agent`] with more environment variables.
+    fn agent_with(
+        &self,
+        mode: Mode,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, String, serde_json::Value) {
         use std::os::unix::fs::PermissionsExt;
         let results = tempfile::tempdir_in(self.dir.path()).unwrap();
         std::fs::set_permissions(results.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -1171,6 +1181,7 @@ impl Workspace {
             .arg("scan")
             .args(args)
             .args(self.tools_and_outputs(results.path(), &term))
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         let message = std::fs::read_to_string(&term).unwrap_or_default();
@@ -1198,6 +1209,43 @@ fn run_file(log: &str, file: &str) -> serde_json::Value {
         + marker.len();
     let end = log[start..].find("\n@@").map_or(log.len(), |i| start + i);
     serde_json::from_str(&log[start..end]).unwrap()
+}
+
+/// What `metadata.json` must say of a view confined at Landlock ABI `abi`: read-only because
+/// every write tried was refused, and no capability where the target is read.
+fn assert_view_proven(view: &serde_json::Value, abi: u32, case: &str) {
+    assert_eq!(view["read_only"], true, "{case}: {view}");
+    assert_eq!(view["landlock_abi"], abi, "{case}: {view}");
+    let tried = view["writes_tried"].as_array().unwrap();
+    let names: Vec<&str> = tried
+        .iter()
+        .map(|w| w["attempt"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "open O_WRONLY /",
+        "truncate /",
+        "create /.sidescan-write-test-",
+        "mkdir /tmp/",
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(expected)),
+            "{case}: {expected}… not tried: {names:?}"
+        );
+    }
+    assert!(
+        names.last().unwrap().starts_with("open O_RDONLY|O_TRUNC /"),
+        "{case}: {names:?}"
+    );
+    for attempt in tried {
+        assert_eq!(attempt["outcome"], "EACCES", "{case}: {attempt}");
+    }
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(
+            view["processes"][set], "0000000000000000",
+            "{case}: {set}: {view}"
+        );
+    }
+    assert_eq!(view["processes"]["NoNewPrivs"], "1", "{case}: {view}");
 }
 
 fn check_views(start: support::Start, tag: &str) {
@@ -1257,20 +1305,28 @@ fn check_views(start: support::Start, tag: &str) {
         .ino();
     let before = hashed_listing(root);
 
-    for mode in [Mode::SameUid, Mode::Ptrace] {
-        let case = format!("{start:?}/{mode:?}");
+    let kernel_abi = sidescan_agent::sandbox::kernel_landlock_abi().expect("Landlock");
+    let abis = [(kernel_abi, kernel_abi.to_string()), (1, "1".to_string())];
+    for ((abi, abi_env), mode) in abis
+        .iter()
+        .flat_map(|abi| [Mode::SameUid, Mode::Ptrace].map(|mode| (abi, mode)))
+    {
+        let case = format!("{start:?}/{mode:?}/Landlock ABI {abi}");
+        let env = [(sidescan_agent::sandbox::MAX_ABI_ENV, abi_env.as_str())];
         let base = ["--target-pid", pid.as_str(), "--wait-seconds", "10"];
 
-        // builtin: reads beneath the pinned root descriptor.
+        // builtin: reads beneath the pinned root descriptor, from threads that cannot write.
         let mut args = base.to_vec();
         args.extend(["--backend", "builtin"]);
-        let (code, log, _) = ws.agent(mode, &args);
+        let (code, log, _) = ws.agent_with(mode, &args, &env);
         assert_eq!(code, 0, "{case} builtin: {log}");
         let meta = run_file(&log, "metadata.json");
         assert_eq!(meta["os_release"]["ID"], tag, "{case}: {meta}");
         assert_eq!(meta["view"]["mechanism"], "descriptor", "{case}");
+        assert_view_proven(&meta["view"], *abi, &case);
         let caps = mode.logged_capabilities();
         assert!(log.contains(caps), "{case}: expected {caps} in {log}");
+        assert_eq!(hashed_listing(root), before, "{case}: the target changed");
 
         // Outside the view, the agent's identity may change the metadata of the file it owns
         // (to the same values): in the view only the filter can stop it.
@@ -1294,23 +1350,34 @@ fn check_views(start: support::Start, tag: &str) {
         // cinc: the double in the view, proven first, read-only.
         let mut args = base.to_vec();
         args.extend(["--backend", "cinc", "--profile", probe.to_str().unwrap()]);
-        let (code, log, message) = ws.agent(mode, &args);
+        let (code, log, message) = ws.agent_with(mode, &args, &env);
         assert_eq!(code, 0, "{case} cinc: {log}");
         assert_eq!(message["outcome"], "stored", "{case}");
         assert!(log.contains("\"phase\":\"prove\""), "{case}: {log}");
         let meta = run_file(&log, "metadata.json");
         assert_eq!(meta["os_release"]["ID"], tag, "{case}");
         assert_eq!(meta["view"]["mechanism"], "proot", "{case}");
-        assert_eq!(meta["view"]["read_only"], true, "{case}");
         let proof = meta["view"]["proof"].as_str().unwrap();
         assert!(
-            proof.ends_with("removexattr refused with EPERM in the view"),
+            proof.contains("removexattr refused with EPERM in the view"),
             "{proof}"
         );
+        assert_view_proven(&meta["view"], *abi, &case);
+        // The proof tried the pod's shared memory too, and the other processes (PRoot emulates
+        // ptrace for the view's programs among its own tracees: another PID is ESRCH there).
+        let tried = meta["view"]["writes_tried"].to_string();
         assert!(
-            meta["view"]["landlock_abi"].as_u64().unwrap() >= 1,
-            "{case}"
+            tried.contains("create /dev/shm/.sidescan-write-test-"),
+            "{case}: {tried}"
         );
+        let reached = meta["view"]["other_processes"].as_object().unwrap();
+        assert_eq!(reached.len(), 4, "{case}: {reached:?}");
+        for (what, outcome) in reached {
+            assert!(
+                ["EPERM", "EACCES", "ESRCH"].contains(&outcome.as_str().unwrap()),
+                "{case}: {what}: {outcome}"
+            );
+        }
         let hdf = run_file(&log, "hdf.json");
         let controls = &hdf["profiles"][0]["controls"];
         assert_eq!(
@@ -1335,7 +1402,13 @@ fn check_views(start: support::Start, tag: &str) {
                 "delete /etc/target-only EACCES".into(),
                 "mkdir /etc/sidescan-dir EACCES".into(),
                 "rename /etc/target-only EACCES".into(),
+                "truncate /etc/os-release EACCES".into(),
+                "O_RDONLY|O_TRUNC /etc/target-only EACCES".into(),
+                "create /tmp EACCES".into(),
+                "create /dev/shm EACCES".into(),
                 "TMPDIR written".into(),
+                "CapEff ruby 0000000000000000".into(),
+                "CapEff spawned 0000000000000000".into(),
             ],
             "{case}"
         );
@@ -1395,7 +1468,7 @@ fn check_views(start: support::Start, tag: &str) {
             "--profile",
             hang.to_str().unwrap(),
         ]);
-        let (code, log, message) = ws.agent(mode, &args);
+        let (code, log, message) = ws.agent_with(mode, &args, &env);
         assert_eq!(code, 3, "{case} hang: {log}");
         let error = message["error"].as_str().unwrap_or_default();
         assert!(error.contains("timed out after 3s"), "{case}: {message}");
@@ -1419,6 +1492,126 @@ fn a_runc_target_is_seen_read_only_and_contained_in_both_modes() {
 #[ignore = "needs root, unshare, proot, ruby, gcc, busybox-static: apt-get install proot ruby busybox-static gcc"]
 fn a_chroot_target_is_seen_read_only_and_contained_in_both_modes() {
     check_views(support::Start::Chroot, "sidescanviewchroot");
+}
+
+/// The ptrace mode (root with CAP_SYS_PTRACE) without Landlock (the test switch at 0): nothing
+/// but capabilities and the seccomp filter keeps a program in the view from the target's
+/// process, so the view's programs must hold none.
+#[test]
+#[ignore = "needs root, runc, proot, ruby, gcc, busybox-static: apt-get install proot ruby busybox-static gcc (runc: scripts/dev-cluster)"]
+fn view_programs_hold_no_capability_and_reach_no_process_even_without_landlock() {
+    let (dir, command) = build_root(Kind::Glibc, "sidescannocaps");
+    let argv: Vec<&str> = command.split(' ').collect();
+    let mut target = support::start_target(
+        support::Start::Runc,
+        dir.path(),
+        &argv,
+        TARGET_UID,
+        TARGET_UID,
+    );
+    let pid = target.pid.to_string();
+    let before = hashed_listing(dir.path());
+    let ws = Workspace::new();
+    let profile = ws.profile("plain", &[]);
+    let env = [(sidescan_agent::sandbox::MAX_ABI_ENV, "0")];
+    let base = ["--target-pid", pid.as_str(), "--wait-seconds", "10"];
+
+    // cinc refuses a view Landlock cannot make read-only…
+    let mut args = base.to_vec();
+    args.extend(["--backend", "cinc", "--profile", profile.to_str().unwrap()]);
+    let (code, log, message) = ws.agent_with(Mode::Ptrace, &args, &env);
+    assert_eq!(code, 3, "{log}");
+    let error = message["error"].as_str().unwrap();
+    assert!(error.contains("Landlock is unavailable"), "{error}");
+
+    // …unless told to accept it, and then says so; its programs still hold no capability.
+    args.push("--allow-writable-view");
+    let (code, log, _) = ws.agent_with(Mode::Ptrace, &args, &env);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains(Mode::Ptrace.logged_capabilities()), "{log}");
+    let view = &run_file(&log, "metadata.json")["view"];
+    assert_eq!(view["read_only"], false, "{view}");
+    assert_eq!(view["allow_writable_view"], true, "{view}");
+    assert!(view["landlock_abi"].is_null(), "{view}");
+    assert!(
+        view.get("writes_tried").is_none(),
+        "nothing may be tried: {view}"
+    );
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(view["processes"][set], "0000000000000000", "{set}: {view}");
+    }
+    let seize = &view["other_processes"][format!("ptrace PTRACE_SEIZE {pid}")];
+    assert!(
+        ["EPERM", "ESRCH"].contains(&seize.as_str().unwrap()),
+        "{view}"
+    );
+    let mem = &view["other_processes"][format!("open /proc/{pid}/mem")];
+    assert!(
+        ["EPERM", "EACCES"].contains(&mem.as_str().unwrap()),
+        "{view}"
+    );
+    let agent_mem = view["other_processes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(what, _)| what.starts_with("open /proc/") && !what.contains(&pid))
+        .map(|(_, outcome)| outcome.as_str().unwrap().to_string())
+        .unwrap();
+    assert!(["EPERM", "EACCES"].contains(&agent_mem.as_str()), "{view}");
+
+    // builtin runs without Landlock, and says the scan could have written.
+    let mut args = base.to_vec();
+    args.extend(["--backend", "builtin"]);
+    let (code, log, _) = ws.agent_with(Mode::Ptrace, &args, &env);
+    assert_eq!(code, 0, "{log}");
+    let view = &run_file(&log, "metadata.json")["view"];
+    assert_eq!(view["read_only"], false, "{view}");
+    assert!(view.get("writes_tried").is_none(), "{view}");
+    assert_eq!(view["processes"]["CapEff"], "0000000000000000", "{view}");
+    assert_eq!(hashed_listing(dir.path()), before, "the target changed");
+    target.stop();
+}
+
+/// The report lies in the scratch directory, which the view may write: a link, a FIFO or a
+/// file too large in its place ends the run (exit 3) naming it, without hanging or filling
+/// the agent's memory.
+#[test]
+#[ignore = "needs root, unshare, proot, ruby, gcc, busybox-static: apt-get install proot ruby busybox-static gcc"]
+fn a_report_replaced_by_a_link_a_fifo_or_a_large_file_is_refused() {
+    let _target = start(Kind::Static, "sidescanreport");
+    let ws = Workspace::new();
+    let cases = [
+        ("zero-link", "cinc-report.json is a symbolic link"),
+        ("fifo", "cinc-report.json is a FIFO, not a regular file"),
+        (
+            "big 4096",
+            "cinc-report.json is 4096 bytes, more than the 4000 allowed (--report-max-bytes)",
+        ),
+    ];
+    for (replacement, expected) in cases {
+        let name = format!("report-{}", replacement.split(' ').next().unwrap());
+        let profile = ws.profile(&name, &[("sidescan-double-report", replacement)]);
+        let started = Instant::now();
+        let (code, log, message) = ws.agent(
+            Mode::Ptrace,
+            &[
+                "--target-process",
+                "sidescanreport",
+                "--wait-seconds",
+                "10",
+                "--backend",
+                "cinc",
+                "--report-max-bytes",
+                "4000",
+                "--profile",
+                profile.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(code, 3, "{replacement}: {log}");
+        let error = message["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{replacement}: {error}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{replacement}");
+    }
 }
 
 #[test]

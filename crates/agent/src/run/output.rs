@@ -296,6 +296,7 @@ mod tests {
             landlock_abi: None,
             allow_writable_view: false,
             proof: "p".into(),
+            ..ViewRecord::default()
         };
         let facts = || RunFacts {
             started: "2026-12-07T12:05:00Z".parse().unwrap(),

@@ -3,12 +3,13 @@
 //! not kept).
 
 use super::prepare::Prepared;
+use super::prove::Setup;
 use super::target::Found;
 use super::{AgentConfig, Backend, bad_input_or_infrastructure};
 use crate::builtin;
 use crate::cinc::{self, Containment};
 use crate::root::Liveness;
-use crate::sandbox::ReadOnlyRuleset;
+use crate::sandbox::{self, ReadOnlyRuleset};
 use crate::view::ViewConfig;
 use sidescan_core::Failure;
 use std::collections::BTreeMap;
@@ -40,16 +41,23 @@ pub(super) async fn scan(
     config: &AgentConfig,
     prepared: &Prepared,
     found: &Found,
-    view: Option<(ViewConfig, Option<ReadOnlyRuleset>)>,
+    setup: Setup,
     started: jiff::Timestamp,
 ) -> Result<Scanned, Failure> {
     match config.backend {
-        Backend::Builtin => scan_builtin(config, prepared, found, started),
+        Backend::Builtin => scan_builtin(config, prepared, found, setup.ruleset.as_ref(), started),
         Backend::Cinc => {
-            let (view_config, ruleset) = view.ok_or_else(|| {
+            let view_config = setup.view.ok_or_else(|| {
                 Failure::infrastructure("the cinc view was not set up before the scan")
             })?;
-            scan_cinc(config, prepared, found, &view_config, ruleset.as_ref()).await
+            scan_cinc(
+                config,
+                prepared,
+                found,
+                &view_config,
+                setup.ruleset.as_ref(),
+            )
+            .await
         }
     }
 }
@@ -64,10 +72,13 @@ pub(super) fn target_name(config: &AgentConfig, found: &Found) -> String {
         .unwrap_or_else(|| "target".into())
 }
 
+/// The builtin baseline, on a thread confined as the proof's was (Landlock with nothing writable,
+/// the scan's seccomp filter, no capability); its walker threads inherit that.
 fn scan_builtin(
     config: &AgentConfig,
     prepared: &Prepared,
     found: &Found,
+    ruleset: Option<&ReadOnlyRuleset>,
     started: jiff::Timestamp,
 ) -> Result<Scanned, Failure> {
     let pid = found.target.pid;
@@ -86,15 +97,18 @@ fn scan_builtin(
         .as_ref()
         .and_then(|p| p.container_id.clone())
         .unwrap_or_else(|| format!("{}/{}", config.namespace, target_name(config, found)));
-    let scan = builtin::scan(
-        builtin::Target {
-            root: found.root.fd(),
-            process: Some(&process),
-            target_id: Some(&target_id),
-            policy: &prepared.policy,
-        },
-        started,
-    )
+    let scan = sandbox::in_confined_thread(ruleset, || {
+        builtin::scan(
+            builtin::Target {
+                root: found.root.fd(),
+                process: Some(&process),
+                target_id: Some(&target_id),
+                policy: &prepared.policy,
+            },
+            started,
+        )
+    })
+    .map_err(|e| Failure::infrastructure(format!("confining the scan's thread: {e}")))?
     .map_err(|e| Failure::new(e.exit_status(), e.to_string()))?;
     tracing::info!(
         entries = scan.entries_walked,

@@ -245,12 +245,13 @@ fn rand_u32(seed: &Path) -> u32 {
     h.finish() as u32
 }
 
-/// A directory for a target's root under Cargo's target tmp dir: never beneath `/tmp`, where the
-/// view may write (PRoot 5.1.0 keeps its own files there).
+/// A directory for a target's root beneath `/tmp`, on purpose: the view may write only in the
+/// scan's scratch directory, not in the scanner's `/tmp`, so a target there shows it.
 pub fn target_tempdir() -> tempfile::TempDir {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("targets");
-    std::fs::create_dir_all(&base).unwrap();
-    tempfile::tempdir_in(&base).unwrap()
+    tempfile::Builder::new()
+        .prefix("sidescan-target-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap()
 }
 
 /// The PRoot view-root interposer (`images/scanner/proot-view-root.c`), built once per test run
