@@ -74,6 +74,8 @@ pub struct ProcessFacts {
     pub mountinfo: Result<String, String>,
     pub lsm: Result<Option<Lsm>, String>,
     pub path_env: Result<Option<String>, String>,
+    /// The environment was over its limit (the figure) without a `PATH` in the part read.
+    pub environ_over: Option<u64>,
 }
 
 impl From<&TargetProcess> for ProcessFacts {
@@ -83,6 +85,7 @@ impl From<&TargetProcess> for ProcessFacts {
             mountinfo: p.mountinfo.clone(),
             lsm: p.lsm.clone(),
             path_env: p.path_env.clone(),
+            environ_over: p.environ_over,
         }
     }
 }

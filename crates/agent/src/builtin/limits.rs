@@ -41,6 +41,11 @@ pub struct Limits {
     pub packages: usize,
     /// Directories of the target's `PATH` searched for programs, after the standard ones.
     pub path_dirs: usize,
+    /// Bytes of the target process' environment read to find its `PATH`.
+    pub environ: u64,
+    /// Bytes of the target process' `mountinfo` read (a target allowed to mount can list up to
+    /// the kernel's 100,000 mounts).
+    pub mountinfo: u64,
 }
 
 const KIB: u64 = 1024;
@@ -61,6 +66,8 @@ impl Limits {
         findings: 500,
         packages: 20_000,
         path_dirs: 64,
+        environ: MIB,
+        mountinfo: 4 * MIB,
     };
 }
 

@@ -90,6 +90,16 @@ fn programs(
             ),
         ));
     }
+    if let Some(limit) = evidence.process.as_ref().and_then(|p| p.environ_over) {
+        out.push(Finding::skipped(
+            format!("the target's PATH was searched for a {kind}"),
+            format!(
+                "/proc/<pid>/environ is over the {limit} byte limit for the environment and holds \
+                 no PATH in its first {limit} bytes: only the standard directories were \
+                 searched; not checked"
+            ),
+        ));
+    }
     if let Some(cut) = &evidence.programs.path_cut {
         out.push(Finding::skipped(
             format!("the target's PATH was searched for a {kind}"),

@@ -476,6 +476,7 @@ fn process(tweak: impl FnOnce(&mut ProcessFacts)) -> Evidence {
         mountinfo: Ok("7 1 0:31 / / ro,relatime - overlay overlay rw\n".into()),
         lsm: Ok(None),
         path_env: Ok(None),
+        environ_over: None,
     };
     tweak(&mut facts);
     Evidence {
@@ -506,6 +507,17 @@ fn process_controls_from_evidence() {
     assert_eq!(
         read_only_root(&root)[0].message.as_deref(),
         Some("root filesystem flags: rw: the process can change the image's files")
+    );
+    // An environment over its limit without PATH in the part read: the PATH is not checked.
+    let long_env = process(|p| p.environ_over = Some(1 << 20));
+    let findings = shells(&long_env, &inputs());
+    assert_eq!(findings[0].status, Status::Skipped);
+    assert!(
+        findings[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("/proc/<pid>/environ is over the 1048576 byte limit")
     );
     // A directory scan: every process control is skipped.
     for check in [non_root, capabilities, no_new_privs, seccomp, lsm] {
