@@ -246,10 +246,11 @@ fn builtin_on_150k_entries() {
         let (med, min, max) = median(times);
         let (cpu_med, _, _) = median(cpu);
         println!(
-            "builtin scan (library), {entries} entries, {} files read, {threads} thread(s): \
-             median {med:.0} ms (min {min:.0}, max {max:.0}) over 5 warm runs; CPU time \
-             (user + system) median {cpu_med:.0} ms",
-            warm.files_read
+            "builtin scan (library), {entries} entries, {} files read ({:.0} MiB), {threads} \
+             thread(s): median {med:.0} ms (min {min:.0}, max {max:.0}) over 5 warm runs; CPU \
+             time (user + system) median {cpu_med:.0} ms",
+            warm.files_read,
+            warm.bytes_read as f64 / (1024.0 * 1024.0)
         );
     }
     let (scans, rss) = agent_runs_on(&root);

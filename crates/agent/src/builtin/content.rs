@@ -4,12 +4,6 @@
 
 use memchr::memmem;
 
-/// Largest file whose content is scanned. Private keys are small (a 16384-bit RSA key in PEM is
-/// about 12.5 KiB; a key with its certificate chain a few dozen KiB), and the largest common text
-/// files that may hold one (CA bundles, about 220 KiB) fit well below it. Larger files are not
-/// read, so one pass costs at most one buffer of this size per worker thread; in key
-/// directories and under key-like names they are reported as not checked.
-pub const CONTENT_LIMIT: u64 = 1024 * 1024;
 /// A file whose first `BINARY_PROBE` bytes hold a NUL byte is binary (executables, libraries,
 /// archives, images all have one within their headers): only DER key encodings are recognised in
 /// it, from its first bytes, and the rest is never read. Every file costs one read of at most this

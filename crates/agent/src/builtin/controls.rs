@@ -42,7 +42,8 @@ pub const WORLD_WRITABLE: ControlDef = ControlDef {
            exempt.",
     check: "walk the target's root (no symlink followed, other filesystems listed and not \
             walked, /proc /sys /dev left out); fail for each non-symlink entry with the o+w bit \
-            outside the temporary paths; error for each directory that could not be read",
+            outside the temporary paths; error for each directory that could not be read; skipped \
+            (not checked) for each directory a walk limit left out",
     fix: "Remove the write bit for others in the image build (chmod o-w <path>), or move data \
           that must be shared into a volume or a temporary path. Expected entries can be listed \
           in the input allowed_world_writable_paths.",
@@ -59,7 +60,8 @@ pub const SETID_BINARIES: ControlDef = ControlDef {
            sign of compromise.",
     check: "walk the target's root, temporary directories included; fail for each regular file \
             with the setuid or setgid bit that is not in the input allowed_setid_binaries; error \
-            for each directory that could not be read",
+            for each directory that could not be read; skipped (not checked) for each directory \
+            a walk limit left out",
     fix: "Remove the bits in the image build (chmod u-s,g-s <file>) or remove the program; \
           run the container with allowPrivilegeEscalation: false (no_new_privs) so the bits have \
           no effect. Expected binaries (e.g. examples/inputs/debian-setid.yml) can be listed in \
@@ -165,9 +167,9 @@ pub const SHELLS: ControlDef = ControlDef {
     desc: "A shell lets anyone who gains code execution in the container run arbitrary commands; \
            minimal and distroless images ship none.",
     check: "look for sh, bash, dash, ash, zsh, ksh, mksh, csh, tcsh and busybox in \
-            /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin and every \
-            directory of the target process' PATH (symlinks followed inside the target's root); \
-            fail for each executable found and not in the input allowed_shells",
+            /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin and the first 64 \
+            directories of the target process' PATH (symlinks followed inside the target's \
+            root); fail for each executable found and not in the input allowed_shells",
     fix: "Build from a minimal or distroless base image and copy only the application into it \
           (multi-stage build); remove shells from the final stage.",
     impact: 0.3,
@@ -201,7 +203,8 @@ pub const PRIVATE_KEYS: ControlDef = ControlDef {
             file; fail for each file holding one and not in the input allowed_private_keys; \
             error for each file or directory that could not be read and for each file over \
             1 MiB in a key directory (/etc/ssh, /etc/ssl/private, /etc/pki/tls/private, any \
-            .ssh) or named like a key",
+            .ssh) or named like a key; skipped (not checked) for each directory or file a walk \
+            or read limit left out",
     fix: "Remove the key from the image (and rotate it: everyone with the image has it); mount \
           it at run time from a Kubernetes Secret or a secret manager.",
     impact: 0.7,
@@ -220,7 +223,8 @@ pub const CREDENTIAL_FILES: ControlDef = ControlDef {
             /etc/kubernetes/*.conf; fail for each holding a secret (secret access key or session \
             token, registry auth, password, token, client key) and not in the input \
             allowed_credential_files; report path and kind only, never the secret; error for \
-            each such file or directory that could not be read",
+            each such file or directory that could not be read; skipped (not checked) for \
+            each a walk or read limit left out",
     fix: "Remove the file from the image and revoke the credential; provide credentials at run \
           time (IRSA / workload identity, imagePullSecrets, mounted Secrets).",
     impact: 0.7,
@@ -235,7 +239,7 @@ pub const UID0_ACCOUNTS: ControlDef = ControlDef {
            and hides which identity acted.",
     check: "parse /etc/passwd of the target; fail for each account with UID 0 whose name is not \
             root and not in the input allowed_uid0_accounts; error when /etc/passwd cannot be \
-            read",
+            read; skipped (not checked) when it is over its size limit or not a regular file",
     fix: "Remove the account or give it its own UID (usermod -u <uid> <name>) in the image build.",
     impact: 0.7,
     nist: &["IA-2", "AC-6", "CM-6 b"],

@@ -105,12 +105,17 @@ pub fn stat_in_root(root: BorrowedFd<'_>, path: &str) -> Result<Meta, Errno> {
 /// Why a file could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadError {
-    /// It does not exist (ENOENT, or a dangling or looping link: ENOENT, ELOOP, ENOTDIR).
+    /// It does not exist (ENOENT, a dangling link, ENOTDIR).
     Missing,
     /// It is not a regular file.
     NotAFile,
     /// Larger than the limit the caller set.
     TooLarge { size: u64 },
+    /// A symlink loop, a chain of more than 40 links (the kernel's limit) or a `/proc` magic link
+    /// (ELOOP): not followed.
+    Loop,
+    /// Swapped for another file between the type check and the open.
+    Replaced,
     /// The kernel refused (EACCES, EPERM, EIO, ...).
     Failed(Errno),
 }
@@ -121,30 +126,44 @@ impl std::fmt::Display for ReadError {
             ReadError::Missing => f.write_str("does not exist"),
             ReadError::NotAFile => f.write_str("is not a regular file"),
             ReadError::TooLarge { size } => write!(f, "is too large ({size} bytes)"),
+            ReadError::Loop => f.write_str(
+                "is a symlink loop, a chain of more than 40 links (the kernel's limit) or a /proc \
+                 magic link",
+            ),
+            ReadError::Replaced => f.write_str("was replaced while being opened"),
             ReadError::Failed(errno) => f.write_str(&errno_text(*errno)),
         }
     }
 }
 
 fn classify(errno: Errno) -> ReadError {
-    if errno == Errno::NOENT || errno == Errno::LOOP || errno == Errno::NOTDIR {
+    if errno == Errno::NOENT || errno == Errno::NOTDIR {
         ReadError::Missing
+    } else if errno == Errno::LOOP {
+        ReadError::Loop
     } else {
         ReadError::Failed(errno)
     }
 }
 
 /// Reads a regular file of the target, following symlinks inside the root, at most `limit` bytes.
+/// The file is examined through an `O_PATH` descriptor first, so a FIFO or a device in its place
+/// is never opened for reading.
 pub fn read_in_root(root: BorrowedFd<'_>, path: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
-    let fd = open_in_root(root, path, READ_FLAGS).map_err(classify)?;
-    let meta = fd_meta(&fd).map_err(ReadError::Failed)?;
+    let probe = open_in_root(root, path, OFlags::PATH).map_err(classify)?;
+    let meta = fd_meta(&probe).map_err(ReadError::Failed)?;
     if meta.file_type != FileType::RegularFile {
         return Err(ReadError::NotAFile);
     }
     if meta.size > limit {
         return Err(ReadError::TooLarge { size: meta.size });
     }
-    let mut out = Vec::with_capacity(meta.size as usize);
+    let fd = open_in_root(root, path, READ_FLAGS).map_err(classify)?;
+    let opened = fd_meta(&fd).map_err(ReadError::Failed)?;
+    if (opened.dev, opened.ino) != (meta.dev, meta.ino) {
+        return Err(ReadError::Replaced);
+    }
+    let mut out = Vec::with_capacity(meta.size.min(limit) as usize);
     read_to_end(&fd, &mut out, limit).map_err(ReadError::Failed)?;
     Ok(out)
 }
@@ -193,11 +212,20 @@ pub struct DirEntry {
     pub file_type: FileType,
 }
 
-/// Lists a directory of the target (symlinks followed inside the root), `.` and `..` left out,
-/// sorted by name.
-pub fn list_dir_in_root(root: BorrowedFd<'_>, path: &str) -> Result<Vec<DirEntry>, Errno> {
+/// A directory's entries, and whether it holds more than were listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    pub entries: Vec<DirEntry>,
+    /// The directory holds more than the `max` entries asked for.
+    pub more: bool,
+}
+
+/// Lists a directory of the target (symlinks followed inside the root), `.` and `..` left out:
+/// the first `max` entries the kernel returns, sorted by name.
+pub fn list_dir_in_root(root: BorrowedFd<'_>, path: &str, max: usize) -> Result<Listing, Errno> {
     let fd = open_in_root(root, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
     let mut out = Vec::new();
+    let mut more = false;
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut dir = rustix::fs::RawDir::new(&fd, buf.spare_capacity_mut());
     while let Some(entry) = dir.next() {
@@ -206,13 +234,17 @@ pub fn list_dir_in_root(root: BorrowedFd<'_>, path: &str) -> Result<Vec<DirEntry
         if name == b"." || name == b".." {
             continue;
         }
+        if out.len() == max {
+            more = true;
+            break;
+        }
         out.push(DirEntry {
             name: name.to_vec(),
             file_type: entry.file_type(),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(Listing { entries: out, more })
 }
 
 /// A file name as the report shows it: UTF-8 kept, every other byte and every control character
@@ -320,9 +352,10 @@ mod tests {
             read_in_root(fd.as_fd(), "/etc/outside/secret", 1024),
             Err(ReadError::Missing)
         );
+        // A loop is not an absent file: what it hides is unknown.
         assert_eq!(
             read_in_root(fd.as_fd(), "/etc/loop", 1024),
-            Err(ReadError::Missing)
+            Err(ReadError::Loop)
         );
         assert_eq!(
             read_in_root(fd.as_fd(), "/etc", 1024),
@@ -367,16 +400,16 @@ mod tests {
         )
         .unwrap();
         let fd = root(dir.path());
-        let names: Vec<Vec<u8>> = list_dir_in_root(fd.as_fd(), "/d")
-            .unwrap()
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
+        let listing = list_dir_in_root(fd.as_fd(), "/d", 10).unwrap();
+        assert!(!listing.more);
+        let names: Vec<Vec<u8>> = listing.entries.into_iter().map(|e| e.name).collect();
         assert_eq!(names, [b"a\xff".to_vec(), b"b".to_vec()]);
         assert_eq!(
-            list_dir_in_root(fd.as_fd(), "/missing").unwrap_err(),
+            list_dir_in_root(fd.as_fd(), "/missing", 10).unwrap_err(),
             Errno::NOENT
         );
+        let cut = list_dir_in_root(fd.as_fd(), "/d", 1).unwrap();
+        assert_eq!((cut.entries.len(), cut.more), (1, true));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! (`/proc/<pid>/attr/apparmor/current` or `attr/current`) and its `PATH`
 //! (`/proc/<pid>/environ`). Parsing and decisions are pure; [`TargetProcess::read`] is the I/O.
 
+use super::limits::Limits;
 use crate::procfs::{self, ProcStatus};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -19,6 +20,9 @@ pub struct TargetProcess {
     pub lsm: Result<Option<Lsm>, String>,
     /// `PATH` from the process' environment, or why it is unknown.
     pub path_env: Result<Option<String>, String>,
+    /// The environment is larger than [`Limits::environ`] (the figure) and `PATH` is not in the
+    /// part read: whether it names other directories is not known.
+    pub environ_over: Option<u64>,
     /// How the scan tells that the process still runs.
     liveness: Liveness,
 }
@@ -52,6 +56,7 @@ impl TargetProcess {
             mountinfo,
             lsm,
             path_env,
+            environ_over: None,
             liveness: Liveness::Always,
         }
     }
@@ -72,11 +77,21 @@ impl TargetProcess {
         let read = |name: &str| -> Result<Vec<u8>, Errno> {
             std::fs::read(dir.join(name)).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))
         };
+        let limit = Limits::DEFAULT.environ;
         let text = read("status")?;
         let status =
             ProcStatus::parse(&String::from_utf8_lossy(&text)).map_err(|_| Errno::INVAL)?;
-        let mountinfo = read("mountinfo")
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
+        // A target allowed to mount can list many mounts: the lines read whole are kept (the
+        // root's mount is among the first; without it PROC-005 decides from statfs).
+        let mountinfo = read_at_most(&dir.join("mountinfo"), Limits::DEFAULT.mountinfo)
+            .map(|(b, whole)| {
+                let end = if whole {
+                    b.len()
+                } else {
+                    b.iter().rposition(|c| *c == b'\n').map_or(0, |i| i + 1)
+                };
+                String::from_utf8_lossy(&b[..end]).into_owned()
+            })
             .map_err(super::root::errno_text);
         let lsm = match read("attr/apparmor/current") {
             Ok(text) => Ok(parse_lsm_label(&String::from_utf8_lossy(&text), true)),
@@ -89,20 +104,27 @@ impl TargetProcess {
                 Err(e) => Err(super::root::errno_text(e)),
             },
         };
-        let path_env = match read("environ") {
+        let environ = match read_at_most(&dir.join("environ"), limit) {
             // Mode 0400, owned by the target: a scanner with CAP_SYS_PTRACE but no
             // CAP_DAC_OVERRIDE reads the same bytes from the process' memory instead.
-            Err(Errno::ACCESS) => environ_from_memory(&dir, pid),
+            Err(Errno::ACCESS) => environ_from_memory(&dir, pid, limit),
             other => other,
-        }
-        .map(|raw| procfs::environ_var(&raw, "PATH"))
-        .map_err(super::root::errno_text);
+        };
+        let (path_env, environ_over) = match environ {
+            Ok((raw, whole)) => {
+                let path = path_in_environ(&raw, whole);
+                let over = (!whole && path.is_none()).then_some(limit);
+                (Ok(path), over)
+            }
+            Err(e) => (Err(super::root::errno_text(e)), None),
+        };
         let process = TargetProcess {
             pid,
             status,
             mountinfo,
             lsm,
             path_env,
+            environ_over,
             liveness,
         };
         if !process.alive() {
@@ -133,13 +155,40 @@ impl TargetProcess {
     }
 }
 
+/// At most `limit` bytes of a `/proc` file, and whether that is all of it.
+fn read_at_most(path: &Path, limit: u64) -> Result<(Vec<u8>, bool), Errno> {
+    let fd = rustix::fs::open(
+        path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let mut raw = Vec::new();
+    super::root::read_to_end(&fd, &mut raw, limit + 1)?;
+    let whole = raw.len() as u64 <= limit;
+    raw.truncate(limit as usize);
+    Ok((raw, whole))
+}
+
+/// `PATH` from an environment; of a part (`whole` false) only the entries it holds entirely.
+fn path_in_environ(raw: &[u8], whole: bool) -> Option<String> {
+    let complete = if whole {
+        raw
+    } else {
+        &raw[..raw.iter().rposition(|b| *b == 0).map_or(0, |i| i + 1)]
+    };
+    procfs::environ_var(complete, "PATH")
+}
+
 /// The initial environment of `pid` read from its memory (`process_vm_readv`, which the kernel
-/// allows with ptrace access: what `/proc/<pid>/environ` itself does), at most 1 MiB.
-fn environ_from_memory(dir: &Path, pid: u32) -> Result<Vec<u8>, Errno> {
+/// allows with ptrace access: what `/proc/<pid>/environ` itself does), at most `limit` bytes, and
+/// whether that is all of it.
+fn environ_from_memory(dir: &Path, pid: u32, limit: u64) -> Result<(Vec<u8>, bool), Errno> {
     let stat = std::fs::read_to_string(dir.join("stat"))
         .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
     let (start, end) = procfs::parse_env_range(&stat).ok_or(Errno::ACCESS)?;
-    let len = ((end - start) as usize).min(1 << 20);
+    let size = end.saturating_sub(start);
+    let whole = size <= limit;
+    let len = size.min(limit) as usize;
     let mut buf = vec![0u8; len];
     let local = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
@@ -156,7 +205,7 @@ fn environ_from_memory(dir: &Path, pid: u32) -> Result<Vec<u8>, Errno> {
         return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
     }
     buf.truncate(read as usize);
-    Ok(buf)
+    Ok((buf, whole))
 }
 
 /// An LSM label of the target process.
@@ -326,9 +375,27 @@ mod tests {
     #[test]
     fn environment_from_memory_matches_proc_environ() {
         let dir = Path::new("/proc/self");
-        let from_memory = environ_from_memory(dir, std::process::id()).unwrap();
+        let (from_memory, whole) = environ_from_memory(dir, std::process::id(), 1 << 20).unwrap();
         let from_proc = std::fs::read(dir.join("environ")).unwrap();
         assert_eq!(from_memory, from_proc);
+        assert!(whole);
+        let (part, whole) = environ_from_memory(dir, std::process::id(), 4).unwrap();
+        assert_eq!((part.as_slice(), whole), (&from_proc[..4], false));
+    }
+
+    #[test]
+    fn path_is_taken_only_from_whole_entries() {
+        let raw = b"HOME=/root\0PATH=/usr/bin:/bin\0X=1\0";
+        assert_eq!(path_in_environ(raw, true).as_deref(), Some("/usr/bin:/bin"));
+        // Cut inside PATH: its value is not known, and not guessed from the part.
+        assert_eq!(path_in_environ(&raw[..20], false), None);
+        assert_eq!(
+            path_in_environ(&raw[..30], false).as_deref(),
+            Some("/usr/bin:/bin")
+        );
+        let me = std::path::PathBuf::from(format!("/proc/{}/environ", std::process::id()));
+        let (raw, whole) = read_at_most(&me, 3).unwrap();
+        assert_eq!((raw.len(), whole), (3, false));
     }
 
     #[test]

@@ -162,8 +162,9 @@ fn clean_distroless_root_passes_every_check() {
     assert_eq!(counts(&report)["error"], 0);
 }
 
-#[test]
-fn findings_on_a_bad_root() {
+/// A root with a finding for every control, scanned with a root process holding
+/// CAP_SYS_ADMIN, without no_new_privs or seccomp.
+fn bad_root_report() -> Report {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     distroless(root);
@@ -220,7 +221,12 @@ fn findings_on_a_bad_root() {
         s.no_new_privs = Some(false);
         s.seccomp = Some(0);
     });
-    let report = run(root, Some(&p));
+    run(root, Some(&p))
+}
+
+#[test]
+fn findings_on_a_bad_root() {
+    let report = bad_root_report();
 
     let files = results(&report, SENSITIVE_FILES.id);
     assert_eq!(files[0].0, Status::Failed, "{files:?}"); // passwd 0666
@@ -257,6 +263,11 @@ fn findings_on_a_bad_root() {
     );
     assert_eq!(statuses(&report, NO_NEW_PRIVS.id), [Status::Failed]);
     assert_eq!(statuses(&report, SECCOMP.id), [Status::Failed]);
+}
+
+#[test]
+fn software_key_and_account_findings_on_a_bad_root() {
+    let report = bad_root_report();
     let shells: Vec<String> = results(&report, SHELLS.id)
         .into_iter()
         .map(|r| r.1)
@@ -518,3 +529,5 @@ fn report_has_the_fields_saf_requires() {
         }
     }
 }
+
+mod limits;
