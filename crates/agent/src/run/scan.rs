@@ -160,7 +160,7 @@ async fn scan_cinc(
     Ok(Scanned {
         hdf: run.report,
         meta: ScanMeta {
-            os_release: builtin::checks::os_release(found.root.fd()),
+            os_release: builtin::gather::os_release(found.root.fd()),
             profile: Some(options.profile.to_string()),
             versions,
         },

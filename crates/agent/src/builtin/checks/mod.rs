@@ -11,9 +11,6 @@ mod inventory;
 mod process;
 mod software;
 
-/// The target's os-release, read through its root: a gathering function, kept here for the
-/// callers outside the builtin backend.
-pub use super::gather::os_release;
 pub use accounts::{empty_passwords, system_account_shells, uid0_accounts};
 pub use filesystem::{
     ACCOUNT_FILES, KEY_DIRS, account_files, credential_files, private_keys, setid, world_writable,
