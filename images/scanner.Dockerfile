@@ -8,7 +8,8 @@
 # container registries, and CINC Auditor cannot be installed there (no Ruby gem registry).
 # scripts/build-images produces the same layout with umoci (localhost/sidescan-scanner:dev), with
 # Debian's Ruby and a cinc-auditor TEST DOUBLE standing in for CINC Auditor:
-#   /usr/local/bin/sidescan-agent                     entrypoint
+#   /usr/local/bin/sidescan-agent                     entrypoint, mode 0111 (execute-only)
+#   /usr/local/bin/sidescan-view                      what the agent runs in the target view
 #   /usr/bin/proot                                    on PATH (the agent's --proot default);
 #                                                     dynamically linked: the interposer is
 #                                                     preloaded into it
@@ -60,7 +61,10 @@ COPY --from=tools /bin/busybox.static /opt/sidescan/bin/busybox
 RUN for applet in $(/opt/sidescan/bin/busybox --list); do \
       [ "$applet" = busybox ] || ln -s busybox "/opt/sidescan/bin/$applet"; \
     done
-COPY --from=build /src/target/release/sidescan-agent /usr/local/bin/sidescan-agent
+# Execute-only: non-dumpable from its first instruction (see scripts/build-images); the readable
+# helper runs in the target view.
+COPY --from=build --chmod=0111 /src/target/release/sidescan-agent /usr/local/bin/sidescan-agent
+COPY --from=build --chmod=0755 /src/target/release/sidescan-view /usr/local/bin/sidescan-view
 COPY --from=hold --chmod=0755 /hold /usr/local/lib/sidescan/hold
 ENV SIDESCAN_FALLBACK_BIN=/opt/sidescan/bin \
     SIDESCAN_CINC_AUDITOR=/opt/cinc-auditor/bin/cinc-auditor \

