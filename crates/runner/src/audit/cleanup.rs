@@ -49,6 +49,37 @@ pub async fn delete_clone(client: &Client, namespace: &str, name: &str) -> Resul
     }
 }
 
+/// Whether a clone being deleted may now be removed at once: the kubelet reports its containers
+/// stopped. (The v1.20 kubelet may take a resync, 10-90 s, to confirm a graceful deletion it
+/// has already carried out; the object is all that is left.)
+pub fn stopped_while_deleted(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some()
+        && crate::orchestrator::progress::containers_stopped(pod)
+}
+
+/// Removes a clone whose containers are stopped ([`stopped_while_deleted`]) without waiting for
+/// the kubelet: a delete with no grace period, for that very pod (its UID).
+pub async fn remove_stopped(client: &Client, pod: &Pod) -> Result<(), String> {
+    let (Some(ns), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
+        return Ok(());
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut params = DeleteParams::default().grace_period(0);
+    params.preconditions = pod
+        .metadata
+        .uid
+        .clone()
+        .map(|uid| kube::api::Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        });
+    match pods.delete(name, &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(e) => Err(format!("removing stopped clone {ns}/{name}: {e}")),
+    }
+}
+
 fn cleanup_error(audit: &AuditId, problems: Vec<String>) -> Error {
     Error::Cleanup {
         what: format!("clones of audit {audit}"),
@@ -100,29 +131,48 @@ pub async fn remove_all(
 ) -> Result<(), Error> {
     let selector = labels::audit_selector(audit);
     let mut problems = Vec::new();
-    let mut doomed: BTreeSet<(String, String)> = known
-        .iter()
-        .map(|(name, ns)| (ns.clone(), name.clone()))
-        .collect();
+    let mut now: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut deferred: BTreeSet<(String, String)> = BTreeSet::new();
     for ns in namespaces {
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
         match pods.list(&ListParams::default().labels(&selector)).await {
-            Ok(list) => doomed.extend(list.items.into_iter().filter_map(|p| {
-                p.metadata.deletion_timestamp.is_none().then_some(())?;
-                Some((ns.clone(), p.metadata.name?))
-            })),
-            Err(e) => problems.push(format!("listing the clones in {ns}: {e}")),
+            Ok(list) => {
+                for p in list.items {
+                    let Some(name) = p.metadata.name.clone() else {
+                        continue;
+                    };
+                    if p.metadata.deletion_timestamp.is_some() {
+                        continue;
+                    }
+                    // Deleting a clone whose containers are being created makes the v1.20
+                    // kubelet finish the deletion only at a later resync (10-90 s): such a
+                    // clone is deleted once they have started, or after DEFER_STARTING.
+                    if crate::orchestrator::progress::starting(&p) {
+                        deferred.insert((ns.clone(), name));
+                    } else {
+                        now.insert((ns.clone(), name));
+                    }
+                }
+            }
+            Err(e) => {
+                problems.push(format!("listing the clones in {ns}: {e}"));
+                now.extend(
+                    known
+                        .iter()
+                        .filter(|(_, n)| *n == ns)
+                        .map(|(name, ns)| (ns.clone(), name.clone())),
+                );
+            }
         }
     }
-    let deletes = doomed
-        .iter()
-        .map(|(ns, name)| delete_clone(client, ns, name));
+    let deletes = now.iter().map(|(ns, name)| delete_clone(client, ns, name));
     for result in futures::future::join_all(deletes).await {
         if let Err(e) = result {
             problems.push(e);
         }
     }
-    match tokio::time::timeout(within, until_gone(client, namespaces, &selector)).await {
+    let gone = until_gone(client, namespaces, &selector, deferred);
+    match tokio::time::timeout(within, gone).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => problems.push(e),
         Err(_) => problems.push(format!(
@@ -138,11 +188,18 @@ pub async fn remove_all(
     }
 }
 
-/// Watches the audit's clones in every namespace until none exists.
+/// How long a clone whose containers are being created is left to start before it is deleted
+/// all the same.
+pub const DEFER_STARTING: Duration = Duration::from_secs(10);
+
+/// Watches the audit's clones in every namespace until none exists: deletes the `deferred` ones
+/// once their containers have started (or after [`DEFER_STARTING`]), and removes each deleted
+/// clone whose containers are stopped.
 async fn until_gone(
     client: &Client,
     namespaces: &BTreeSet<String>,
     selector: &str,
+    mut deferred: BTreeSet<(String, String)>,
 ) -> Result<(), String> {
     let streams = namespaces.iter().map(|ns| {
         let api: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -153,11 +210,35 @@ async fn until_gone(
             .boxed()
     });
     let mut events = futures::stream::select_all(streams);
+    let defer_until = tokio::time::Instant::now() + DEFER_STARTING;
     // Per namespace: the clones it holds, once its first list is complete.
     let mut listing: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut held: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    while let Some((ns, event)) = events.next().await {
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let next = tokio::select! {
+            next = events.next() => next,
+            _ = tokio::time::sleep_until(defer_until), if !deferred.is_empty() => {
+                for (ns, name) in std::mem::take(&mut deferred) {
+                    delete_clone(client, &ns, &name).await?;
+                }
+                continue;
+            }
+        };
+        let Some((ns, event)) = next else {
+            return Err("the watch of the clones ended".into());
+        };
         let name = |p: &Pod| p.metadata.name.clone().unwrap_or_default();
+        if let Ok(Event::InitApply(p) | Event::Apply(p)) = &event {
+            let key = (ns.clone(), name(p));
+            if deferred.contains(&key) && !crate::orchestrator::progress::starting(p) {
+                deferred.remove(&key);
+                delete_clone(client, &ns, &key.1).await?;
+            }
+            if stopped_while_deleted(p) && removed.insert(name(p)) {
+                remove_stopped(client, p).await?;
+            }
+        }
         match event {
             Ok(Event::Init) => {
                 listing.insert(ns, BTreeSet::new());
@@ -191,7 +272,6 @@ async fn until_gone(
             return Ok(());
         }
     }
-    Err("the watch of the clones ended".into())
 }
 
 /// The clones still there, for the message.

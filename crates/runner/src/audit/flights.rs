@@ -4,7 +4,7 @@
 //! and the signals say. One label-selected watch per namespace clones run in; never a poll.
 
 use crate::Error;
-use crate::audit::cleanup::delete_clone;
+use crate::audit::cleanup::{self, delete_clone};
 use crate::audit::clone::{self, CloneRequest, HOLD_CONTAINER};
 use crate::audit::discover::Target;
 use crate::audit::files;
@@ -52,6 +52,12 @@ struct CloneData {
     digest: Option<String>,
     node: Option<String>,
     times: CloneTimes,
+    /// Removed without waiting for the kubelet ([`cleanup::remove_stopped`]).
+    removed: bool,
+    /// Its containers are being created, as last seen (deleting it now would make the v1.20
+    /// kubelet finish the deletion only at a later resync): a delete waits until they started.
+    starting: bool,
+    delete_deferred: bool,
 }
 
 /// A scan read back and judged, waiting for the scheduler to record it.
@@ -72,6 +78,7 @@ struct Driver<'a> {
     retrievals: JoinSet<Retrieval>,
     retrieving: BTreeMap<Id, String>,
     writes: JoinSet<Option<String>>,
+    removals: JoinSet<Result<(), String>>,
     totals: Totals,
     times: Vec<(String, CloneTimes)>,
     out: Scanned,
@@ -96,6 +103,7 @@ pub async fn scan_all(audit: &Audit, targets: &[Target], profiles: Option<&Profi
         retrievals: JoinSet::new(),
         retrieving: BTreeMap::new(),
         writes: JoinSet::new(),
+        removals: JoinSet::new(),
         totals: Totals::default(),
         times: Vec::new(),
         out: Scanned::default(),
@@ -179,6 +187,12 @@ impl Driver<'_> {
                 },
                 Some(joined) = self.retrievals.join_next_with_id(), if !self.retrievals.is_empty() => {
                     self.retrieved(joined)
+                }
+                Some(removed) = self.removals.join_next(), if !self.removals.is_empty() => {
+                    if let Ok(Err(problem)) = removed {
+                        tracing::warn!(problem = %problem, "removing a stopped clone failed; cleanup retries");
+                    }
+                    Vec::new()
                 }
                 Some(written) = self.writes.join_next(), if !self.writes.is_empty() => {
                     if let Ok(Some(warning)) = written {
@@ -301,6 +315,9 @@ impl Driver<'_> {
                 digest: None,
                 node: None,
                 times: CloneTimes::new(created_at),
+                removed: false,
+                starting: false,
+                delete_deferred: false,
             },
         );
         Event::Created { index, clone: name }
@@ -319,6 +336,10 @@ impl Driver<'_> {
             return;
         };
         CloneTimes::mark(&mut data.times.deleted, data.times.created_at, now);
+        if data.starting {
+            data.delete_deferred = true;
+            return;
+        }
         let ns = data.namespace.clone();
         self.delete_named(&ns, clone).await;
     }
@@ -364,6 +385,24 @@ impl Driver<'_> {
                 .and_then(|c| c.iter().find(|c| c.name == target.container))
                 .map(|c| c.image_id.clone());
             data.node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+        }
+        data.starting = crate::orchestrator::progress::starting(&pod);
+        if data.delete_deferred && !data.starting {
+            data.delete_deferred = false;
+            let (client, ns, clone) = (
+                self.audit.client.clone(),
+                data.namespace.clone(),
+                name.clone(),
+            );
+            self.removals
+                .spawn(async move { delete_clone(&client, &ns, &clone).await });
+        }
+        if cleanup::stopped_while_deleted(&pod) && !data.removed {
+            // Deleted and stopped: remove the object now rather than at the kubelet's resync.
+            data.removed = true;
+            let client = self.audit.client.clone();
+            self.removals
+                .spawn(async move { cleanup::remove_stopped(&client, &pod).await });
         }
         self.sched
             .handle(now, Event::CloneUpdate { clone: name, step })
