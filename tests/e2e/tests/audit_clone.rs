@@ -100,6 +100,22 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
         assert_eq!(found.targets.len(), 1);
         let audit = AuditId::parse("audit-20261126-030000-abcdef").unwrap();
         let run = RunId::parse("e2eclone01").unwrap();
+        // The clone's run and presigned uploads, as the audit controller binds them.
+        let store = sidescan_store::open_with(
+            spec.results.store_url.as_deref().unwrap(),
+            &sidescan_store::S3Settings::from(&spec.results),
+        )
+        .unwrap();
+        let target = &found.targets[0];
+        let binding = sidescan_runner::binding::RunBinding::new(
+            Some(&store),
+            &target.namespace,
+            &target.segment(),
+            run.clone(),
+            std::time::Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
         let built = clone::build(
             &found.targets[0],
             &CloneRequest {
@@ -111,6 +127,7 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
                 profile: None,
                 seccomp_field: false,
                 now: jiff::Timestamp::now(),
+                binding: Some(&binding),
             },
         )
         .unwrap();
