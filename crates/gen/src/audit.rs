@@ -79,18 +79,84 @@ pub struct Scope {
     pub namespaces: Vec<String>,
 }
 
+/// One RBAC rule, as rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+}
+
+fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> Rule {
+    let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
+    Rule {
+        api_groups: vec![group.to_string()],
+        resources: strings(resources),
+        verbs: strings(verbs),
+    }
+}
+
+/// What discovery lists: the selected kinds (a CronJob's Jobs too), and always pods and
+/// ServiceAccounts (bare pods, running digests, pull secrets). Exactly the `list` calls of
+/// `sidescan-runner audit`'s discovery.
+pub fn read_rules(spec: &AuditSpec) -> Vec<Rule> {
+    use sidescan_core::audit::WorkloadKind as K;
+    let wants = |k: K| spec.select.kinds.contains(&k);
+    let mut rules = Vec::new();
+    let apps: Vec<&str> = [
+        (K::Deployment, "deployments"),
+        (K::StatefulSet, "statefulsets"),
+        (K::DaemonSet, "daemonsets"),
+    ]
+    .into_iter()
+    .filter(|(k, _)| wants(*k))
+    .map(|(_, r)| r)
+    .collect();
+    if !apps.is_empty() {
+        rules.push(rule("apps", &apps, &["list"]));
+    }
+    let mut batch = Vec::new();
+    if wants(K::Job) || wants(K::CronJob) {
+        batch.push("jobs");
+    }
+    if wants(K::CronJob) {
+        batch.push("cronjobs");
+    }
+    if !batch.is_empty() {
+        rules.push(rule("batch", &batch, &["list"]));
+    }
+    rules.push(rule("", &["pods", "serviceaccounts"], &["list"]));
+    rules
+}
+
+/// Where clones run: create them, watch them (a label-selected `list` and `watch` per
+/// namespace), delete them by name, list a late clone's events, and create each clone's copy
+/// of the profile when the profile must be copied. Exactly the calls of `sidescan-runner
+/// audit`'s controller and cleanup.
+pub fn clone_rules(spec: &AuditSpec) -> Vec<Rule> {
+    let mut rules = vec![rule("", &["pods"], &["create", "list", "watch", "delete"])];
+    if spec.copies_profile() {
+        rules.push(rule("", &["configmaps"], &["create"]));
+    }
+    rules.push(rule("", &["events"], &["list"]));
+    rules
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditRbac {
     pub service_account: String,
     /// Reads workloads, pods and ServiceAccounts (ClusterRole; bound per namespace or cluster-wide).
     pub read_role: String,
     pub read: Scope,
+    pub read_rules: Vec<Rule>,
     /// Lists namespaces (every namespace) or gets the named ones.
     pub namespaces_role: String,
     pub named_namespaces: Vec<String>,
-    /// Creates, watches and deletes clones and their ConfigMaps; reads pod events.
+    /// Creates, watches and deletes clones, creates their profile copies; lists pod events.
     pub clones_role: String,
     pub clones: Scope,
+    pub clone_rules: Vec<Rule>,
     /// Reads the profile ConfigMap to copy it beside workload-namespace clones.
     pub profile_config_map: Option<String>,
     pub profile_role: String,
@@ -244,8 +310,6 @@ pub fn build(
         (Some(p), None) => p.config_map.as_ref().map(|c| c.name.clone()),
         _ => None,
     };
-    let copies_profile = spec.placement.mode == PlacementMode::WorkloadNamespace
-        || spec.scan_namespace() != spec.namespace;
     let rbac = AuditRbac {
         service_account: base.clone(),
         read_role: format!("{cluster_prefix}-read"),
@@ -257,11 +321,13 @@ pub fn build(
                 selected.clone()
             },
         },
+        read_rules: read_rules(spec),
         namespaces_role: format!("{cluster_prefix}-namespaces"),
         named_namespaces: spec.select.namespaces.clone(),
         clones_role: format!("{cluster_prefix}-clones"),
         clones,
-        profile_config_map: profile_cm_name.filter(|_| copies_profile),
+        clone_rules: clone_rules(spec),
+        profile_config_map: profile_cm_name.filter(|_| spec.copies_profile()),
         profile_role: format!("{base}-profile"),
         admission: crate::admission::policies(&clone_fence(spec, &labels), kube),
     };

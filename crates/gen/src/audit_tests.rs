@@ -187,16 +187,52 @@ fn rules_are_exactly_the_documented_ones() {
         flat(rules("sidescan-sidescan-audit-clones")),
         [
             "/pods:create",
-            "/pods:get",
             "/pods:list",
             "/pods:watch",
             "/pods:delete",
-            "/pods/log:get",
-            "/configmaps:create",
-            "/configmaps:get",
-            "/configmaps:delete",
-            "/events:list",
-            "/events:watch"
+            "/events:list"
+        ]
+    );
+    // A profile without a URL is copied beside each clone outside the audit's namespace: the
+    // copies are created (and collected with their clone), never read, listed or deleted.
+    let copied = render(
+        &[
+            "placement.mode=workload-namespace",
+            "profile.url=null",
+            "profile.configMap.name=baseline",
+            "profile.configMap.files=[inspec.yml]",
+        ],
+        AuditKind::Job,
+        33,
+    );
+    let clones = of_kind(&copied, "ClusterRole")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-sidescan-audit-clones")
+        .unwrap()["rules"]
+        .clone();
+    assert!(flat(clones).contains(&"/configmaps:create".to_string()));
+    let profile_role = of_kind(&copied, "Role")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-audit-profile")
+        .expect("the profile Role");
+    assert_eq!(
+        profile_role["rules"][0]["resourceNames"],
+        serde_json::json!(["baseline"])
+    );
+    // Only the kinds the audit selects are read (a CronJob's Jobs too).
+    let narrow = render(&["select.kinds=[CronJob]"], AuditKind::Job, 33);
+    let read = of_kind(&narrow, "ClusterRole")
+        .into_iter()
+        .find(|r| r["metadata"]["name"] == "sidescan-sidescan-audit-read")
+        .unwrap()["rules"]
+        .clone();
+    assert_eq!(
+        flat(read),
+        [
+            "batch/jobs:list",
+            "batch/cronjobs:list",
+            "/pods:list",
+            "/serviceaccounts:list"
         ]
     );
     // Workload-namespace clones of every namespace: writing is cluster-wide, and nothing reaches

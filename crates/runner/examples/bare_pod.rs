@@ -4,7 +4,8 @@
 //! does (graceful, until the kubelet reports the containers stopped, then the object removed),
 //! every wait by watching. Prints one JSON line of milliseconds.
 //!
-//! `cargo run -p sidescan-runner --example bare_pod -- NAMESPACE TARGET_IMAGE SCANNER_IMAGE`
+//! `cargo run -p sidescan-runner --example bare_pod -- NAMESPACE TARGET_IMAGE SCANNER_IMAGE [NAME]`
+//! (`NAME`: the pod's, default `sidescan-bench-bare`, for several at once)
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -17,12 +18,13 @@ use tokio::time::Instant;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [ns, target, scanner] = args.as_slice() else {
-        anyhow::bail!("usage: bare_pod NAMESPACE TARGET_IMAGE SCANNER_IMAGE");
+    let (ns, target, scanner, name) = match args.as_slice() {
+        [ns, target, scanner] => (ns, target, scanner, "sidescan-bench-bare"),
+        [ns, target, scanner, name] => (ns, target, scanner, name.as_str()),
+        _ => anyhow::bail!("usage: bare_pod NAMESPACE TARGET_IMAGE SCANNER_IMAGE [NAME]"),
     };
     let (client, counter) = cluster::client(false).await?;
     let pods: Api<Pod> = Api::namespaced(client, ns);
-    let name = "sidescan-bench-bare";
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
         "spec": {

@@ -516,18 +516,23 @@ fn audit_user(spec: &sidescan_core::audit::AuditSpec) -> String {
     )
 }
 
-/// The profile ConfigMap the audit runner copies beside clones (as `audit::run` builds it).
+/// The profile ConfigMap the audit runner copies beside a clone, owned by the clone (as
+/// `audit::profile` builds it).
 fn audit_profile_config_map(audit: &AuditId, namespace: &str) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": format!("sidescan-{audit}-profile"),
-            "namespace": namespace,
-            "labels": labels::audit_labels(audit, None, None, Component::Profile),
-        },
-        "data": {"inspec.yml": "name: p\n"},
-    })
+    let run = RunId::parse("abc123def456").unwrap();
+    let owner: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "metadata": {"name": "sidescan-web-abc123def456", "uid": "u-1"}
+    }))
+    .unwrap();
+    let data =
+        std::collections::BTreeMap::from([("inspec.yml".to_string(), "name: p\n".to_string())]);
+    let mut cm = to_json(&crate::audit::profile::copy_config_map(
+        audit, &run, &data, &owner,
+    ));
+    cm["apiVersion"] = json!("v1");
+    cm["kind"] = json!("ConfigMap");
+    cm["metadata"]["namespace"] = json!(namespace);
+    cm
 }
 
 /// A run bound as `prepare` and the audit bind theirs: for an `s3://` store, presigned uploads of
@@ -579,7 +584,7 @@ fn clone_of(spec: &sidescan_core::audit::AuditSpec, namespace: &str) -> Value {
         namespace,
         owner: None,
         profile: Some(ProfileMount {
-            config_map: format!("sidescan-{audit}-profile"),
+            config_map: crate::audit::profile::copy_name(&audit, &run),
             files: vec!["inspec.yml".into()],
         }),
         seccomp_field: true,

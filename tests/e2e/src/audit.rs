@@ -130,3 +130,112 @@ pub async fn workload_pods(
         })
         .collect()
 }
+
+/// Creates another namespace for a test that audits two (the test deletes it).
+pub async fn extra_namespace(client: &Client, prefix: &str) -> String {
+    use k8s_openapi::api::core::v1::Namespace;
+    let ns = format!("sidescan-e2e-{prefix}-{:08x}", rand::random::<u32>());
+    let object: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns,
+        "labels": {"app.kubernetes.io/part-of": "sidescan-e2e"}}}))
+    .unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&Default::default(), &object)
+        .await
+        .unwrap_or_else(|e| panic!("creating namespace {ns}: {e}"));
+    crate::harness::wait_for_service_account_token(client, &ns, "default").await;
+    ns
+}
+
+/// A profile ConfigMap `name` in `ns` that the scanner image's cinc double runs (files
+/// `inspec.yml` and `files/sidescan-double-pause`: each scan lasts `pause` seconds).
+pub async fn cinc_profile_config_map(client: &Client, ns: &str, name: &str, pause: u32) {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let key = |f: &str| sidescan_gen::inputs::profile_key(f).unwrap();
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "data": {
+            key("inspec.yml"): "name: e2e\nversion: 0.1.0\n",
+            key("files/sidescan-double-pause"): pause.to_string(),
+        },
+    }))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
+        .create(&Default::default(), &cm)
+        .await
+        .unwrap_or_else(|e| panic!("creating ConfigMap {ns}/{name}: {e}"));
+}
+
+/// `profile: ...` of an audit spec for [`cinc_profile_config_map`]'s ConfigMap.
+pub fn cinc_profile_spec(name: &str) -> String {
+    format!(
+        "profile: {{configMap: {{name: {name}, files: [inspec.yml, files/sidescan-double-pause]}}}}\n"
+    )
+}
+
+/// The audit's pods and ConfigMaps in `namespaces` (`pod ns/name`, `configmap ns/name`).
+pub async fn audit_objects(client: &Client, namespaces: &[&str], audit_id: &str) -> Vec<String> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let sel = ListParams::default().labels(&format!("sidescan.io/audit-id={audit_id}"));
+    let mut out = Vec::new();
+    for ns in namespaces {
+        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        for p in pods.list(&sel).await.unwrap().items {
+            out.push(format!("pod {ns}/{}", p.metadata.name.unwrap_or_default()));
+        }
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+        for m in maps.list(&sel).await.unwrap().items {
+            out.push(format!(
+                "configmap {ns}/{}",
+                m.metadata.name.unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
+/// [`audit_objects`] once nothing is left, or after `within` (what is left then); looked at
+/// once a second.
+pub async fn audit_objects_after(
+    client: &Client,
+    namespaces: &[&str],
+    audit_id: &str,
+    within: std::time::Duration,
+) -> Vec<String> {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let left = audit_objects(client, namespaces, audit_id).await;
+        if left.is_empty() || tokio::time::Instant::now() >= until {
+            return left;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Waits (looking twice a second, up to [`crate::harness::WAIT`]) until a clone of the audit is
+/// running in each of `namespaces` at once.
+pub async fn clones_running_in(client: &Client, namespaces: &[&str], audit_id: &str) {
+    let sel = ListParams::default().labels(&format!(
+        "sidescan.io/audit-id={audit_id},app.kubernetes.io/component=audit-clone"
+    ));
+    let until = tokio::time::Instant::now() + crate::harness::WAIT;
+    loop {
+        let mut all = true;
+        for ns in namespaces {
+            let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let running = pods.list(&sel).await.unwrap().items.iter().any(|p| {
+                p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                    && p.metadata.deletion_timestamp.is_none()
+            });
+            all &= running;
+        }
+        if all {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "no clone of {audit_id} running in each of {namespaces:?} within {:?}",
+            crate::harness::WAIT
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

@@ -2,6 +2,11 @@
 //! (localhost/sidescan-runner:dev) audits the namespace under exactly the rendered RBAC, derives
 //! its audit id from the Job, stores every result and the report, and leaves nothing behind.
 //!
+//! Deleting the Job while clones run (workload-namespace, two namespaces) leaves no clone and no
+//! profile ConfigMap in either: the runner, on SIGTERM, deletes its clones by name with its own
+//! RBAC; the clones in the Job's namespace are also owned by the Job; each profile copy is owned
+//! by its clone.
+//!
 //! Needs: `scripts/dev-cluster up`, `scripts/dev-s3 up`, `scripts/build-images`.
 
 use futures::FutureExt;
@@ -18,6 +23,7 @@ use sidescan_e2e::manifests::{
 };
 use sidescan_e2e::workloads;
 use sidescan_gen::audit::AuditKind;
+use std::time::Duration;
 
 #[tokio::test]
 #[ignore = "needs the dev cluster, the S3 server and images (scripts/test-all)"]
@@ -109,6 +115,95 @@ async fn the_rendered_audit_job_audits_the_namespace_under_its_own_rbac() {
         let outcome = std::panic::AssertUnwindSafe(result).catch_unwind().await;
         // Cluster-scoped objects outlive the test namespace: remove them whatever happened.
         delete_cluster_scoped(&client, &docs).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await;
+}
+
+/// The rendered Job's pod runs the runner built from this tree (mounted over the image's), so
+/// the test checks this tree's cleanup whatever the image was built from.
+fn with_tree_runner(docs: &mut [serde_json::Value]) {
+    let runner = sidescan_e2e::audit::runner_bin();
+    let job = docs.iter_mut().find(|d| d["kind"] == "Job").unwrap();
+    let pod = &mut job["spec"]["template"]["spec"];
+    pod["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "tree-runner",
+            "hostPath": {"path": runner, "type": "File"}}));
+    pod["containers"][0]["volumeMounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "tree-runner",
+            "mountPath": "/usr/local/bin/sidescan-runner", "readOnly": true}));
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster, the S3 server and images (scripts/test-all)"]
+async fn a_deleted_audit_job_leaves_no_clone_and_no_config_map() {
+    use sidescan_e2e::audit::{
+        audit_objects_after, cinc_profile_config_map, cinc_profile_spec, clones_running_in,
+        extra_namespace,
+    };
+    with_temp_ns("audit-jobdel", |client, a| async move {
+        let b = extra_namespace(&client, "audit-jobdel").await;
+        store_secret(&client, &a).await;
+        let name = format!("del{:06x}", rand::random::<u32>() & 0xffffff);
+        let profile = format!("{name}-profile");
+        // Each scan lasts 30 s: the Job is deleted while clones run.
+        cinc_profile_config_map(&client, &a, &profile, 30).await;
+        for (ns, w, image) in [
+            (&a, "a1", "target-distroless"),
+            (&a, "a2", "target-musl"),
+            (&b, "b1", "target-glibc"),
+            (&b, "b2", "target-distroless"),
+        ] {
+            workloads::deployment(&client, ns, w, 0, &[("app", image)]).await;
+        }
+        let kube = server_version(&client).await;
+        let prefix = format!("e2e-audit-jobdel/{a}");
+        let text = spec_yaml(
+            &a,
+            &prefix,
+            &format!(
+                "name: {name}\nselect: {{namespaces: [{a}, {b}]}}\n\
+                 placement: {{mode: workload-namespace}}\nconcurrency: 4\n{}\
+                 runner: {{image: localhost/sidescan-runner:dev}}\n\
+                 cluster: {{hostNetwork: true, apiServer: {{host: 127.0.0.1, port: 6443}}}}\n",
+                cinc_profile_spec(&profile)
+            ),
+        )
+        .replace("cluster: {hostNetwork: true}\n", "")
+        .replace("scanner: {backend: builtin,", "scanner: {backend: cinc,");
+        let spec = sidescan_runner::audit::input::parse_spec(&text, "audit.yaml").unwrap();
+        let mut docs = render_audit(&spec, kube, AuditKind::Job);
+        with_tree_runner(&mut docs);
+        let result = async {
+            sidescan_e2e::rbac::apply(&client, &docs).await;
+            let jobs: Api<Job> = Api::namespaced(client.clone(), &a);
+            let job_name = format!("sidescan-{name}");
+            let job = jobs.get(&job_name).await.unwrap();
+            let digest = Sha256::digest(job.metadata.uid.clone().unwrap().as_bytes());
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&digest[..8]);
+            let audit_id = AuditId::for_job(&job_name, bytes).to_string();
+            clones_running_in(&client, &[&a, &b], &audit_id).await;
+            // As `kubectl delete job` does: the garbage collector deletes the Job's pod (the
+            // runner gets SIGTERM) and the clones it owns in its namespace.
+            jobs.delete(&job_name, &kube::api::DeleteParams::background())
+                .await
+                .unwrap();
+            let left =
+                audit_objects_after(&client, &[&a, &b], &audit_id, Duration::from_secs(45)).await;
+            assert!(left.is_empty(), "45 s after the Job was deleted: {left:?}");
+        };
+        let outcome = std::panic::AssertUnwindSafe(result).catch_unwind().await;
+        delete_cluster_scoped(&client, &docs).await;
+        let _ = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+            .delete(&b, &Default::default())
+            .await;
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }

@@ -339,6 +339,23 @@ impl AuditSpec {
             }
         }
     }
+
+    /// Whether clones mount a profile from a ConfigMap: the cinc backend with a profile that has
+    /// no URL.
+    pub fn clones_mount_profile(&self) -> bool {
+        self.scanner.backend == crate::spec::ScanBackend::Cinc
+            && self.profile.as_ref().is_some_and(|p| p.url.is_none())
+    }
+
+    /// Whether the audit copies the profile beside clones: they mount one and may run outside
+    /// the audit's namespace, where its profile ConfigMap lives.
+    pub fn copies_profile(&self) -> bool {
+        self.clones_mount_profile()
+            && match self.clone_namespaces() {
+                CloneNamespaces::Only(list) => list.iter().any(|ns| *ns != self.namespace),
+                CloneNamespaces::AllBut(_) => true,
+            }
+    }
 }
 
 /// The system namespace clones never run in unless an audit spec names it.

@@ -6,11 +6,16 @@
 //! scan pod out). The `hold` program a clone runs instead of its entrypoint is installed by
 //! `sidescan-agent install-hold` in the clone's init container.
 
+pub mod cleanup;
 pub mod clone;
 pub mod cluster;
 pub mod discover;
 pub mod files;
+pub mod flights;
 pub mod input;
+pub mod profile;
 pub mod run;
 pub mod scan;
+pub mod scheduler;
 pub mod state;
+pub mod timing;

@@ -102,6 +102,73 @@ pub fn not_scanned(
     }
 }
 
+/// A scanned target's `hdf.json` judged against the thresholds (`Err`: not valid HDF).
+pub fn evaluate(
+    hdf: &[u8],
+    thresholds: Option<&sidescan_eval::Threshold>,
+) -> Result<sidescan_eval::audit::ScanOutcome, String> {
+    let hdf = sidescan_eval::hdf::parse(hdf).map_err(|e| e.to_string())?;
+    let summary = sidescan_eval::summary::summarize(&hdf);
+    let validation = thresholds.map(|t| sidescan_eval::validate::validate(&summary, t));
+    Ok(sidescan_eval::audit::scan_outcome(
+        &hdf,
+        &summary,
+        validation.as_ref(),
+    ))
+}
+
+/// What a scanned target's record says besides the target and its evaluation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScannedClone {
+    pub clone_namespace: String,
+    pub run_id: String,
+    pub attempt: u32,
+    pub duration: Duration,
+    /// The target container's `imageID` in the clone.
+    pub digest: Option<String>,
+    pub node: Option<String>,
+    pub result_keys: BTreeMap<String, String>,
+    pub volumes_not_scanned: Vec<sidescan_core::audit::record::VolumeNote>,
+}
+
+/// A scanned target's record and progress record.
+pub fn scanned(
+    audit_id: &AuditId,
+    target: &Target,
+    clone: ScannedClone,
+    evaluated: Result<sidescan_eval::audit::ScanOutcome, String>,
+) -> (TargetRecord, ProgressRecord) {
+    let mut record = not_scanned(target, &[], clone.duration, &clone.clone_namespace);
+    record.reason = None;
+    record.attempts = clone.attempt;
+    record.run_id = Some(clone.run_id);
+    record.image_digest = clone.digest.filter(|d| !d.is_empty());
+    record.node = clone.node;
+    record.result_keys = clone.result_keys;
+    record.volumes_not_scanned = clone.volumes_not_scanned;
+    let (failed_controls, omitted) = match evaluated {
+        Ok(outcome) => {
+            record.verdict = outcome.verdict;
+            record.compliance = Some(outcome.compliance);
+            record.counts = Some(outcome.counts);
+            record.failed_by_severity = Some(outcome.failed_by_severity);
+            record.violations = outcome.violations;
+            (outcome.failed_controls, outcome.failed_controls_omitted)
+        }
+        Err(e) => {
+            record.reason = Some(format!("the stored hdf.json is not valid HDF: {e}"));
+            (vec![], 0)
+        }
+    };
+    let progress = ProgressRecord {
+        audit_id: audit_id.to_string(),
+        target: record.clone(),
+        failed_controls,
+        failed_controls_omitted: omitted,
+    };
+    (record, progress)
+}
+
 fn short(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 3600 {

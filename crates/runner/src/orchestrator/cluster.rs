@@ -14,23 +14,142 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
-/// API requests made through the client, by kind (`GET pods`, `WATCH pods`, `POST events`).
+/// API requests made through the client, by kind (`GET pods`, `WATCH pods`, `POST events`), and
+/// each distinct request as RBAC sees it ([`ApiRequest`]). With `SIDESCAN_API_REQUESTS=<file>`
+/// each distinct request is also appended to that file as one JSON line when first made (the
+/// end-to-end tests compare them with the rendered RBAC).
 #[derive(Debug, Clone, Default)]
-pub struct ApiCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+pub struct ApiCounter {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    distinct: Arc<Mutex<std::collections::BTreeSet<ApiRequest>>>,
+    log: Option<Arc<std::path::PathBuf>>,
+}
+
+/// The environment variable naming the file [`ApiCounter`] appends distinct requests to.
+pub const API_REQUESTS_ENV: &str = "SIDESCAN_API_REQUESTS";
 
 impl ApiCounter {
-    fn record(&self, kind: String) {
-        if let Ok(mut map) = self.0.lock() {
+    /// A counter that appends each distinct request to `log`.
+    pub fn logging_to(log: Option<std::path::PathBuf>) -> ApiCounter {
+        ApiCounter {
+            log: log.map(Arc::new),
+            ..ApiCounter::default()
+        }
+    }
+
+    fn record(&self, kind: String, request: Option<ApiRequest>) {
+        if let Ok(mut map) = self.counts.lock() {
             *map.entry(kind).or_default() += 1;
+        }
+        let Some(request) = request else { return };
+        let new = self
+            .distinct
+            .lock()
+            .map(|mut set| set.insert(request.clone()))
+            .unwrap_or(false);
+        if let (true, Some(path)) = (new, &self.log) {
+            use std::io::Write as _;
+            let line = serde_json::to_string(&request).unwrap_or_default();
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path.as_ref())
+                .and_then(|mut f| writeln!(f, "{line}"));
+            if let Err(e) = written {
+                tracing::warn!(file = %path.display(), error = %e, "recording an API request failed");
+            }
         }
     }
 
     pub fn by_kind(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+        self.counts.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     pub fn total(&self) -> u64 {
         self.by_kind().values().sum()
+    }
+
+    /// Every distinct request made so far.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.distinct
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// One request as RBAC authorizes it: the verb (`get`, `list`, `watch`, `create`, `update`,
+/// `patch`, `delete`, `deletecollection`), the API group (`""` for the core group), the resource
+/// and subresource, the namespace (none: cluster-scoped or across namespaces) and the object's
+/// name. A non-resource URL (`/version`) is `get` of resource `version` in no group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct ApiRequest {
+    pub verb: String,
+    pub group: String,
+    pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subresource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Reads a request's RBAC attributes from its method, path and query.
+pub fn api_request(method: &str, path: &str, query: Option<&str>) -> ApiRequest {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, rest): (&str, &[&str]) = match segments.first() {
+        Some(&"api") => ("", segments.get(2..).unwrap_or_default()),
+        Some(&"apis") => (
+            segments.get(1).copied().unwrap_or_default(),
+            segments.get(3..).unwrap_or_default(),
+        ),
+        _ => {
+            return ApiRequest {
+                verb: "get".into(),
+                group: String::new(),
+                resource: segments.join("/"),
+                subresource: None,
+                namespace: None,
+                name: None,
+            };
+        }
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, more @ ..] if !more.is_empty() => (Some(ns.to_string()), more),
+        _ => (None, rest),
+    };
+    let resource = rest.first().copied().unwrap_or_default().to_string();
+    let name = rest.get(1).map(|n| n.to_string());
+    let subresource = rest.get(2).map(|s| s.to_string());
+    let watch = query.is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    let verb = match (method, name.is_some()) {
+        ("GET", _) if watch => "watch",
+        ("GET", true) => "get",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        (other, _) => {
+            return ApiRequest {
+                verb: other.to_lowercase(),
+                group: group.into(),
+                resource,
+                subresource,
+                namespace,
+                name,
+            };
+        }
+    };
+    ApiRequest {
+        verb: verb.into(),
+        group: group.into(),
+        resource,
+        subresource,
+        namespace,
+        name,
     }
 }
 
@@ -85,14 +204,17 @@ pub async fn client(in_cluster: bool) -> Result<(Client, ApiCounter), Error> {
             reason: format!("no Kubernetes configuration: {e}"),
         })?
     };
-    let counter = ApiCounter::default();
+    let log = std::env::var_os(API_REQUESTS_ENV)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let counter = ApiCounter::logging_to(log);
     let recorder = counter.clone();
     let layer = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
-        recorder.record(request_kind(
-            req.method().as_str(),
-            req.uri().path(),
-            req.uri().query(),
-        ));
+        let (method, uri) = (req.method().as_str(), req.uri());
+        recorder.record(
+            request_kind(method, uri.path(), uri.query()),
+            Some(api_request(method, uri.path(), uri.query())),
+        );
         req
     });
     let client = kube::client::ClientBuilder::try_from(config)
@@ -363,10 +485,119 @@ mod tests {
             assert_eq!(request_kind(method, path, query), expected, "{path}");
         }
         let counter = ApiCounter::default();
-        counter.record("GET pods".into());
-        counter.record("GET pods".into());
-        counter.record("WATCH pods".into());
+        counter.record("GET pods".into(), None);
+        counter.record("GET pods".into(), None);
+        counter.record("WATCH pods".into(), None);
         assert_eq!(counter.total(), 3);
         assert_eq!(counter.by_kind()["GET pods"], 2);
+    }
+
+    #[test]
+    fn requests_are_recorded_as_rbac_sees_them() {
+        let r = |m, p, q| {
+            let a = api_request(m, p, q);
+            format!(
+                "{} {}/{}{} ns={} name={}",
+                a.verb,
+                a.group,
+                a.resource,
+                a.subresource.map(|s| format!("/{s}")).unwrap_or_default(),
+                a.namespace.unwrap_or_default(),
+                a.name.unwrap_or_default()
+            )
+        };
+        let cases = [
+            ("GET", "/version", None, "get /version ns= name="),
+            (
+                "GET",
+                "/api/v1/namespaces",
+                None,
+                "list /namespaces ns= name=",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/shop",
+                None,
+                "get /namespaces ns= name=shop",
+            ),
+            (
+                "GET",
+                "/api/v1/pods",
+                Some("limit=500"),
+                "list /pods ns= name=",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/shop/pods",
+                Some("labelSelector=a%3Db&watch=true&resourceVersion=1"),
+                "watch /pods ns=shop name=",
+            ),
+            (
+                "POST",
+                "/api/v1/namespaces/shop/pods",
+                None,
+                "create /pods ns=shop name=",
+            ),
+            (
+                "DELETE",
+                "/api/v1/namespaces/shop/pods/c-1",
+                None,
+                "delete /pods ns=shop name=c-1",
+            ),
+            (
+                "DELETE",
+                "/api/v1/namespaces/shop/pods",
+                Some("labelSelector=x"),
+                "deletecollection /pods ns=shop name=",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/shop/pods/c-1/log",
+                None,
+                "get /pods/log ns=shop name=c-1",
+            ),
+            (
+                "GET",
+                "/apis/apps/v1/namespaces/shop/deployments",
+                None,
+                "list apps/deployments ns=shop name=",
+            ),
+            (
+                "GET",
+                "/apis/batch/v1beta1/cronjobs",
+                None,
+                "list batch/cronjobs ns= name=",
+            ),
+            (
+                "PATCH",
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/ns/roles/r",
+                None,
+                "patch rbac.authorization.k8s.io/roles ns=ns name=r",
+            ),
+        ];
+        for (method, path, query, expected) in cases {
+            assert_eq!(r(method, path, query), expected, "{method} {path}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("requests.jsonl");
+        let counter = ApiCounter::logging_to(Some(log.clone()));
+        for _ in 0..2 {
+            counter.record(
+                "DELETE pods".into(),
+                Some(api_request(
+                    "DELETE",
+                    "/api/v1/namespaces/shop/pods/c-1",
+                    None,
+                )),
+            );
+        }
+        assert_eq!(counter.total(), 2);
+        let lines = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            lines,
+            "{\"verb\":\"delete\",\"group\":\"\",\"resource\":\"pods\",\"namespace\":\"shop\",\"name\":\"c-1\"}\n",
+            "each distinct request once"
+        );
+        assert_eq!(counter.requests().len(), 1);
     }
 }
