@@ -382,8 +382,8 @@ pub(crate) fn credentials(results: &spec::Results) -> Option<Credentials> {
 }
 
 /// The CA bundle volume (ConfigMap or Secret, only its key, read-only).
-fn ca_bundle_volume(spec: &ScanSpec) -> Option<Value> {
-    let ca = spec.results.ca_bundle.as_ref()?;
+pub(crate) fn ca_bundle_volume(results: &spec::Results) -> Option<Value> {
+    let ca = results.ca_bundle.as_ref()?;
     let items = json!([{"key": ca.key, "path": ca.key}]);
     Some(match (&ca.config_map, &ca.secret) {
         (Some(name), _) => json!({"name": "s3-ca", "configMap": {
@@ -1053,9 +1053,9 @@ pub fn build(
         profile_volume,
         thresholds_volume,
         inputs_volume,
-        ca_bundle_volume: ca_bundle_volume(spec),
+        ca_bundle_volume: ca_bundle_volume(&spec.results),
         volumes: spec.target.volumes.clone(),
-        extra_volumes: ca_bundle_volume(spec)
+        extra_volumes: ca_bundle_volume(&spec.results)
             .into_iter()
             .chain(spec.target.volumes.iter().cloned())
             .collect(),
@@ -1113,7 +1113,7 @@ pub fn build(
         },
         termination_grace_period_seconds: spec.orchestrator.deadlines.cleanup_seconds
             + ORCHESTRATOR_GRACE_MARGIN_SECONDS,
-        ca_bundle_volumes: ca_bundle_volume(spec).into_iter().collect(),
+        ca_bundle_volumes: ca_bundle_volume(&spec.results).into_iter().collect(),
         ca_bundle_mount_path: CA_BUNDLE_MOUNT_PATH,
         schedule,
     };
