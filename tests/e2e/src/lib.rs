@@ -8,6 +8,7 @@ pub mod env;
 pub mod harness;
 pub mod manifests;
 pub mod pods;
+pub mod prometheus;
 pub mod scan;
 pub mod seaweed;
 pub mod workloads;
