@@ -111,6 +111,7 @@ async fn a_clone_of_a_distroless_deployment_holds_scans_and_uploads() {
                 profile: None,
                 seccomp_field: false,
                 now: jiff::Timestamp::now(),
+                binding: None,
             },
         )
         .unwrap();
