@@ -78,44 +78,41 @@ fn number(value: f64) -> String {
     }
 }
 
+/// The labels of a sample that are written: those with a value.
+fn written(sample: &Sample) -> impl Iterator<Item = &(&'static str, String)> {
+    sample.labels.iter().filter(|(_, v)| !v.is_empty())
+}
+
 /// Renders families as OpenMetrics text: families merged by name and sorted, samples sorted by
 /// labels (a second sample with the same labels is dropped: a family never repeats a series),
-/// `# EOF` last.
-pub fn render(families: impl IntoIterator<Item = Family>) -> String {
-    let mut merged: BTreeMap<&'static str, Family> = BTreeMap::new();
+/// `# EOF` last. The families are borrowed: nothing but the text is allocated per sample.
+pub fn render<'a>(families: impl IntoIterator<Item = &'a Family>) -> String {
+    let mut merged: BTreeMap<&'static str, (&'static str, Vec<&'a Sample>)> = BTreeMap::new();
     for family in families {
-        match merged.get_mut(family.name) {
-            Some(existing) => existing.samples.extend(family.samples),
-            None => {
-                merged.insert(family.name, family);
-            }
-        }
+        merged
+            .entry(family.name)
+            .or_insert_with(|| (family.help, Vec::new()))
+            .1
+            .extend(family.samples.iter());
     }
     let mut out = String::new();
-    for family in merged.values_mut() {
-        let mut samples: Vec<(String, f64)> = family
-            .samples
-            .iter()
-            .map(|s| {
-                let labels: Vec<String> = s
-                    .labels
-                    .iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v)))
-                    .collect();
-                (labels.join(","), s.value)
-            })
-            .collect();
-        samples.sort_by(|a, b| a.0.cmp(&b.0));
-        samples.dedup_by(|b, a| a.0 == b.0);
-        let _ = writeln!(out, "# HELP {} {}", family.name, family.help);
-        let _ = writeln!(out, "# TYPE {} gauge", family.name);
-        for (labels, value) in samples {
-            if labels.is_empty() {
-                let _ = writeln!(out, "{} {}", family.name, number(value));
-            } else {
-                let _ = writeln!(out, "{}{{{labels}}} {}", family.name, number(value));
+    for (name, (help, mut samples)) in merged {
+        samples.sort_by(|a, b| written(a).cmp(written(b)));
+        samples.dedup_by(|b, a| written(a).eq(written(b)));
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for sample in samples {
+            out.push_str(name);
+            let mut first = true;
+            for (k, v) in written(sample) {
+                out.push(if first { '{' } else { ',' });
+                first = false;
+                let _ = write!(out, "{k}=\"{}\"", escape_label_value(v));
             }
+            if !first {
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", number(sample.value));
         }
     }
     out.push_str("# EOF\n");
@@ -314,7 +311,7 @@ pub fn audit_families(audit: &AuditRecord, cluster: Option<&str>) -> Vec<Family>
 
 /// `metrics.prom`: the audit's families as OpenMetrics text.
 pub fn audit_metrics(audit: &AuditRecord) -> String {
-    render(audit_families(audit, None))
+    render(&audit_families(audit, None))
 }
 
 /// The latest stored scan of one namespace/target, as the exporter reads it back from the run's
@@ -546,7 +543,7 @@ sidescan_audit_targets{cluster="prod",verdict="passed"} 1
         assert!(text.contains("sidescan_audit_success 1\n"), "{text}");
         assert!(!text.contains("cluster="), "{text}");
         // The exporter's --cluster names the cluster when the audit does not.
-        let named = render(audit_families(&a, Some("east")));
+        let named = render(&audit_families(&a, Some("east")));
         assert!(
             named.contains("sidescan_audit_success{cluster=\"east\"} 1\n"),
             "{named}"
@@ -562,11 +559,11 @@ sidescan_audit_targets{cluster="prod",verdict="passed"} 1
         f.push(vec![("a", "3".into())], f64::INFINITY);
         f.push(vec![("a", "4".into())], 0.25);
         assert_eq!(
-            render([f]),
+            render([&f]),
             "# HELP x_seconds x\n# TYPE x_seconds gauge\nx_seconds{a=\"1\"} 2\nx_seconds{a=\"2\"} NaN\n\
              x_seconds{a=\"3\"} +Inf\nx_seconds{a=\"4\"} 0.25\n# EOF\n"
         );
-        assert_eq!(render([]), "# EOF\n");
+        assert_eq!(render(&[]), "# EOF\n");
     }
 
     #[test]
@@ -627,7 +624,7 @@ sidescan_audit_targets{cluster="prod",verdict="passed"} 1
             started: 1_796_811_000.0,
             ..ScanSample::default()
         };
-        let text = render(scan_families([&s, &bare], "dev"));
+        let text = render(&scan_families([&s, &bare], "dev"));
         let labels = r#"{cluster="dev",namespace="shop",target="deployment.web.app",kind="Deployment",workload="web",container="app",image="nginx:1.27"}"#;
         for line in [
             format!("sidescan_scan_timestamp_seconds{labels} 1796811068"),

@@ -60,20 +60,6 @@ pub struct Collected {
 }
 
 impl Collected {
-    /// The store's families: the latest audit's and the latest scans'.
-    pub fn families(&self, cluster: Option<&str>) -> Vec<Family> {
-        let mut families: Vec<Family> = self
-            .audit
-            .iter()
-            .flat_map(|(_, f)| f.iter().cloned())
-            .collect();
-        families.extend(metrics::scan_families(
-            self.scans.values().map(|(_, s)| s),
-            cluster.unwrap_or_default(),
-        ));
-        families
-    }
-
     pub fn series(&self) -> usize {
         self.scans.len()
     }
@@ -286,9 +272,13 @@ pub fn health_families(h: &Health) -> Vec<Family> {
 
 /// The served text: the last good store families and the exporter's own.
 pub fn exposition(collected: &Collected, cluster: Option<&str>, health: &Health) -> String {
-    let mut families = collected.families(cluster);
-    families.extend(health_families(health));
-    metrics::render(families)
+    let scans = metrics::scan_families(
+        collected.scans.values().map(|(_, s)| s),
+        cluster.unwrap_or_default(),
+    );
+    let health = health_families(health);
+    let audit = collected.audit.iter().flat_map(|(_, f)| f.iter());
+    metrics::render(audit.chain(scans.iter()).chain(health.iter()))
 }
 
 fn now_seconds() -> f64 {
