@@ -39,6 +39,8 @@ pub enum Component {
     AuditClone,
     /// The audit runner's Job, CronJob, RBAC and spec ConfigMap.
     Audit,
+    /// The metrics exporter's Deployment, Service and ServiceAccount.
+    Exporter,
 }
 
 impl Component {
@@ -51,6 +53,7 @@ impl Component {
             Component::Scanner => "scanner",
             Component::AuditClone => "audit-clone",
             Component::Audit => "audit",
+            Component::Exporter => "exporter",
         }
     }
 }

@@ -205,6 +205,29 @@ pub fn runs_before<'a>(run: &RunKey<'_>, listed: &'a [String]) -> Vec<&'a str> {
     out
 }
 
+/// The content type of OpenMetrics text (`metrics.prom`, the exporter's `/metrics`).
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The folder of every audit: `<prefix>/audits`, without a trailing slash.
+pub fn audits_folder(prefix: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        "audits".to_string()
+    } else {
+        format!("{prefix}/audits")
+    }
+}
+
+/// An audit file's key read back: `<prefix>/audits/<audit id>/<file>` gives the audit id and the
+/// file name; None for anything else (progress records under `targets/` included).
+pub fn parse_audit_key<'a>(prefix: &str, key: &'a str) -> Option<(&'a str, &'a str)> {
+    let folder = audits_folder(prefix);
+    let rest = key.strip_prefix(folder.as_str())?.strip_prefix('/')?;
+    let (id, file) = rest.split_once('/')?;
+    (!file.contains('/') && crate::audit::AuditId::parse(id).is_ok()).then_some((id, file))
+}
+
 /// The files of an audit under `<prefix>/audits/<audit id>/`, written once when it completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditFile {
@@ -212,14 +235,17 @@ pub enum AuditFile {
     Summary,
     Junit,
     Report,
+    /// The audit's figures as OpenMetrics text (a rendering of `audit.json`, like the others).
+    Metrics,
 }
 
 impl AuditFile {
-    pub const ALL: [AuditFile; 4] = [
+    pub const ALL: [AuditFile; 5] = [
         AuditFile::Audit,
         AuditFile::Summary,
         AuditFile::Junit,
         AuditFile::Report,
+        AuditFile::Metrics,
     ];
 
     pub const fn file_name(self) -> &'static str {
@@ -228,6 +254,7 @@ impl AuditFile {
             AuditFile::Summary => "summary.md",
             AuditFile::Junit => "junit.xml",
             AuditFile::Report => "report.html",
+            AuditFile::Metrics => "metrics.prom",
         }
     }
 
@@ -237,6 +264,7 @@ impl AuditFile {
             AuditFile::Summary => "text/markdown",
             AuditFile::Junit => "application/xml",
             AuditFile::Report => "text/html; charset=utf-8",
+            AuditFile::Metrics => OPENMETRICS_CONTENT_TYPE,
         }
     }
 }
@@ -258,11 +286,7 @@ impl AuditLocation {
 
     /// The audit's folder, without a trailing slash.
     pub fn folder(&self) -> String {
-        if self.prefix.is_empty() {
-            format!("audits/{}", self.audit_id)
-        } else {
-            format!("{}/audits/{}", self.prefix, self.audit_id)
-        }
+        format!("{}/{}", audits_folder(&self.prefix), self.audit_id)
     }
 
     pub fn key(&self, file: AuditFile) -> String {
@@ -337,9 +361,41 @@ mod tests {
             "scans/audits/audit-20261126-030000-abcdef/targets/shop/deployment.web.app.json"
         );
         assert_eq!(
-            AuditLocation::new("", id).key(AuditFile::Audit),
+            AuditLocation::new("", id.clone()).key(AuditFile::Audit),
             "audits/audit-20261126-030000-abcdef/audit.json"
         );
+        assert_eq!(
+            loc.key(AuditFile::Metrics),
+            "scans/audits/audit-20261126-030000-abcdef/metrics.prom"
+        );
+    }
+
+    #[test]
+    fn audit_keys_read_back() {
+        let key = "scans/audits/audit-20261126-030000-abcdef/audit.json";
+        assert_eq!(
+            parse_audit_key("scans/", key),
+            Some(("audit-20261126-030000-abcdef", "audit.json"))
+        );
+        assert_eq!(
+            parse_audit_key("", "audits/audit-20261126-030000-abcdef/metrics.prom"),
+            Some(("audit-20261126-030000-abcdef", "metrics.prom"))
+        );
+        for (prefix, bad) in [
+            (
+                "scans",
+                "scans/audits/audit-20261126-030000-abcdef/targets/ns/t.json",
+            ),
+            (
+                "scans",
+                "other/audits/audit-20261126-030000-abcdef/audit.json",
+            ),
+            ("scans", "scans/audits/not an id/audit.json"),
+            ("scans", "scans/shop/web/20261126T152045Z-abc123/hdf.json"),
+            ("", "scans/audits/audit-20261126-030000-abcdef/audit.json"),
+        ] {
+            assert_eq!(parse_audit_key(prefix, bad), None, "{bad}");
+        }
     }
 
     #[test]

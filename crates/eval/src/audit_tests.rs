@@ -81,6 +81,7 @@ fn audit() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
             ..AuditSettings::default()
         },
         exit_code: totals.exit_status().code(),
+        api_requests: None,
         totals,
         warnings: vec!["namespace gone does not exist".into()],
         targets,

@@ -514,6 +514,7 @@ pub fn single(
             concurrency: 1,
         },
         exit_code: totals.exit_status().code(),
+        api_requests: None,
         totals,
         warnings: vec![],
         targets: vec![record],

@@ -6,6 +6,7 @@
 //! summary against thresholds; [`generate::generate`] writes SAF's `generate threshold` YAML;
 //! [`report`] renders text, Markdown and JUnit; [`html`] the self-contained HTML report of one
 //! result or a whole audit; [`audit`] an audit's per-target outcomes, `summary.md` and `junit.xml`;
+//! [`metrics`] OpenMetrics text of an audit (`metrics.prom`) and of the latest scans;
 //! [`sarif`] SARIF 2.1.0 for GitHub code scanning and [`codequality`] GitLab Code Quality JSON, both
 //! from the findings of [`finding`]; [`diff`] what changed between two results. No I/O here: the
 //! binary reads files, stdin and object-store URLs.
@@ -22,6 +23,7 @@ pub mod generate;
 pub mod hdf;
 pub mod html;
 pub mod metadata;
+pub mod metrics;
 pub mod report;
 pub mod sarif;
 pub mod summary;

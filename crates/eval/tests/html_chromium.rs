@@ -104,6 +104,7 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
             ..AuditSettings::default()
         },
         exit_code: totals.exit_status().code(),
+        api_requests: None,
         totals,
         warnings: vec![],
         targets,

@@ -12,6 +12,7 @@ pub mod admission;
 pub mod audit;
 pub mod context;
 pub mod error;
+pub mod exporter;
 pub mod inputs;
 pub mod kube_version;
 pub mod output;

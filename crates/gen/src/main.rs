@@ -29,8 +29,8 @@ enum Command {
         /// all (the Job path: RBAC, ConfigMaps, NetworkPolicy, Job, CronJob), scan-pod (the
         /// manual path), rbac, job, cronjob, profile, thresholds or network-policy (from a scan
         /// spec); audit-job or audit-cronjob (from an audit spec, with the audit's RBAC and
-        /// ConfigMaps).
-        #[arg(value_parser = ["all", "scan-pod", "rbac", "job", "cronjob", "profile", "thresholds", "network-policy", "audit-job", "audit-cronjob"])]
+        /// ConfigMaps); exporter (the metrics exporter, from an exporter spec or an audit spec).
+        #[arg(value_parser = ["all", "scan-pod", "rbac", "job", "cronjob", "profile", "thresholds", "network-policy", "audit-job", "audit-cronjob", "exporter"])]
         what: String,
         /// The scan spec, or the audit spec for audit-* (YAML); relative paths in it are taken
         /// from its directory. A directory (scan specs only): every `*.yaml`/`*.yml` spec in it,
@@ -197,6 +197,20 @@ fn render(
     kube_version: &str,
 ) -> Result<(), Failure> {
     let kube = KubeVersion::parse(kube_version).map_err(Failure::Input)?;
+    if what == sidescan_gen::exporter::KIND {
+        if let Some(dir) = values_path.filter(|p| p.is_dir()) {
+            return Err(Failure::Input(GenError::Values {
+                source_name: dir.display().to_string(),
+                message: format!("{what} takes one spec file, not a directory"),
+            }));
+        }
+        let (tree, _) = values_tree(values_path, set, set_string).map_err(Failure::Input)?;
+        let generator = Generator::new().map_err(Failure::Input)?;
+        let docs =
+            sidescan_gen::exporter::generate(&generator, tree, kube).map_err(Failure::Input)?;
+        let stream: String = docs.iter().map(|d| format!("---\n{d}")).collect();
+        return write_output(&stream, "exporter.yaml", output_dir);
+    }
     if let Some(kind) = sidescan_gen::audit::AuditKind::parse(what) {
         if let Some(dir) = values_path.filter(|p| p.is_dir()) {
             return Err(Failure::Input(GenError::Values {

@@ -75,7 +75,11 @@ pub fn registry() -> Result<Handlebars<'static>, GenError> {
     hb.set_strict_mode(true);
     hb.register_escape_fn(yaml::quote);
     hb.register_helper("yaml", Box::new(YamlHelper));
-    for (name, source) in TEMPLATES.into_iter().chain(crate::audit::TEMPLATES) {
+    for (name, source) in TEMPLATES
+        .into_iter()
+        .chain(crate::audit::TEMPLATES)
+        .chain(crate::exporter::TEMPLATES)
+    {
         hb.register_template_string(name, source)
             .map_err(|e| GenError::Render {
                 template: name.into(),

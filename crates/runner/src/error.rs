@@ -62,6 +62,13 @@ pub enum Error {
     /// Cleanup left objects behind (each named).
     #[error("cleanup: {what}: {reason}")]
     Cleanup { what: String, reason: String },
+    /// The exporter cannot listen on its address.
+    #[error("listening on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Neither the store nor the local fallback directory took an audit's files.
     #[error("{store_error}; and locally ({dir}): {source}")]
     Fallback {
@@ -101,7 +108,8 @@ impl Error {
             | Error::Retrieve { .. }
             | Error::Interrupted { .. }
             | Error::Cleanup { .. }
-            | Error::Fallback { .. } => ExitStatus::Infrastructure,
+            | Error::Fallback { .. }
+            | Error::Listen { .. } => ExitStatus::Infrastructure,
         }
     }
 }

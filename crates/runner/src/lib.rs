@@ -4,6 +4,8 @@
 //!   a Job, `sidescan-runner scan` from a laptop): deploy, wait, retrieve, evaluate, clean up.
 //! - [`audit`]: batch audits (`sidescan-runner audit`): discover workloads, clone and scan each
 //!   container, report the fleet.
+//! - [`exporter`]: `sidescan-runner exporter`, an HTTP server of the latest audit's and the latest
+//!   scans' metrics, read from the store.
 //!
 //! The scanner itself is `sidescan-agent` (crate `crates/agent`); results go through
 //! `sidescan-store`. Pure logic (the workflow's phase decisions, the objects a run creates, the
@@ -13,6 +15,7 @@
 pub mod audit;
 pub mod binding;
 pub mod error;
+pub mod exporter;
 pub mod orchestrator;
 
 pub use error::Error;

@@ -1,5 +1,5 @@
 //! `sidescan-runner`: the cluster workflow around scan pods: `orchestrate` (in a Job), `scan`
-//! (from outside the cluster) and `audit` (many workloads). The scanner itself is
+//! (from outside the cluster), `audit` (many workloads) and `exporter` (their metrics). The scanner itself is
 //! `sidescan-agent`.
 
 mod cli;
@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Audit every workload a spec selects: clone, scan and report each container.
     Audit(Box<cli::audit::AuditArgs>),
+    /// Serve the latest audit's and the latest scans' metrics (OpenMetrics) from the store.
+    Exporter(Box<cli::exporter::ExporterArgs>),
     /// The whole workflow inside the orchestration Job (in-cluster config).
     Orchestrate(Box<cli::orchestrate::OrchestrateArgs>),
     /// The whole workflow from outside the cluster (current kubeconfig): deploy a scan pod,
@@ -92,6 +94,7 @@ async fn run_cli() -> std::process::ExitCode {
     });
     let status = match cli.command {
         Command::Audit(args) => cli::audit::run(*args).await,
+        Command::Exporter(args) => cli::exporter::run(*args).await,
         Command::Orchestrate(args) => match cli::orchestrate::config(*args) {
             Ok(config) => finish(cli::orchestrate::run(config).await),
             Err(message) => usage(message),

@@ -9,6 +9,7 @@ pub mod forged;
 pub mod harness;
 pub mod manifests;
 pub mod pods;
+pub mod prometheus;
 pub mod rbac;
 pub mod scan;
 pub mod seaweed;

@@ -247,6 +247,10 @@ pub struct AuditRecord {
     pub settings: AuditSettings,
     pub totals: Totals,
     pub exit_code: u8,
+    /// Kubernetes API requests the audit runner made (absent in audits written before it was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_requests: Option<u64>,
     /// Warnings of target discovery (a namespace that does not exist, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

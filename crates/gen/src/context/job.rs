@@ -56,7 +56,7 @@ pub(crate) fn job_context(
         },
         termination_grace_period_seconds: spec.orchestrator.deadlines.cleanup_seconds
             + ORCHESTRATOR_GRACE_MARGIN_SECONDS,
-        ca_bundle_volumes: ca_bundle_volume(spec).into_iter().collect(),
+        ca_bundle_volumes: ca_bundle_volume(&spec.results).into_iter().collect(),
         ca_bundle_mount_path: CA_BUNDLE_MOUNT_PATH,
         schedule,
     }

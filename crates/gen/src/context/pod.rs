@@ -62,8 +62,8 @@ pub(crate) fn credentials(results: &spec::Results) -> Option<Credentials> {
 }
 
 /// The CA bundle volume (ConfigMap or Secret, only its key, read-only).
-pub(crate) fn ca_bundle_volume(spec: &ScanSpec) -> Option<Value> {
-    let ca = spec.results.ca_bundle.as_ref()?;
+pub(crate) fn ca_bundle_volume(results: &spec::Results) -> Option<Value> {
+    let ca = results.ca_bundle.as_ref()?;
     let items = json!([{"key": ca.key, "path": ca.key}]);
     Some(match (&ca.config_map, &ca.secret) {
         (Some(name), _) => json!({"name": "s3-ca", "configMap": {
@@ -434,9 +434,9 @@ pub(crate) fn scan_pod(
         profile_volume: volumes.profile,
         thresholds_volume: volumes.thresholds,
         inputs_volume: volumes.inputs,
-        ca_bundle_volume: ca_bundle_volume(spec),
+        ca_bundle_volume: ca_bundle_volume(&spec.results),
         volumes: spec.target.volumes.clone(),
-        extra_volumes: ca_bundle_volume(spec)
+        extra_volumes: ca_bundle_volume(&spec.results)
             .into_iter()
             .chain(spec.target.volumes.iter().cloned())
             .collect(),

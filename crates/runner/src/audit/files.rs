@@ -1,6 +1,6 @@
 //! The audit's files in the object store: a progress record per finished target, written at once
 //! (`targets/<namespace>/<target>.json`), and `audit.json`, `summary.md`, `junit.xml`,
-//! `report.html`, written once when the audit completes. Rendering is pure
+//! `report.html`, `metrics.prom`, written once when the audit completes. Rendering is pure
 //! ([`render_audit_files`]); the rest reads and writes through [`Store`], never overwriting.
 
 use futures::TryStreamExt;
@@ -13,7 +13,7 @@ use sidescan_store::{Receipt, RetryPolicy, Store, StoreError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The four audit files, rendered from the record and the progress records (which carry the
+/// The audit files, rendered from the record and the progress records (which carry the
 /// failed controls the report lists).
 pub fn render_audit_files(
     audit: &AuditRecord,
@@ -40,6 +40,7 @@ pub fn render_audit_files(
             AuditFile::Report,
             sidescan_eval::html::fleet(audit, &failed, &omitted).into_bytes(),
         ),
+        crate::exporter::metrics_file(audit),
     ]
 }
 
@@ -238,11 +239,12 @@ mod tests {
             settings: Default::default(),
             totals: Totals::of(&targets),
             exit_code: 1,
+            api_requests: None,
             warnings: vec![],
             targets,
         };
         let files = render_audit_files(&audit, &[p]);
-        assert_eq!(files.len(), 4);
+        assert_eq!(files.len(), 5);
         assert!(!is_complete(&store, &loc).await.unwrap());
         write_audit_files(&store, &loc, &files, quick())
             .await

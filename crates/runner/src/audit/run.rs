@@ -207,7 +207,7 @@ impl Audit {
         all.extend(records);
         let mut all_progress = plan.resumed_progress;
         all_progress.extend(progress);
-        let record = state::audit_record(
+        let mut record = state::audit_record(
             self.spec(),
             &self.audit_id,
             self.started,
@@ -216,6 +216,7 @@ impl Audit {
             discovery.warnings,
             all,
         );
+        record.api_requests = Some(self.requests.total());
         let rendered = files::render_audit_files(&record, &all_progress);
         match files::write_audit_files(&self.store, &self.loc, &rendered, AUDIT_WRITES).await {
             Ok(_) => println!(

@@ -326,6 +326,7 @@ pub fn audit_record(
         store: store.to_string(),
         settings: settings(spec),
         exit_code: totals.exit_status().code(),
+        api_requests: None,
         totals,
         warnings,
         targets,

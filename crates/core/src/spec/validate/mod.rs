@@ -6,7 +6,7 @@
 
 mod cron;
 mod image;
-mod meta;
+pub(crate) mod meta;
 mod net;
 mod time_zone;
 
