@@ -205,6 +205,47 @@ pub fn runs_before<'a>(run: &RunKey<'_>, listed: &'a [String]) -> Vec<&'a str> {
     out
 }
 
+/// The start of a run folder name (`<UTC timestamp>-<run id>`), when it is one.
+pub fn run_started(folder: &str) -> Option<Timestamp> {
+    RunLocation::parse_folder_name(folder).ok().map(|(t, _)| t)
+}
+
+/// Where to start listing the target's folder to see the runs started at or after `since`:
+/// `<target folder><UTC timestamp>` (every run folder of that second or later sorts after it).
+pub fn list_offset(run: &RunKey<'_>, since: Timestamp) -> String {
+    format!(
+        "{}{}",
+        run.target_folder(),
+        since.strftime("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// The run folder a key under the target's folder belongs to (`<target folder><folder>/...`).
+pub fn folder_of<'a>(run: &RunKey<'_>, key: &'a str) -> Option<&'a str> {
+    let rest = key.strip_prefix(&run.target_folder())?;
+    let folder = rest.split('/').next()?;
+    is_run_folder(folder).then_some(folder)
+}
+
+/// Whether a key of an ascending listing of the target's folder is at or past `run`'s folder:
+/// nothing after it can be an earlier run.
+pub fn at_or_after(run: &RunKey<'_>, key: &str) -> bool {
+    folder_of(run, key).is_some_and(|folder| folder >= run.folder)
+}
+
+/// From object keys under the target's folder (any order), the `file` of the latest run before
+/// `run` that has one: runs that never finished (no `file`) are passed over.
+pub fn latest_with_file(run: &RunKey<'_>, keys: &[String], file: &str) -> Option<String> {
+    keys.iter()
+        .filter_map(|k| {
+            let folder = folder_of(run, k)?;
+            let rest = &k[run.target_folder().len() + folder.len()..];
+            (rest.strip_prefix('/') == Some(file) && folder < run.folder).then_some((folder, k))
+        })
+        .max_by(|a, b| a.0.cmp(b.0))
+        .map(|(_, k)| k.clone())
+}
+
 /// The files of an audit under `<prefix>/audits/<audit id>/`, written once when it completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditFile {
@@ -381,6 +422,39 @@ mod tests {
         ] {
             assert_eq!(parse_run_key(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_latest_run_with_a_file_is_found_in_an_object_listing() {
+        let run = parse_run_key("p/ns/t/20261126T152045Z-mmmmmm/hdf.json").unwrap();
+        assert_eq!(
+            list_offset(&run, "2026-11-18T15:20:45Z".parse().unwrap()),
+            "p/ns/t/20261118T152045Z"
+        );
+        assert_eq!(
+            run_started(run.folder),
+            Some("2026-11-26T15:20:45Z".parse().unwrap())
+        );
+        let keys: Vec<String> = [
+            "p/ns/t/20261120T000000Z-aaaaaa/hdf.json",
+            "p/ns/t/20261120T000000Z-aaaaaa/metadata.json",
+            // Later, but never finished: no hdf.json.
+            "p/ns/t/20261125T000000Z-bbbbbb/metadata.json",
+            "p/ns/t/20261126T152045Z-mmmmmm/hdf.json",
+            "p/ns/t/20261127T000000Z-cccccc/hdf.json",
+            "p/ns/t/notes/hdf.json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            latest_with_file(&run, &keys, "hdf.json").as_deref(),
+            Some("p/ns/t/20261120T000000Z-aaaaaa/hdf.json")
+        );
+        assert_eq!(latest_with_file(&run, &keys[3..], "hdf.json"), None);
+        assert!(!at_or_after(&run, &keys[2]));
+        assert!(at_or_after(&run, &keys[3]) && at_or_after(&run, &keys[4]));
+        assert!(!at_or_after(&run, &keys[5]));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod digest;
 pub mod error;
 pub mod exit;
+pub mod history;
 pub mod labels;
 pub mod layout;
 pub mod log_transfer;

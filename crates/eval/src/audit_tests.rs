@@ -83,6 +83,7 @@ fn audit() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
         exit_code: totals.exit_status().code(),
         totals,
         warnings: vec!["namespace gone does not exist".into()],
+        history: None,
         targets,
     };
     let details = BTreeMap::from([(

@@ -516,6 +516,7 @@ pub fn single(
         exit_code: totals.exit_status().code(),
         totals,
         warnings: vec![],
+        history: None,
         targets: vec![record],
     };
     let failed = BTreeMap::from([(id.clone(), outcome.failed_controls)]);

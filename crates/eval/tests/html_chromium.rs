@@ -106,6 +106,7 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
         exit_code: totals.exit_status().code(),
         totals,
         warnings: vec![],
+        history: None,
         targets,
     };
     (audit, failed)

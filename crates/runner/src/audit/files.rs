@@ -239,6 +239,7 @@ mod tests {
             totals: Totals::of(&targets),
             exit_code: 1,
             warnings: vec![],
+            history: None,
             targets,
         };
         let files = render_audit_files(&audit, &[p]);

@@ -261,6 +261,7 @@ pub fn audit_record(
         exit_code: totals.exit_status().code(),
         totals,
         warnings,
+        history: None,
         targets,
     }
 }
