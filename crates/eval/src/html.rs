@@ -344,11 +344,17 @@ fn delta_details(c: &Comparison) -> String {
         Some(key) => {
             let _ = write!(
                 out,
-                "<p>Since <code>{}</code>: <span class=\"d-new\">{} new failure{}</span>, {} newly failed, <span class=\"d-fixed\">{} fixed</span>, {} new, {} removed controls.</p>",
+                "<p>Since <code>{}</code>: <span class=\"{}\">{} new failure{}</span>, {} newly failed, <span class=\"{}\">{} fixed</span>, {} new, {} removed controls.</p>",
                 esc(key),
+                if d.counts.new_failures > 0 {
+                    "d-new"
+                } else {
+                    ""
+                },
                 d.counts.new_failures,
                 if d.counts.new_failures == 1 { "" } else { "s" },
                 d.counts.newly_failed,
+                if d.counts.fixed > 0 { "d-fixed" } else { "" },
                 d.counts.fixed,
                 d.counts.new,
                 d.counts.removed

@@ -155,19 +155,28 @@ pub async fn apply(
         audit_exit_status(config.gate, &record.totals, comparisons.iter().copied()).code();
     let t = &history.totals;
     if config.baseline.is_some() {
-        println!(
-            "since the last results: {} new failure{} in {} target{}, {} newly failed, {} fixed \
-             ({} target{} compared, {} without an earlier run: every failure counts as new){trend_note}",
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        let mut line = format!(
+            "since the last results: {} new failure{} in {} target{} ({} newly failed, {} fixed; \
+             {} target{} compared, {} without an earlier run)",
             t.new_failures,
-            if t.new_failures == 1 { "" } else { "s" },
+            plural(t.new_failures),
             t.with_new_failures,
-            if t.with_new_failures == 1 { "" } else { "s" },
+            plural(t.with_new_failures),
             t.newly_failed,
             t.fixed,
             t.compared,
-            if t.compared == 1 { "" } else { "s" },
+            plural(t.compared),
             t.without_baseline,
         );
+        if t.without_baseline > 0 {
+            line.push_str(": without one, every failure counts as new");
+        }
+        line.push_str(&trend_note);
+        if config.gate == Gate::NewFailures {
+            line.push_str(&format!("; --fail-on-new: exit code {}", record.exit_code));
+        }
+        println!("{line}");
     }
     for w in &history.warnings {
         eprintln!("warning: {w}");
