@@ -233,19 +233,6 @@ pub fn at_or_after(run: &RunKey<'_>, key: &str) -> bool {
     folder_of(run, key).is_some_and(|folder| folder >= run.folder)
 }
 
-/// From object keys under the target's folder (any order), the `file` of the latest run before
-/// `run` that has one: runs that never finished (no `file`) are passed over.
-pub fn latest_with_file(run: &RunKey<'_>, keys: &[String], file: &str) -> Option<String> {
-    keys.iter()
-        .filter_map(|k| {
-            let folder = folder_of(run, k)?;
-            let rest = &k[run.target_folder().len() + folder.len()..];
-            (rest.strip_prefix('/') == Some(file) && folder < run.folder).then_some((folder, k))
-        })
-        .max_by(|a, b| a.0.cmp(b.0))
-        .map(|(_, k)| k.clone())
-}
-
 /// The files of an audit under `<prefix>/audits/<audit id>/`, written once when it completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditFile {
@@ -425,7 +412,7 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_run_with_a_file_is_found_in_an_object_listing() {
+    fn a_listing_from_an_offset_stops_at_the_run() {
         let run = parse_run_key("p/ns/t/20261126T152045Z-mmmmmm/hdf.json").unwrap();
         assert_eq!(
             list_offset(&run, "2026-11-18T15:20:45Z".parse().unwrap()),
@@ -435,26 +422,15 @@ mod tests {
             run_started(run.folder),
             Some("2026-11-26T15:20:45Z".parse().unwrap())
         );
-        let keys: Vec<String> = [
-            "p/ns/t/20261120T000000Z-aaaaaa/hdf.json",
-            "p/ns/t/20261120T000000Z-aaaaaa/metadata.json",
-            // Later, but never finished: no hdf.json.
-            "p/ns/t/20261125T000000Z-bbbbbb/metadata.json",
-            "p/ns/t/20261126T152045Z-mmmmmm/hdf.json",
-            "p/ns/t/20261127T000000Z-cccccc/hdf.json",
-            "p/ns/t/notes/hdf.json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        assert!(!at_or_after(&run, "p/ns/t/20261125T000000Z-bbbbbb/"));
+        assert!(at_or_after(&run, "p/ns/t/20261126T152045Z-mmmmmm/"));
+        assert!(at_or_after(&run, "p/ns/t/20261127T000000Z-cccccc/hdf.json"));
+        assert!(!at_or_after(&run, "p/ns/t/notes/"));
         assert_eq!(
-            latest_with_file(&run, &keys, "hdf.json").as_deref(),
-            Some("p/ns/t/20261120T000000Z-aaaaaa/hdf.json")
+            folder_of(&run, "p/ns/t/20261125T000000Z-bbbbbb/metadata.json"),
+            Some("20261125T000000Z-bbbbbb")
         );
-        assert_eq!(latest_with_file(&run, &keys[3..], "hdf.json"), None);
-        assert!(!at_or_after(&run, &keys[2]));
-        assert!(at_or_after(&run, &keys[3]) && at_or_after(&run, &keys[4]));
-        assert!(!at_or_after(&run, &keys[5]));
+        assert_eq!(folder_of(&run, "p/ns/u/20261125T000000Z-bbbbbb/"), None);
     }
 
     #[test]

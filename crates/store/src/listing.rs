@@ -2,18 +2,17 @@
 //! (`--base latest`, `--baseline latest`), and the audits under `<prefix>/audits/` (trends).
 //!
 //! Run folders are `<UTC timestamp>-<run id>`, so they sort by time and a run's folder name says
-//! where the runs before it are. On S3, the search lists the target's folder from the run's
-//! timestamp minus [`WINDOW`] (`start-after`) and stops at the run itself: one list request
-//! whenever a finished run is that recent, however many runs the target has. Only when there is
-//! none does it list the whole folder with a delimiter (1,000 run folders a request). The
-//! choices are `sidescan_core::layout`'s pure functions; this module lists and probes.
+//! where the runs before it are. On S3, the search lists the target's run folders from the run's
+//! timestamp minus [`WINDOW`] (`start-after`, with a delimiter) and stops at the run itself: one
+//! list request whenever a finished run is that recent (and fewer than 1,000 runs are), however
+//! many runs the target has, then one `HEAD` of the latest run's file. Only when none of them
+//! finished does it list the whole folder (1,000 run folders a request). The choices are
+//! `sidescan_core::layout`'s pure functions; this module lists and probes.
 
 use object_store::ObjectStoreExt;
 use object_store::list::{PaginatedListOptions, PaginatedListStore as _};
 use object_store::path::Path as ObjectPath;
-use sidescan_core::layout::{
-    at_or_after, latest_with_file, list_offset, parse_run_key, run_started, runs_before,
-};
+use sidescan_core::layout::{at_or_after, list_offset, parse_run_key, run_started, runs_before};
 
 use crate::{Store, StoreError};
 
@@ -29,7 +28,8 @@ pub const WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_hours(8 * 24
 pub struct LatestRun {
     /// The previous run's file (full key), `None` when there is no earlier finished run.
     pub key: Option<String>,
-    /// Entries listed: objects in the window, then run folders of the whole folder.
+    /// Entries listed: run folders (and objects beside them) in the window, then in the whole
+    /// folder.
     pub listed: usize,
     /// List requests sent (a local store reads a folder in one call).
     pub list_requests: usize,
@@ -69,52 +69,69 @@ impl Store {
             probes: 0,
             search: "window",
         };
+        let mut probed: Vec<String> = Vec::new();
         if let (Some(pager), Some(started)) = (&self.pager, run_started(run.folder)) {
-            // The runs of the window, as objects (their files tell which finished), ascending;
-            // stop at the run itself.
+            // The run folders of the window, ascending (`start-after` and a delimiter: 1,000
+            // run folders a request); stop at the run itself.
             let since = started.saturating_sub(WINDOW).unwrap_or(started);
             let mut options = PaginatedListOptions {
                 offset: Some(list_offset(&run, since)),
+                delimiter: Some("/".into()),
                 ..PaginatedListOptions::default()
             };
-            let mut keys = Vec::new();
+            let mut folders = Vec::new();
             loop {
                 let page = pager
                     .list_paginated(Some(&run.target_folder()), options.clone())
                     .await
                     .map_err(io)?;
                 found.list_requests += 1;
+                found.listed += page.result.common_prefixes.len() + page.result.objects.len();
                 let mut past = false;
-                for object in page.result.objects {
-                    let k = object.location.to_string();
-                    found.listed += 1;
-                    if at_or_after(&run, &k) {
+                for prefix in &page.result.common_prefixes {
+                    let folder = format!("{prefix}/");
+                    if at_or_after(&run, &folder) {
                         past = true;
                         break;
                     }
-                    keys.push(k);
+                    folders.push(folder);
                 }
                 match page.page_token {
                     Some(token) if !past => options.page_token = Some(token),
                     _ => break,
                 }
             }
-            if let Some(k) = latest_with_file(&run, &keys, run.file) {
-                found.key = Some(k);
+            if let Some(key) = self.probe(&run, &folders, &mut probed, &mut found).await? {
+                found.key = Some(key);
                 return Ok(found);
             }
         }
-        // The whole folder: every run folder, then the latest with the file.
+        // The whole folder: every run folder, then the latest with the file (those the window
+        // probed are not probed again).
         found.search = "folder";
         let folders = self.run_folders(&run.target_folder(), &mut found).await?;
-        for candidate in runs_before(&run, &folders) {
-            found.probes += 1;
+        found.key = self.probe(&run, &folders, &mut probed, &mut found).await?;
+        Ok(found)
+    }
+
+    /// The `file` of the latest run before `run` among `folders` that has one, checked latest
+    /// first (a run that never finished has none); `probed` are skipped and extended.
+    async fn probe(
+        &self,
+        run: &sidescan_core::RunKey<'_>,
+        folders: &[String],
+        probed: &mut Vec<String>,
+        counts: &mut LatestRun,
+    ) -> Result<Option<String>, StoreError> {
+        for candidate in runs_before(run, folders) {
+            if probed.iter().any(|p| p == candidate) {
+                continue;
+            }
+            probed.push(candidate.to_string());
+            counts.probes += 1;
             let object = format!("{candidate}/{}", run.file);
             match self.inner.head(&ObjectPath::from(object.as_str())).await {
-                Ok(_) => {
-                    found.key = Some(object);
-                    break;
-                }
+                Ok(_) => return Ok(Some(object)),
                 Err(object_store::Error::NotFound { .. }) => continue,
                 Err(source) => {
                     return Err(StoreError::Io {
@@ -124,7 +141,7 @@ impl Store {
                 }
             }
         }
-        Ok(found)
+        Ok(None)
     }
 
     /// The sub-folders of `folder` (with a trailing slash), one delimiter listing.
