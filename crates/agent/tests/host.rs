@@ -1879,6 +1879,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
         prefix: "kept".into(),
         attributes: true,
         signer: None,
+        pager: None,
     };
     let policy = sidescan_store::RetryPolicy {
         attempts: 1,

@@ -228,6 +228,34 @@ pub fn parse_audit_key<'a>(prefix: &str, key: &'a str) -> Option<(&'a str, &'a s
     (!file.contains('/') && crate::audit::AuditId::parse(id).is_ok()).then_some((id, file))
 }
 
+/// The start of a run folder name (`<UTC timestamp>-<run id>`), when it is one.
+pub fn run_started(folder: &str) -> Option<Timestamp> {
+    RunLocation::parse_folder_name(folder).ok().map(|(t, _)| t)
+}
+
+/// Where to start listing the target's folder to see the runs started at or after `since`:
+/// `<target folder><UTC timestamp>` (every run folder of that second or later sorts after it).
+pub fn list_offset(run: &RunKey<'_>, since: Timestamp) -> String {
+    format!(
+        "{}{}",
+        run.target_folder(),
+        since.strftime("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// The run folder a key under the target's folder belongs to (`<target folder><folder>/...`).
+pub fn folder_of<'a>(run: &RunKey<'_>, key: &'a str) -> Option<&'a str> {
+    let rest = key.strip_prefix(&run.target_folder())?;
+    let folder = rest.split('/').next()?;
+    is_run_folder(folder).then_some(folder)
+}
+
+/// Whether a key of an ascending listing of the target's folder is at or past `run`'s folder:
+/// nothing after it can be an earlier run.
+pub fn at_or_after(run: &RunKey<'_>, key: &str) -> bool {
+    folder_of(run, key).is_some_and(|folder| folder >= run.folder)
+}
+
 /// The files of an audit under `<prefix>/audits/<audit id>/`, written once when it completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditFile {
@@ -437,6 +465,28 @@ mod tests {
         ] {
             assert_eq!(parse_run_key(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_listing_from_an_offset_stops_at_the_run() {
+        let run = parse_run_key("p/ns/t/20261126T152045Z-mmmmmm/hdf.json").unwrap();
+        assert_eq!(
+            list_offset(&run, "2026-11-18T15:20:45Z".parse().unwrap()),
+            "p/ns/t/20261118T152045Z"
+        );
+        assert_eq!(
+            run_started(run.folder),
+            Some("2026-11-26T15:20:45Z".parse().unwrap())
+        );
+        assert!(!at_or_after(&run, "p/ns/t/20261125T000000Z-bbbbbb/"));
+        assert!(at_or_after(&run, "p/ns/t/20261126T152045Z-mmmmmm/"));
+        assert!(at_or_after(&run, "p/ns/t/20261127T000000Z-cccccc/hdf.json"));
+        assert!(!at_or_after(&run, "p/ns/t/notes/"));
+        assert_eq!(
+            folder_of(&run, "p/ns/t/20261125T000000Z-bbbbbb/metadata.json"),
+            Some("20261125T000000Z-bbbbbb")
+        );
+        assert_eq!(folder_of(&run, "p/ns/u/20261125T000000Z-bbbbbb/"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod exporter;
+pub mod history;
 pub mod labels;
 pub mod layout;
 pub mod log_transfer;

@@ -9,6 +9,8 @@ use sidescan_core::audit::record::{
     MAX_MESSAGES_PER_CONTROL, SeverityCounts, TargetRecord, Verdict, bounded,
 };
 
+use sidescan_core::history::{AuditHistory, Gate, NewFailure, TrendPoint};
+
 use crate::hdf::{Hdf, Status};
 use crate::report::xml;
 use crate::summary::Summary;
@@ -154,14 +156,29 @@ pub fn summary_markdown(audit: &AuditRecord) -> String {
     if !audit.warnings.is_empty() {
         out.push('\n');
     }
+    let historic = audit.history.is_some()
+        || audit
+            .targets
+            .iter()
+            .any(|t| t.baseline.is_some() || !t.trend.is_empty());
+    if let Some(h) = &audit.history {
+        out.push_str(&history_markdown(h));
+    }
     if audit.targets.is_empty() {
         out.push_str("No targets matched the selection.\n");
         return out;
     }
-    out.push_str(
-        "| | Namespace | Workload | Container | Image | Compliance | Failed (critical/high/medium/low) | Note |\n",
-    );
-    out.push_str("|---|---|---|---|---|---:|---|---|\n");
+    if historic {
+        out.push_str(
+            "| | Namespace | Workload | Container | Image | Compliance | Failed (critical/high/medium/low) | New | Fixed | Trend | Note |\n",
+        );
+        out.push_str("|---|---|---|---|---|---:|---|---:|---:|---|---|\n");
+    } else {
+        out.push_str(
+            "| | Namespace | Workload | Container | Image | Compliance | Failed (critical/high/medium/low) | Note |\n",
+        );
+        out.push_str("|---|---|---|---|---|---:|---|---|\n");
+    }
     let mut rows: Vec<&TargetRecord> = audit.targets.iter().collect();
     rows.sort_by_key(|r| match r.verdict {
         Verdict::NotScanned => 0,
@@ -182,9 +199,24 @@ pub fn summary_markdown(audit: &AuditRecord) -> String {
             (None, Some(first)) => first.clone(),
             _ => String::new(),
         };
+        let changes = if historic {
+            let (n, f) = r
+                .baseline
+                .as_ref()
+                .map(|c| {
+                    (
+                        c.delta.counts.new_failures.to_string(),
+                        c.delta.counts.fixed.to_string(),
+                    )
+                })
+                .unwrap_or_else(|| ("–".into(), "–".into()));
+            format!(" {n} | {f} | {} |", sparkline(&r.trend))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} {} | {} | `{}` | {} | {} | {} |",
+            "| {} | {} | {} {} | {} | `{}` | {} | {} |{changes} {} |",
             icon(r.verdict),
             md(&r.namespace),
             md(&r.kind),
@@ -196,7 +228,117 @@ pub fn summary_markdown(audit: &AuditRecord) -> String {
             md(&bounded(&note, 200))
         );
     }
+    let new_failures: Vec<(&TargetRecord, &NewFailure)> = audit
+        .targets
+        .iter()
+        .filter_map(|t| t.baseline.as_ref().map(|c| (t, c)))
+        .flat_map(|(t, c)| c.delta.new_failures.iter().map(move |f| (t, f)))
+        .collect();
+    if !new_failures.is_empty() {
+        let _ = writeln!(out, "\n### New failures\n");
+        for (t, f) in new_failures.iter().take(MAX_LISTED) {
+            let findings = if f.findings.is_empty() {
+                String::new()
+            } else {
+                let shown: Vec<String> = f
+                    .findings
+                    .iter()
+                    .take(5)
+                    .map(|x| format!("`{}`", md(x).replace('`', "'")))
+                    .collect();
+                format!(
+                    ": {}{}",
+                    shown.join(", "),
+                    if f.findings.len() > 5 { ", …" } else { "" }
+                )
+            };
+            let _ = writeln!(
+                out,
+                "- `{}`: `{}` ({}) {}{findings}",
+                md(&t.id),
+                md(&f.control),
+                md(&f.severity),
+                md(f.title.as_deref().unwrap_or(""))
+            );
+        }
+        if new_failures.len() > MAX_LISTED {
+            let _ = writeln!(out, "- … {} more", new_failures.len() - MAX_LISTED);
+        }
+    }
     out
+}
+
+/// New failures listed in `summary.md`.
+const MAX_LISTED: usize = 100;
+
+/// The changes since the last results, the gate and the webhook, for `summary.md`.
+fn history_markdown(h: &AuditHistory) -> String {
+    let t = &h.totals;
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut out = format!(
+        "**Since the last results** ({}): {} new failure{} in {} target{}, {} newly failed and {} fixed control{}; {} target{} compared, {} without an earlier result (every failure counts as new). Gate: {}.\n",
+        md(&h.baseline),
+        t.new_failures,
+        plural(t.new_failures),
+        t.with_new_failures,
+        plural(t.with_new_failures),
+        t.newly_failed,
+        t.fixed,
+        plural(t.fixed),
+        t.compared,
+        plural(t.compared),
+        t.without_baseline,
+        match h.gate {
+            Gate::Thresholds => "thresholds",
+            Gate::NewFailures => "new failures only (--fail-on-new)",
+        }
+    );
+    if let Some(n) = &h.notification {
+        let _ = writeln!(
+            out,
+            "\nWebhook to {} ({}): {}.",
+            md(&n.host),
+            n.format,
+            if n.delivered {
+                format!(
+                    "delivered, {} new failure{}",
+                    n.new_failures,
+                    plural(n.new_failures)
+                )
+            } else {
+                format!(
+                    "not delivered after {} attempt{}: {}",
+                    n.attempts,
+                    plural(u64::from(n.attempts)),
+                    md(n.error.as_deref().unwrap_or("no answer"))
+                )
+            }
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// A trend as text: one block per audit (`▁` 0% to `█` 100%, `·` not scanned), then the first
+/// and last compliance.
+pub fn sparkline(points: &[TrendPoint]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if points.is_empty() {
+        return "–".into();
+    }
+    let bars: String = points
+        .iter()
+        .map(|p| match p.compliance {
+            Some(c) => BARS[(c.min(100) * 7 / 100) as usize],
+            None => '·',
+        })
+        .collect();
+    let known: Vec<u64> = points.iter().filter_map(|p| p.compliance).collect();
+    match (known.first(), known.last()) {
+        (Some(a), Some(b)) if known.len() > 1 => format!("{bars} {a}→{b}%"),
+        (_, Some(b)) => format!("{bars} {b}%"),
+        _ => bars,
+    }
 }
 
 /// `junit.xml`: one test case per target (class `<namespace>.<kind>.<workload>`, name the

@@ -84,6 +84,7 @@ fn audit() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
         api_requests: None,
         totals,
         warnings: vec!["namespace gone does not exist".into()],
+        history: None,
         targets,
     };
     let details = BTreeMap::from([(
@@ -186,4 +187,132 @@ fn html_for_one_result_is_the_same_page() {
     assert_eq!(page.matches("<tbody class=\"target\"").count(), 1);
     assert!(page.contains("FS-001") && page.contains("SW-001"));
     assert!(page.contains("no thresholds: every scanned target passes"));
+}
+
+/// The audit of `audit()` compared with earlier results: web gained a setuid finding and lost a
+/// key, with a trend of three audits (the second not scanned).
+fn audit_with_history() -> AuditRecord {
+    use sidescan_core::history::{
+        AuditHistory, Comparison, Delta, DeltaCounts, FindingChange, Gate, HistoryTotals,
+        NewFailure, NotificationOutcome, TrendPoint,
+    };
+    let (mut audit, _) = audit();
+    let web = &mut audit.targets[0];
+    web.baseline = Some(Comparison {
+        key: Some("scans/shop/deployment.web.app/20261125T030000Z-aaaaaa/hdf.json".into()),
+        note: None,
+        delta: Delta {
+            counts: DeltaCounts {
+                newly_failed: 1,
+                fixed: 1,
+                new_failures: 1,
+                ..DeltaCounts::default()
+            },
+            newly_failed: vec!["SIDESCAN-FS-003".into()],
+            fixed: vec!["SIDESCAN-KEY-001".into()],
+            findings: vec![FindingChange {
+                control: "SIDESCAN-FS-003".into(),
+                added: vec!["/usr/local/bin/helper".into()],
+                removed: vec![],
+            }],
+            new_failures: vec![NewFailure {
+                control: "SIDESCAN-FS-003".into(),
+                title: Some("No setuid <or> setgid executables".into()),
+                severity: "medium".into(),
+                findings: vec!["/usr/local/bin/helper".into()],
+            }],
+            ..Delta::default()
+        },
+    });
+    let point = |id: &str, c: Option<u64>| TrendPoint {
+        audit_id: id.into(),
+        started: "2026-11-24T03:00:00Z".into(),
+        compliance: c,
+    };
+    web.trend = vec![
+        point("audit-20261124-030000-aaaaaa", Some(60)),
+        point("audit-20261125-030000-bbbbbb", None),
+        point("audit-20261126-030000-abcdef", web.compliance),
+    ];
+    let comparisons: Vec<_> = audit
+        .targets
+        .iter()
+        .filter_map(|t| t.baseline.clone())
+        .collect();
+    audit.history = Some(AuditHistory {
+        baseline: "latest".into(),
+        gate: Gate::NewFailures,
+        trend_length: 10,
+        trend_audits: vec![
+            "audit-20261124-030000-aaaaaa".into(),
+            "audit-20261125-030000-bbbbbb".into(),
+        ],
+        totals: HistoryTotals::of(&comparisons),
+        warnings: vec![],
+        notification: Some(NotificationOutcome {
+            host: "hooks.example.com".into(),
+            format: "slack".into(),
+            delivered: false,
+            attempts: 3,
+            status: Some(503),
+            error: Some("HTTP 503".into()),
+            new_failures: 1,
+        }),
+    });
+    audit
+}
+
+#[test]
+fn summary_shows_new_and_fixed_counts_and_trends() {
+    let md = summary_markdown(&audit_with_history());
+    assert!(
+        md.contains("**Since the last results** (latest): 1 new failure in 1 target, 1 newly failed and 1 fixed control; 1 target compared"),
+        "{md}"
+    );
+    assert!(md.contains("Gate: new failures only"), "{md}");
+    assert!(
+        md.contains(
+            "Webhook to hooks.example.com (slack): not delivered after 3 attempts: HTTP 503."
+        ),
+        "{md}"
+    );
+    assert!(md.contains("| New | Fixed | Trend | Note |"), "{md}");
+    let web = md.lines().find(|l| l.contains("Deployment web")).unwrap();
+    assert!(web.contains("| 1 | 1 | ▅·▃ 60→33% |"), "{web}");
+    assert!(
+        md.contains("### New failures\n\n- `shop/deployment.web.app`: `SIDESCAN-FS-003` (medium) No setuid <or> setgid executables: `/usr/local/bin/helper`"),
+        "{md}"
+    );
+    // Without history the table is the one it was.
+    let (plain, _) = audit();
+    assert!(!summary_markdown(&plain).contains("| Trend |"));
+}
+
+#[test]
+fn html_draws_each_trend_and_the_changes() {
+    let audit = audit_with_history();
+    let page = html::fleet(&audit, &BTreeMap::new(), &BTreeMap::new());
+    assert_eq!(page.matches("<svg class=\"trend\"").count(), 1);
+    let svg = &page[page.find("<svg class=\"trend\"").unwrap()..];
+    let svg = &svg[..svg.find("</svg>").unwrap()];
+    assert!(svg.contains("data-points=\"3\""), "{svg}");
+    assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+    assert_eq!(svg.matches("class=\"na\"").count(), 1, "{svg}");
+    assert!(
+        svg.contains("<polyline points=\"4.0,12.8 116.0,18.7\"/>"),
+        "{svg}"
+    );
+    assert!(page.contains("<b id=\"new-failures\">1</b>new failures"));
+    assert!(page.contains("<b id=\"fixed\">1</b>fixed"));
+    assert!(page.contains("data-new=\"1\" data-fixed=\"1\""));
+    assert!(page.contains("colspan=\"14\""));
+    assert!(page.contains("No setuid &lt;or&gt; setgid executables"));
+    assert!(page.contains("<code>/usr/local/bin/helper</code>"));
+    assert!(page.contains("Fixed: SIDESCAN-KEY-001"));
+    assert!(page.contains("webhook hooks.example.com: not delivered (HTTP 503)"));
+    for external in ["src=", "href=", "url(", "http://", "https://"] {
+        assert!(!page.contains(external), "{external} in the page");
+    }
+    // Targets without a trend: a dash, not an empty drawing.
+    assert_eq!(html::trend_svg(&[]), "–");
 }

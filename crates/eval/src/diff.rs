@@ -7,6 +7,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use sidescan_core::history::{Comparison, Delta, DeltaCounts, FindingChange, NewFailure};
+
 use crate::finding::{self, FindingKey, one_line};
 use crate::hdf::{Control, Hdf, Status};
 
@@ -154,6 +156,115 @@ pub fn diff(base: &Hdf, new: &Hdf) -> Diff {
     }
     d
 }
+
+/// The compact record of a diff that `evaluation.json` and `audit.json` keep: counts, the
+/// control ids by kind of change, the changed findings (paths, or the check's text), and the new
+/// failures with title, severity and findings. `new` is the result the diff was made for.
+pub fn delta(d: &Diff, new: &Hdf) -> Delta {
+    let ids = |l: &[ControlRef]| l.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+    let texts = |l: &[FindingKey]| l.iter().map(|k| k.text().to_string()).collect::<Vec<_>>();
+    let added: HashMap<&str, &FindingChanges> = d
+        .findings
+        .iter()
+        .map(|f| (f.control.id.as_str(), f))
+        .collect();
+    let new_by_id: HashMap<&str, &Control> = new
+        .controls
+        .iter()
+        .rev()
+        .map(|c| (c.id.as_str(), c))
+        .collect();
+    let failure = |c: &ControlRef, findings: Vec<String>| NewFailure {
+        control: c.id.clone(),
+        title: c.title.clone(),
+        severity: c.severity.clone(),
+        findings,
+    };
+    // In the result's profile order: newly failed controls, new controls that fail, failing
+    // controls with new findings.
+    let mut new_failures = Vec::new();
+    let newly: HashSet<&str> = d.newly_failed.iter().map(|c| c.id.as_str()).collect();
+    let fresh: HashMap<&str, &ControlRef> = d
+        .new_controls
+        .iter()
+        .filter(|c| c.status == Some(Status::Failed))
+        .map(|c| (c.id.as_str(), c))
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for c in &new.controls {
+        let id = c.id.as_str();
+        if !seen.insert(id) {
+            continue;
+        }
+        if newly.contains(id) {
+            let r = d.newly_failed.iter().find(|r| r.id == id).expect("listed");
+            new_failures.push(failure(r, keys_text(new_by_id[id])));
+        } else if let Some(r) = fresh.get(id) {
+            new_failures.push(failure(r, keys_text(new_by_id[id])));
+        } else if let Some(f) = added.get(id).filter(|f| {
+            f.control.base_status == Some(Status::Failed)
+                && f.control.status == Some(Status::Failed)
+                && !f.added.is_empty()
+        }) {
+            new_failures.push(failure(&f.control, texts(&f.added)));
+        }
+    }
+    Delta {
+        counts: DeltaCounts {
+            newly_failed: d.newly_failed.len() as u64,
+            fixed: d.fixed.len() as u64,
+            new: d.new_controls.len() as u64,
+            removed: d.removed_controls.len() as u64,
+            new_failures: new_failures.len() as u64,
+        },
+        newly_failed: ids(&d.newly_failed),
+        fixed: ids(&d.fixed),
+        new: ids(&d.new_controls),
+        removed: ids(&d.removed_controls),
+        findings: d
+            .findings
+            .iter()
+            .map(|f| FindingChange {
+                control: f.control.id.clone(),
+                added: texts(&f.added),
+                removed: texts(&f.removed),
+            })
+            .collect(),
+        new_failures,
+    }
+}
+
+fn keys_text(c: &Control) -> Vec<String> {
+    keys(c).iter().map(|k| k.text().to_string()).collect()
+}
+
+/// `new` compared with `base` (its key or URL): the [`Comparison`] a scan's `evaluation.json`
+/// and an audit's targets record. Without a base every control is new and every failure a new
+/// failure; `note` says why there is none.
+pub fn compare(base: Option<(&str, &Hdf)>, new: &Hdf, note: Option<String>) -> Comparison {
+    match base {
+        Some((key, base)) => Comparison {
+            key: Some(key.to_string()),
+            note,
+            delta: delta(&diff(base, new), new),
+        },
+        None => {
+            let nothing = Hdf {
+                profile: String::new(),
+                profiles: 0,
+                controls: vec![],
+            };
+            Comparison {
+                key: None,
+                note: Some(note.unwrap_or_else(|| NO_BASELINE.to_string())),
+                delta: delta(&diff(&nothing, new), new),
+            }
+        }
+    }
+}
+
+/// What a comparison without a baseline says.
+pub const NO_BASELINE: &str = "no earlier result: every failure counts as new";
 
 fn status_word(s: Option<Status>) -> &'static str {
     s.map(Status::label).unwrap_or("absent")
@@ -335,6 +446,8 @@ mod tests {
     }
 
     const WW: &str = "file /tmp/a is not world-writable";
+    const KEY: &str = "file /srv/app.key holds no private key";
+    const SETID: &str = "file /usr/local/bin/helper has no setuid or setgid bit";
 
     #[test]
     fn classifies_status_changes_and_findings() {
@@ -403,6 +516,98 @@ mod tests {
             same["added"][0],
             serde_json::json!({"kind": "path", "value": "/tmp/b"})
         );
+    }
+
+    #[test]
+    fn the_delta_names_the_changed_controls_paths_and_new_failures() {
+        let base = hdf(vec![
+            control(
+                "key",
+                Status::Failed,
+                &[(KEY, Some("/srv/app.key holds a key"))],
+            ),
+            control("setid", Status::Passed, &[]),
+            control("ww", Status::Failed, &[(WW, Some("/tmp/a has mode 0777"))]),
+            control("gone", Status::Passed, &[]),
+        ]);
+        let new = hdf(vec![
+            control("key", Status::Passed, &[]),
+            control(
+                "setid",
+                Status::Failed,
+                &[(SETID, Some("/usr/local/bin/helper has mode 4755"))],
+            ),
+            control(
+                "ww",
+                Status::Failed,
+                &[
+                    (WW, Some("/tmp/a has mode 0777")),
+                    (
+                        "file /tmp/b is not world-writable",
+                        Some("/tmp/b has mode 0777"),
+                    ),
+                ],
+            ),
+            control("fresh", Status::Failed, &[("c", None)]),
+        ]);
+        let c = compare(Some(("old/hdf.json", &base)), &new, None);
+        assert_eq!(c.key.as_deref(), Some("old/hdf.json"));
+        let d = &c.delta;
+        assert_eq!(d.newly_failed, ["setid"]);
+        assert_eq!(d.fixed, ["key"]);
+        assert_eq!(d.new, ["fresh"]);
+        assert_eq!(d.removed, ["gone"]);
+        assert_eq!(
+            (
+                d.counts.newly_failed,
+                d.counts.fixed,
+                d.counts.new,
+                d.counts.removed
+            ),
+            (1, 1, 1, 1)
+        );
+        let f = |id: &str| d.findings.iter().find(|f| f.control == id).unwrap();
+        assert_eq!(f("key").removed, ["/srv/app.key"]);
+        assert_eq!(f("setid").added, ["/usr/local/bin/helper"]);
+        assert_eq!(f("ww").added, ["/tmp/b"]);
+        let failures: Vec<(&str, Vec<String>)> = d
+            .new_failures
+            .iter()
+            .map(|n| (n.control.as_str(), n.findings.clone()))
+            .collect();
+        assert_eq!(
+            failures,
+            [
+                ("setid", vec!["/usr/local/bin/helper".to_string()]),
+                ("ww", vec!["/tmp/b".to_string()]),
+                ("fresh", vec!["c".to_string()]),
+            ]
+        );
+        assert_eq!(d.counts.new_failures, 3);
+        assert_eq!(d.new_failures[0].title.as_deref(), Some("title of setid"));
+        assert_eq!(d.new_failures[0].severity, "medium");
+        assert!(c.has_new_failures());
+
+        // Nothing changed: an empty delta.
+        let same = compare(Some(("new/hdf.json", &new)), &new, None);
+        assert!(!same.has_new_failures());
+        assert_eq!(same.delta, Delta::default());
+    }
+
+    #[test]
+    fn without_a_baseline_every_failure_is_new() {
+        let new = hdf(vec![
+            control("ok", Status::Passed, &[]),
+            control("bad", Status::Failed, &[(WW, Some("/tmp/a has mode 0777"))]),
+        ]);
+        let c = compare(None, &new, None);
+        assert_eq!(c.key, None);
+        assert_eq!(c.note.as_deref(), Some(NO_BASELINE));
+        assert_eq!(c.delta.new, ["ok", "bad"]);
+        assert_eq!(c.delta.new_failures.len(), 1);
+        assert_eq!(c.delta.new_failures[0].findings, ["/tmp/a"]);
+        let said = compare(None, &new, Some("no earlier run of ns/web".into()));
+        assert_eq!(said.note.as_deref(), Some("no earlier run of ns/web"));
     }
 
     #[test]

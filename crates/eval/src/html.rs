@@ -13,6 +13,7 @@ use std::fmt::Write;
 use sidescan_core::audit::record::{
     AuditRecord, AuditSettings, FailedControl, TargetRecord, Totals, Verdict, bounded,
 };
+use sidescan_core::history::{Comparison, Gate, TrendPoint};
 
 use crate::audit::scan_outcome;
 use crate::hdf::Hdf;
@@ -64,6 +65,10 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 tr.more td{border-bottom:2px solid var(--line);padding-top:0}details summary{cursor:pointer;color:var(--mut)}
 .control{margin:6px 0 10px}.control .id{font-weight:600}.msg{white-space:pre-wrap;margin:2px 0 2px 16px;color:#424a53}
 .reason{color:var(--warn)}
+.trend{display:block;overflow:visible}.trend polyline{fill:none;stroke:#57606a;stroke-width:1.5}
+.trend circle{fill:#0969da}.trend circle.na{fill:#fff;stroke:var(--warn);stroke-width:1.5}
+.d-new{color:var(--bad);font-weight:600}.d-fixed{color:var(--ok);font-weight:600}
+.delta li{margin:2px 0}
 "#;
 
 const SCRIPT: &str = r#"
@@ -196,6 +201,41 @@ fn glance(audit: &AuditRecord) -> String {
     out
 }
 
+/// What the targets were compared with, the gate, the trend's audits and the webhook.
+fn history_line(h: &sidescan_core::history::AuditHistory) -> String {
+    let mut parts = vec![
+        format!("compared with: {}", h.baseline),
+        format!(
+            "gate: {}",
+            match h.gate {
+                Gate::Thresholds => "thresholds",
+                Gate::NewFailures => "new failures only",
+            }
+        ),
+        format!(
+            "trend: {} of the last {} audits",
+            h.trend_audits.len() + 1,
+            h.trend_length
+        ),
+    ];
+    if let Some(n) = &h.notification {
+        parts.push(if n.delivered {
+            format!("webhook {}: delivered", n.host)
+        } else {
+            format!(
+                "webhook {}: not delivered ({})",
+                n.host,
+                n.error.as_deref().unwrap_or("no answer")
+            )
+        });
+    }
+    let mut out = format!("<p class=\"meta\">{}</p>", esc(&parts.join(" · ")));
+    for w in &h.warnings {
+        let _ = write!(out, "<p class=\"reason\">Warning: {}</p>", esc(w));
+    }
+    out
+}
+
 fn settings_line(s: &AuditSettings) -> String {
     let namespaces = if s.namespaces.is_empty() {
         "all namespaces".to_string()
@@ -229,12 +269,148 @@ fn settings_line(s: &AuditSettings) -> String {
     esc(&parts.join(" · "))
 }
 
+/// Whether the page shows the changes since the last results and the trends.
+fn historic(audit: &AuditRecord) -> bool {
+    audit.history.is_some()
+        || audit
+            .targets
+            .iter()
+            .any(|t| t.baseline.is_some() || !t.trend.is_empty())
+}
+
+/// A target's compliance in the last audits, drawn in the page (no script, nothing loaded): one
+/// circle per audit (hollow at the bottom when the target was not scanned then), joined by a
+/// line; each circle's title names the audit and the value.
+pub fn trend_svg(points: &[TrendPoint]) -> String {
+    if points.is_empty() {
+        return "–".into();
+    }
+    const W: f64 = 120.0;
+    const H: f64 = 30.0;
+    const PAD: f64 = 4.0;
+    let n = points.len();
+    let x = |i: usize| {
+        if n == 1 {
+            W / 2.0
+        } else {
+            PAD + i as f64 * (W - 2.0 * PAD) / (n - 1) as f64
+        }
+    };
+    let y = |c: u64| PAD + (100 - c.min(100)) as f64 * (H - 2.0 * PAD) / 100.0;
+    let label: Vec<String> = points
+        .iter()
+        .map(|p| match p.compliance {
+            Some(c) => format!("{c}%"),
+            None => "not scanned".into(),
+        })
+        .collect();
+    let mut out = format!(
+        "<svg class=\"trend\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-points=\"{n}\" aria-label=\"compliance in the last {n} audit{}: {}\">",
+        if n == 1 { "" } else { "s" },
+        esc(&label.join(", "))
+    );
+    let line: Vec<String> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.compliance.map(|c| format!("{:.1},{:.1}", x(i), y(c))))
+        .collect();
+    if line.len() > 1 {
+        let _ = write!(out, "<polyline points=\"{}\"/>", line.join(" "));
+    }
+    for (i, p) in points.iter().enumerate() {
+        let (cy, class) = match p.compliance {
+            Some(c) => (y(c), ""),
+            None => (H - PAD, " class=\"na\""),
+        };
+        let _ = write!(
+            out,
+            "<circle{class} cx=\"{:.1}\" cy=\"{cy:.1}\" r=\"3\"><title>{} ({}): {}</title></circle>",
+            x(i),
+            esc(&p.audit_id),
+            esc(&p.started),
+            esc(&label[i])
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The details of a target's comparison: the baseline, the new failures with their findings,
+/// the fixed, new and removed controls.
+fn delta_details(c: &Comparison) -> String {
+    let d = &c.delta;
+    let mut out = String::from("<div class=\"delta\">");
+    match &c.key {
+        Some(key) => {
+            let _ = write!(
+                out,
+                "<p>Since <code>{}</code>: <span class=\"{}\">{} new failure{}</span>, {} newly failed, <span class=\"{}\">{} fixed</span>, {} new, {} removed controls.</p>",
+                esc(key),
+                if d.counts.new_failures > 0 {
+                    "d-new"
+                } else {
+                    ""
+                },
+                d.counts.new_failures,
+                if d.counts.new_failures == 1 { "" } else { "s" },
+                d.counts.newly_failed,
+                if d.counts.fixed > 0 { "d-fixed" } else { "" },
+                d.counts.fixed,
+                d.counts.new,
+                d.counts.removed
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<p>No earlier result ({}): <span class=\"d-new\">{} new failure{}</span>.</p>",
+                esc(c.note.as_deref().unwrap_or("every failure counts as new")),
+                d.counts.new_failures,
+                if d.counts.new_failures == 1 { "" } else { "s" }
+            );
+        }
+    }
+    if !d.new_failures.is_empty() {
+        out.push_str("<ul>");
+        for f in d.new_failures.iter().take(SHOWN_CONTROLS) {
+            let _ = write!(
+                out,
+                "<li><span class=\"badge v-failed\">{}</span> <span class=\"id\">{}</span> {}",
+                esc(&f.severity),
+                esc(&f.control),
+                esc(f.title.as_deref().unwrap_or(""))
+            );
+            if !f.findings.is_empty() {
+                let shown: Vec<String> = f
+                    .findings
+                    .iter()
+                    .take(SHOWN_MESSAGES * 3)
+                    .map(|x| esc(&bounded(x, SHOWN_MESSAGE_CHARS)))
+                    .collect();
+                let _ = write!(out, ": <code>{}</code>", shown.join("</code>, <code>"));
+            }
+            out.push_str("</li>");
+        }
+        out.push_str("</ul>");
+    }
+    if c.key.is_some() && !d.fixed.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"d-fixed\">Fixed: {}</p>",
+            esc(&d.fixed.join(", "))
+        );
+    }
+    out.push_str("</div>");
+    out
+}
+
 fn target_rows(
     out: &mut String,
     r: &TargetRecord,
     failed: Option<&[FailedControl]>,
     omitted: usize,
     open: bool,
+    historic: bool,
 ) {
     let sev = r.failed_by_severity.unwrap_or_default();
     let search = format!(
@@ -248,9 +424,19 @@ fn target_rows(
     )
     .to_lowercase();
     let compliance = r.compliance.map(|c| c.to_string()).unwrap_or_default();
+    let (new_failures, fixed) = r
+        .baseline
+        .as_ref()
+        .map(|c| {
+            (
+                c.delta.counts.new_failures.to_string(),
+                c.delta.counts.fixed.to_string(),
+            )
+        })
+        .unwrap_or_default();
     let _ = write!(
         out,
-        "<tbody class=\"target\" data-id=\"{}\" data-namespace=\"{}\" data-verdict=\"{}\" data-kind=\"{}\" data-workload=\"{}\" data-container=\"{}\" data-image=\"{}\" data-compliance=\"{}\" data-critical=\"{}\" data-high=\"{}\" data-medium=\"{}\" data-low=\"{}\" data-duration=\"{}\" data-search=\"{}\"><tr>",
+        "<tbody class=\"target\" data-id=\"{}\" data-namespace=\"{}\" data-verdict=\"{}\" data-kind=\"{}\" data-workload=\"{}\" data-container=\"{}\" data-image=\"{}\" data-compliance=\"{}\" data-critical=\"{}\" data-high=\"{}\" data-medium=\"{}\" data-low=\"{}\" data-duration=\"{}\" data-new=\"{}\" data-fixed=\"{}\" data-search=\"{}\"><tr>",
         esc(&r.id),
         esc(&r.namespace),
         r.verdict.as_str(),
@@ -264,6 +450,8 @@ fn target_rows(
         sev.medium,
         sev.low,
         r.duration_ms,
+        new_failures,
+        fixed,
         esc(&search)
     );
     let bar = match r.compliance {
@@ -275,7 +463,7 @@ fn target_rows(
     };
     let _ = write!(
         out,
-        "<td>{}</td><td>{}</td><td>{}<br><span class=\"meta\">{}</span></td><td>{}</td><td><code>{}</code></td><td>{bar}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1} s</td></tr>",
+        "<td>{}</td><td>{}</td><td>{}<br><span class=\"meta\">{}</span></td><td>{}</td><td><code>{}</code></td><td>{bar}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1} s</td>",
         verdict_badge(r.verdict),
         esc(&r.namespace),
         esc(&r.workload),
@@ -288,8 +476,29 @@ fn target_rows(
         sev.low,
         r.duration_ms as f64 / 1000.0
     );
+    let columns = if historic {
+        let count = |n: &str, class: &str| match n {
+            "" => "–".to_string(),
+            "0" => "0".to_string(),
+            n => format!("<span class=\"{class}\">{n}</span>"),
+        };
+        let _ = write!(
+            out,
+            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>",
+            count(&new_failures, "d-new"),
+            count(&fixed, "d-fixed"),
+            trend_svg(&r.trend)
+        );
+        14
+    } else {
+        11
+    };
+    out.push_str("</tr>");
     // The details row: why not scanned, the violated thresholds, the failed controls.
     let mut details = String::new();
+    if let Some(c) = &r.baseline {
+        details.push_str(&delta_details(c));
+    }
     if let Some(reason) = &r.reason {
         let _ = write!(
             details,
@@ -370,7 +579,7 @@ fn target_rows(
     );
     let _ = write!(
         out,
-        "<tr class=\"more\"><td colspan=\"11\">{details}</td></tr></tbody>"
+        "<tr class=\"more\"><td colspan=\"{columns}\">{details}</td></tr></tbody>"
     );
 }
 
@@ -423,11 +632,29 @@ fn fleet_titled(
         audit.exit_code,
         settings_line(&audit.settings)
     );
+    let historic = historic(audit);
+    if let Some(h) = &audit.history {
+        out.push_str(&history_line(h));
+    }
     let _ = write!(
         out,
-        "<section class=\"tiles\"><div class=\"tile\"><b id=\"total\">{}</b>targets</div><div class=\"tile ok\"><b>{}</b>passed</div><div class=\"tile bad\"><b>{}</b>failed</div><div class=\"tile warn\"><b>{}</b>not scanned</div></section>",
+        "<section class=\"tiles\"><div class=\"tile\"><b id=\"total\">{}</b>targets</div><div class=\"tile ok\"><b>{}</b>passed</div><div class=\"tile bad\"><b>{}</b>failed</div><div class=\"tile warn\"><b>{}</b>not scanned</div>",
         t.targets, t.passed, t.failed, t.not_scanned
     );
+    if historic {
+        let (new_failures, fixed) = audit
+            .targets
+            .iter()
+            .filter_map(|t| t.baseline.as_ref())
+            .fold((0, 0), |(n, f), c| {
+                (n + c.delta.counts.new_failures, f + c.delta.counts.fixed)
+            });
+        let _ = write!(
+            out,
+            "<div class=\"tile bad\"><b id=\"new-failures\">{new_failures}</b>new failures</div><div class=\"tile ok\"><b id=\"fixed\">{fixed}</b>fixed</div>"
+        );
+    }
+    out.push_str("</section>");
     for w in &audit.warnings {
         let _ = write!(out, "<p class=\"reason\">Warning: {}</p>", esc(w));
     }
@@ -453,8 +680,16 @@ fn fleet_titled(
          <th data-key=\"workload\">Workload</th><th data-key=\"container\">Container</th><th data-key=\"image\">Image</th>\
          <th data-key=\"compliance\" data-type=\"num\">Compliance</th><th data-key=\"critical\" data-type=\"num\">Critical</th>\
          <th data-key=\"high\" data-type=\"num\">High</th><th data-key=\"medium\" data-type=\"num\">Medium</th>\
-         <th data-key=\"low\" data-type=\"num\">Low</th><th data-key=\"duration\" data-type=\"num\">Time</th></tr></thead>",
+         <th data-key=\"low\" data-type=\"num\">Low</th><th data-key=\"duration\" data-type=\"num\">Time</th>",
     );
+    if historic {
+        out.push_str(
+            "<th data-key=\"new\" data-type=\"num\" title=\"controls that fail now and did not in the baseline\">New</th>\
+             <th data-key=\"fixed\" data-type=\"num\" title=\"controls that failed in the baseline and pass now\">Fixed</th>\
+             <th title=\"compliance in the last audits\">Trend</th>",
+        );
+    }
+    out.push_str("</tr></thead>");
     for r in &audit.targets {
         target_rows(
             &mut out,
@@ -462,6 +697,7 @@ fn fleet_titled(
             failed.get(&r.id).map(Vec::as_slice),
             omitted.get(&r.id).copied().unwrap_or(0),
             audit.targets.len() == 1,
+            historic,
         );
     }
     out.push_str("</table>");
@@ -517,6 +753,7 @@ pub fn single(
         api_requests: None,
         totals,
         warnings: vec![],
+        history: None,
         targets: vec![record],
     };
     let failed = BTreeMap::from([(id.clone(), outcome.failed_controls)]);

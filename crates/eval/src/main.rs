@@ -350,14 +350,17 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             }
             let base = if base == "latest" {
                 let latest = store_list::latest_before(&input)?;
+                let f = &latest.found;
+                let plural = |n: usize| if n == 1 { "" } else { "s" };
                 eprintln!(
-                    "sidescan-eval: --base latest: {} ({} entries listed, {} list request{} on S3 at 1,000 a page; {} hdf.json probe{})",
+                    "sidescan-eval: --base latest: {} ({} search: {} entries listed, {} list request{}, {} hdf.json probe{})",
                     latest.url,
-                    latest.listed,
-                    latest.list_requests,
-                    if latest.list_requests == 1 { "" } else { "s" },
-                    latest.probes,
-                    if latest.probes == 1 { "" } else { "s" },
+                    f.search,
+                    f.listed,
+                    f.list_requests,
+                    plural(f.list_requests),
+                    f.probes,
+                    plural(f.probes),
                 );
                 latest.url
             } else {

@@ -430,6 +430,7 @@ mod tests {
             totals: Totals::of(&targets),
             exit_code: Totals::of(&targets).exit_status().code(),
             api_requests: Some(41),
+            history: None,
             warnings: vec![],
             targets,
         }

@@ -1,28 +1,17 @@
-//! `--base latest`: the previous run of the same target, found by listing the target's folder in
-//! the object store. The choice itself is `sidescan_core::layout::runs_before` (pure); this module
-//! only lists and probes.
+//! `--base latest`: the previous run of the same target, found from the results layout by the
+//! store crate ([`sidescan_store::Store::latest_run_before`], shared with the runner's
+//! `--baseline latest`); this module turns the URL into a key and the answer back into a URL.
 
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt};
-use sidescan_core::layout::{parse_run_key, runs_before};
+use sidescan_core::layout::parse_run_key;
 use url::Url;
 
-use crate::input::{Failure, runtime, store_failure, store_for};
-
-/// What S3 returns per list request (ListObjectsV2 `max-keys`).
-pub const S3_PAGE: usize = 1000;
+use crate::input::{Failure, runtime, store_failure};
 
 /// The previous run's `hdf.json`, and what it took to find it.
 #[derive(Debug)]
 pub struct Latest {
     pub url: String,
-    /// Run folders (and any other entries) in the target's folder.
-    pub listed: usize,
-    /// List requests S3 needs for that listing (one per 1,000 entries; a local store reads the
-    /// directory once).
-    pub list_requests: usize,
-    /// `hdf.json` objects checked, latest run first, until one existed.
-    pub probes: usize,
+    pub found: sidescan_store::LatestRun,
 }
 
 /// The latest run of the same namespace and target before `input`, which must be the URL of a
@@ -40,53 +29,40 @@ pub fn latest_before(input: &str) -> Result<Latest, Failure> {
     }
     let url =
         Url::parse(input).map_err(|e| Failure::bad_input(format!("{input}: not a URL: {e}")))?;
-    let (store, path) = store_for(input, &url)?;
+    if !matches!(url.scheme(), "file" | "s3" | "s3a") {
+        return Err(usage());
+    }
+    let (store, path) = sidescan_store::open_object(input).map_err(|e| match e {
+        e if e.is_bad_input() => Failure::bad_input(format!("{input}: {e}")),
+        other => Failure {
+            status: sidescan_core::ExitStatus::Infrastructure,
+            message: format!("{input}: {other}"),
+        },
+    })?;
     let key = path.to_string();
     let run = parse_run_key(&key).ok_or_else(usage)?;
-    let folder = StorePath::from(run.target_folder().trim_end_matches('/'));
-    let file = run.file.to_string();
-    let (listed, found, probes) = runtime()?.block_on(async {
-        let listing = store
-            .list_with_delimiter(Some(&folder))
-            .await
-            .map_err(|e| store_failure(input, e))?;
-        let listed = listing.common_prefixes.len() + listing.objects.len();
-        let names: Vec<String> = listing
-            .common_prefixes
-            .iter()
-            .map(|p| p.to_string())
-            .collect();
-        let mut probes = 0;
-        for candidate in runs_before(&run, &names) {
-            probes += 1;
-            let object = StorePath::from(format!("{candidate}/{file}"));
-            match store.head(&object).await {
-                Ok(_) => return Ok((listed, Some(object), probes)),
-                Err(object_store::Error::NotFound { .. }) => continue,
-                Err(e) => return Err(store_failure(input, e)),
-            }
-        }
-        Ok((listed, None, probes))
-    })?;
-    let Some(found) = found else {
+    let found = runtime()?
+        .block_on(store.latest_run_before(&key))
+        .map_err(|e| match e {
+            sidescan_store::StoreError::Io { source, .. } => store_failure(input, source),
+            other => Failure::bad_input(format!("{input}: {other}")),
+        })?;
+    let Some(found_key) = found.key.clone() else {
         return Err(Failure::bad_input(format!(
-            "{input}: no earlier run of {}/{} with a {file} ({listed} entries listed in {})",
+            "{input}: no earlier run of {}/{} with a {} ({} entries listed in {})",
             run.namespace,
             run.target,
+            run.file,
+            found.listed,
             run.target_folder()
         )));
     };
     let url = match url.scheme() {
-        "file" => format!("file:///{found}"),
+        "file" => format!("file:///{found_key}"),
         scheme => format!(
-            "{scheme}://{}/{found}",
+            "{scheme}://{}/{found_key}",
             url.host_str().expect("checked when the store was opened")
         ),
     };
-    Ok(Latest {
-        url,
-        listed,
-        list_requests: listed.div_ceil(S3_PAGE).max(1),
-        probes,
-    })
+    Ok(Latest { url, found })
 }

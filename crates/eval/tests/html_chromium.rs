@@ -107,6 +107,7 @@ fn fleet() -> (AuditRecord, BTreeMap<String, Vec<FailedControl>>) {
         api_requests: None,
         totals,
         warnings: vec![],
+        history: None,
         targets,
     };
     (audit, failed)

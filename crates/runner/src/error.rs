@@ -59,6 +59,9 @@ pub enum Error {
     /// The run was stopped by a signal (cleanup still ran).
     #[error("interrupted by {signal} during {phase}")]
     Interrupted { signal: &'static str, phase: Phase },
+    /// The result to compare with (`--baseline KEY`) is missing or not a result (bad input).
+    #[error("baseline {key}: {reason}")]
+    Baseline { key: String, reason: String },
     /// Cleanup left objects behind (each named).
     #[error("cleanup: {what}: {reason}")]
     Cleanup { what: String, reason: String },
@@ -97,6 +100,7 @@ impl Error {
             | Error::Input { .. }
             | Error::Missing { .. }
             | Error::AuditComplete { .. }
+            | Error::Baseline { .. }
             | Error::NoTargets { .. } => ExitStatus::BadInput,
             Error::Scanner { status, .. } => *status,
             Error::Store(_)

@@ -13,6 +13,7 @@
 //! Kubernetes API and the object store are touched at the edges.
 
 pub mod audit;
+pub mod baseline;
 pub mod binding;
 pub mod error;
 pub mod exporter;

@@ -8,8 +8,10 @@
 //! system's, as the AWS CLI reads it); `file:///path` URLs write to a local directory. Secrets are
 //! never logged: only the URL the user gave (which carries none) appears in messages.
 
+pub mod listing;
 pub mod presign;
 
+pub use listing::{AuditListing, LatestRun};
 pub use presign::{ObjectGrant, PresignedClient, UploadGrant};
 
 use object_store::aws::AmazonS3ConfigKey;
@@ -57,12 +59,15 @@ pub enum StoreError {
     /// An upload grant that cannot be used.
     #[error("{origin}: {reason}")]
     Grant { origin: String, reason: String },
+    /// A key that does not follow the results layout where it must.
+    #[error("{key}: {reason}")]
+    Layout { key: String, reason: String },
 }
 
 impl StoreError {
     /// True when the user's input is at fault (a malformed or unsupported URL), not the store.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, StoreError::BadUrl { .. })
+        matches!(self, StoreError::BadUrl { .. } | StoreError::Layout { .. })
     }
 }
 
@@ -76,6 +81,9 @@ pub struct Store {
     pub attributes: bool,
     /// S3 stores sign URLs (the run's presigned uploads); local ones cannot.
     pub signer: Option<Arc<dyn object_store::signer::Signer>>,
+    /// S3 stores list page by page, from an offset ([`listing`]); local ones read a folder at
+    /// once.
+    pub pager: Option<Arc<object_store::aws::AmazonS3>>,
 }
 
 /// How hard to try before giving up on an object.
@@ -125,6 +133,7 @@ pub fn open_object(url: &str) -> Result<(Store, ObjectPath), StoreError> {
                 prefix: String::new(),
                 attributes: false,
                 signer: None,
+                pager: None,
             };
             Ok((store, path))
         }
@@ -237,7 +246,8 @@ pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> 
                 inner: s3.clone(),
                 prefix: parsed.path().trim_matches('/').to_string(),
                 attributes: true,
-                signer: Some(s3),
+                signer: Some(s3.clone()),
+                pager: Some(s3),
             })
         }
         "file" => {
@@ -253,6 +263,7 @@ pub fn open_with(url: &str, settings: &S3Settings) -> Result<Store, StoreError> 
                 prefix: String::new(),
                 attributes: false,
                 signer: None,
+                pager: None,
             })
         }
         other => Err(bad(format!(

@@ -15,33 +15,32 @@ use std::process::Command;
 pub fn runner_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "-q",
-                    "-p",
-                    "sidescan-runner",
-                    "--bin",
-                    "sidescan-runner",
-                ])
-                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-                .status()
-                .expect("cargo build -p sidescan-runner");
-            assert!(status.success(), "cargo build -p sidescan-runner failed");
-            let exe = std::env::current_exe().unwrap();
-            // target/<profile>/deps/<test> -> target/<profile>/sidescan-runner
-            let bin = exe
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("sidescan-runner");
-            assert!(bin.is_file(), "{} not built", bin.display());
-            bin
-        })
+        .get_or_init(|| built("sidescan-runner", "sidescan-runner"))
         .clone()
+}
+
+/// `sidescan-eval`, built from this tree (`cargo build -p sidescan-eval`) the first time.
+pub fn eval_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| built("sidescan-eval", "sidescan-eval"))
+        .clone()
+}
+
+/// Builds `bin` of `package` (debug, this tree) and returns its path beside the test binary.
+fn built(package: &str, bin: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-q", "-p", package, "--bin", bin])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .status()
+        .unwrap_or_else(|e| panic!("cargo build -p {package}: {e}"));
+    assert!(status.success(), "cargo build -p {package} failed");
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> -> target/<profile>/<bin>
+    let path = exe.parent().unwrap().parent().unwrap().join(bin);
+    assert!(path.is_file(), "{} not built", path.display());
+    path
 }
 
 /// An audit spec (YAML) for namespace `ns` on the local cluster, storing under `prefix` of the

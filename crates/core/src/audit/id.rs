@@ -48,6 +48,35 @@ impl AuditId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// When the audit started, as far as its id tells: `audit-<yyyymmdd>-<hhmmss>-...` ids carry
+    /// their start; the ids of a CronJob's Jobs (`<cronjob>-<minutes since the epoch>-<6
+    /// characters>`, the Job name the CronJob controller gives) their scheduled time. Other Job
+    /// names tell nothing.
+    pub fn time_hint(&self) -> Option<jiff::Timestamp> {
+        time_hint(&self.0)
+    }
+}
+
+/// [`AuditId::time_hint`] of an id as listed (not checked as an [`AuditId`]).
+pub fn time_hint(id: &str) -> Option<jiff::Timestamp> {
+    if let Some(rest) = id.strip_prefix("audit-")
+        && rest.len() > 16
+        && rest.as_bytes()[15] == b'-'
+    {
+        return jiff::civil::DateTime::strptime("%Y%m%d-%H%M%S", &rest[..15])
+            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+            .map(|z| z.timestamp())
+            .ok();
+    }
+    let mut parts = id.rsplitn(3, '-');
+    let (_suffix, minutes) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    if !(8..=10).contains(&minutes.len()) || !minutes.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let minutes: i64 = minutes.parse().ok()?;
+    jiff::Timestamp::from_second(minutes.checked_mul(60)?).ok()
 }
 
 impl TryFrom<String> for AuditId {
@@ -91,6 +120,23 @@ mod tests {
         assert!(a.as_str().starts_with(name));
         let long = AuditId::for_job(&"x".repeat(80), [3; 8]);
         AuditId::parse(long.as_str()).unwrap();
+    }
+
+    #[test]
+    fn ids_tell_when_they_started() {
+        let a = AuditId::generate("2026-11-26T03:00:07Z".parse().unwrap(), [1; 8]);
+        assert_eq!(a.time_hint(), Some("2026-11-26T03:00:07Z".parse().unwrap()));
+        // A CronJob's Job: minutes since the epoch (29,412,345 min = 2025-12-02T...).
+        let job = AuditId::for_job("sidescan-nightly-29412345", [3; 8]);
+        assert_eq!(
+            job.time_hint(),
+            Some(jiff::Timestamp::from_second(29_412_345 * 60).unwrap())
+        );
+        assert_eq!(
+            AuditId::for_job("sidescan-manual", [3; 8]).time_hint(),
+            None
+        );
+        assert_eq!(time_hint("audit-2026xx26-030000-abcdef"), None);
     }
 
     #[test]

@@ -92,6 +92,71 @@ pub struct AuditSpec {
     pub runner: AuditRunner,
     #[serde(default)]
     pub schedule: Schedule,
+    /// Who hears about new failures at the end of the audit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
+}
+
+/// Notifications at the end of an audit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Notify {
+    /// A webhook that gets the new failures (nothing is sent when nothing newly fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+}
+
+/// A webhook: the URL often holds a secret (Slack's does), so it is never logged or recorded;
+/// only its host is.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("host", &webhook_host(&self.url))
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// The host of a webhook URL (what logs and `audit.json` name), `?` when it has none.
+pub fn webhook_host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The body a webhook gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookFormat {
+    /// Slack's incoming webhooks (and compatible chats: Mattermost, Rocket.Chat): `text` and
+    /// `blocks`.
+    Slack,
+    /// A generic JSON document.
+    #[default]
+    Json,
+}
+
+impl WebhookFormat {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Json => "json",
+        }
+    }
 }
 
 fn default_name() -> String {

@@ -3,6 +3,7 @@
 //! ([`ProgressRecord`], `targets/<namespace>/<target>.json`) that a resumed audit reads back.
 //! Field order is the serialization order: the files are deterministic.
 
+use crate::history::{AuditHistory, Comparison, TrendPoint};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -103,6 +104,12 @@ pub struct TargetRecord {
     /// True when the record comes from an earlier run of a resumed audit.
     #[serde(default, skip_serializing_if = "is_false")]
     pub resumed: bool,
+    /// The earlier result this one was compared with, and what changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Comparison>,
+    /// The target's compliance in the last audits, oldest first, this one last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<TrendPoint>,
 }
 
 impl TargetRecord {
@@ -132,6 +139,8 @@ impl TargetRecord {
             node: None,
             volumes_not_scanned: vec![],
             resumed: false,
+            baseline: None,
+            trend: vec![],
         }
     }
 }
@@ -254,6 +263,9 @@ pub struct AuditRecord {
     /// Warnings of target discovery (a namespace that does not exist, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the targets were compared with, the gate, the trend's audits, the webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<AuditHistory>,
     pub targets: Vec<TargetRecord>,
 }
 

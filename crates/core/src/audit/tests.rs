@@ -194,3 +194,43 @@ fn clones_never_identify_through_the_api() {
             .is_none()
     );
 }
+
+#[test]
+fn webhooks_are_checked_without_echoing_their_url() {
+    let spec = from_value(with(
+        minimal(),
+        &["notify"],
+        json!({"webhook": {"url": "https://hooks.example.com/services/T0/B0/s3cr3t", "format": "slack"}}),
+    ))
+    .unwrap();
+    let webhook = spec.notify.unwrap().webhook.unwrap();
+    assert_eq!(webhook.format, WebhookFormat::Slack);
+    assert_eq!(webhook_host(&webhook.url), "hooks.example.com");
+    assert!(!format!("{webhook:?}").contains("s3cr3t"));
+    assert_eq!(webhook_host("http://127.0.0.1:9/x"), "127.0.0.1:9");
+    let default = from_value(with(
+        minimal(),
+        &["notify"],
+        json!({"webhook": {"url": "http://127.0.0.1:9/hook"}}),
+    ))
+    .unwrap();
+    assert_eq!(
+        default.notify.unwrap().webhook.unwrap().format,
+        WebhookFormat::Json
+    );
+    for bad in ["ftp://x/s3cr3t", "not a url s3cr3t", "mailto:s3cr3t@x"] {
+        let err = error(with(
+            minimal(),
+            &["notify"],
+            json!({"webhook": {"url": bad}}),
+        ));
+        assert!(err.starts_with("notify.webhook.url:"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+    let err = error(with(
+        minimal(),
+        &["notify"],
+        json!({"webhook": {"url": "http://x/", "format": "teams"}}),
+    ));
+    assert!(err.starts_with("notify.webhook.format"), "{err}");
+}

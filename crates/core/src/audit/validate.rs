@@ -128,6 +128,18 @@ impl AuditSpec {
             86_400,
         )?;
         within("retries", u64::from(self.retries), 0, 5)?;
+        if let Some(webhook) = self.notify.as_ref().and_then(|n| n.webhook.as_ref()) {
+            // The URL is never echoed: it often holds a secret.
+            let url = url::Url::parse(&webhook.url)
+                .map_err(|e| rule("notify.webhook.url", "", &format!("not a URL ({e})")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(rule(
+                    "notify.webhook.url",
+                    "",
+                    "it must be an http:// or https:// URL with a host",
+                ));
+            }
+        }
         if self.runner.active_deadline_seconds <= 0 {
             return Err(rule(
                 "runner.activeDeadlineSeconds",

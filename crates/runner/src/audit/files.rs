@@ -241,6 +241,7 @@ mod tests {
             exit_code: 1,
             api_requests: None,
             warnings: vec![],
+            history: None,
             targets,
         };
         let files = render_audit_files(&audit, &[p]);

@@ -38,6 +38,8 @@ pub struct AuditConfig {
     pub fallback_dir: PathBuf,
     /// Draw a progress bar on stderr (a terminal).
     pub progress_bar: bool,
+    /// Baselines, gate, trend (`--baseline`, `--fail-on-new`, `--trend`).
+    pub history: crate::audit::history::HistoryConfig,
 }
 
 /// The store writes of the audit's own files: up to about a minute of retries.
@@ -217,6 +219,14 @@ impl Audit {
             all,
         );
         record.api_requests = Some(self.requests.total());
+        let record = crate::audit::history::apply(
+            &self.store,
+            &self.loc,
+            record,
+            &self.config.history,
+            self.spec().notify.as_ref(),
+        )
+        .await;
         let rendered = files::render_audit_files(&record, &all_progress);
         match files::write_audit_files(&self.store, &self.loc, &rendered, AUDIT_WRITES).await {
             Ok(_) => println!(
@@ -253,7 +263,7 @@ impl Audit {
             self.clock.elapsed().as_secs_f64(),
             self.requests.total()
         );
-        Ok(t.exit_status())
+        Ok(exit_status(record.exit_code))
     }
 
     /// An owner reference to the audit Job, for objects in its namespace.

@@ -329,6 +329,7 @@ pub fn audit_record(
         api_requests: None,
         totals,
         warnings,
+        history: None,
         targets,
     }
 }

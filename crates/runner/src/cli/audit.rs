@@ -2,6 +2,8 @@
 
 use sidescan_core::ExitStatus;
 use sidescan_core::audit::AuditId;
+use sidescan_core::history::{BaselineRequest, Gate};
+use sidescan_runner::audit::history::HistoryConfig;
 use sidescan_runner::audit::run::{AuditConfig, JobIdentity};
 use sidescan_runner::audit::{input, run};
 use std::io::IsTerminal;
@@ -28,6 +30,19 @@ pub struct AuditArgs {
     /// Where the audit files go when the store stays unreachable at the end.
     #[arg(long, default_value = "/tmp/sidescan-audits")]
     fallback_dir: PathBuf,
+    /// What each target is compared with (the delta goes into audit.json and the reports):
+    /// `latest` (its previous run, from the results layout), an earlier audit (its id, or its
+    /// audit.json key or URL), or `none`.
+    #[arg(long, value_name = "latest|AUDIT|none", default_value = "latest")]
+    baseline: String,
+    /// Exit 1 only when something newly fails compared with the baselines (3 still when a
+    /// target was not scanned); a target without an earlier result: every failure is new.
+    #[arg(long)]
+    fail_on_new: bool,
+    /// Audits in each target's compliance trend, this one included (0: no trend).
+    #[arg(long, value_name = "N", default_value_t = sidescan_runner::audit::history::DEFAULT_TREND as u16,
+          value_parser = clap::value_parser!(u16).range(0..=100))]
+    trend: u16,
 }
 
 fn bad(message: String) -> ExitStatus {
@@ -82,6 +97,20 @@ pub async fn run(args: AuditArgs) -> ExitStatus {
     {
         *d = dir.join(&*d).display().to_string();
     }
+    let baseline = BaselineRequest::parse(&args.baseline);
+    if args.fail_on_new && baseline.is_none() {
+        return bad("--fail-on-new needs a baseline (latest or an earlier audit), not none".into());
+    }
+    let history = HistoryConfig {
+        baseline,
+        gate: if args.fail_on_new {
+            Gate::NewFailures
+        } else {
+            Gate::Thresholds
+        },
+        trend: usize::from(args.trend),
+        ..HistoryConfig::default()
+    };
     run::run(AuditConfig {
         spec,
         thresholds,
@@ -90,6 +119,7 @@ pub async fn run(args: AuditArgs) -> ExitStatus {
         require_targets: args.require_targets,
         fallback_dir: args.fallback_dir,
         progress_bar: std::io::stderr().is_terminal(),
+        history,
     })
     .await
 }

@@ -29,6 +29,8 @@ pub struct OrchestrateArgs {
     /// The namespace the Job runs in (downward API); the scan pod goes there.
     #[arg(long, env = "POD_NAMESPACE")]
     pod_namespace: Option<String>,
+    #[command(flatten)]
+    gate: super::GateArgs,
 }
 
 /// Reads the spec and builds the run; a bad spec is an error naming the file and key.
@@ -62,6 +64,7 @@ pub fn config(args: OrchestrateArgs) -> Result<RunConfig, String> {
             None
         }
     };
+    let (baseline, gate) = args.gate.resolve();
     Ok(RunConfig {
         mode: Mode::InCluster {
             owner,
@@ -74,6 +77,8 @@ pub fn config(args: OrchestrateArgs) -> Result<RunConfig, String> {
         thresholds,
         local_results: None,
         progress: false,
+        baseline,
+        gate,
     })
 }
 

@@ -51,6 +51,8 @@ pub struct ScanArgs {
     /// atomically.
     #[arg(long, value_name = "FILE")]
     report_json: Option<PathBuf>,
+    #[command(flatten)]
+    gate: super::GateArgs,
 }
 
 /// The run, and where its JSON report goes.
@@ -225,6 +227,7 @@ fn run_config(args: ScanArgs) -> Result<RunConfig, String> {
         .pod_name
         .clone()
         .unwrap_or_else(|| sidescan_core::spec::scan_pod_name(&spec.target.name));
+    let (baseline, gate) = args.gate.resolve();
     Ok(RunConfig {
         mode: Mode::Local,
         spec,
@@ -234,6 +237,8 @@ fn run_config(args: ScanArgs) -> Result<RunConfig, String> {
         thresholds,
         local_results: Some(args.results_dir),
         progress: !args.quiet,
+        baseline,
+        gate,
     })
 }
 

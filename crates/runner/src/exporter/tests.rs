@@ -60,6 +60,7 @@ fn audit(id: &str, compliance: u64) -> AuditRecord {
         totals: Totals::of(std::slice::from_ref(&target)),
         exit_code: 0,
         api_requests: Some(7),
+        history: None,
         warnings: vec![],
         targets: vec![target],
     }

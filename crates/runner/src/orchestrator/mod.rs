@@ -10,6 +10,7 @@
 
 pub mod cluster;
 mod collect;
+mod history;
 mod objects;
 pub mod plan;
 mod prepare;

@@ -4,6 +4,7 @@
 
 use crate::Error;
 use serde_json::json;
+use sidescan_core::history::{Comparison, Gate};
 use sidescan_core::{ExitStatus, ResultFile};
 use sidescan_eval::{Summary, Threshold, Validation, hdf, report, summary, threshold, validate};
 
@@ -42,18 +43,45 @@ pub struct RunFacts {
     pub hdf_sha256: String,
 }
 
+/// The result a run is compared with (`--baseline`), as found.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    /// What was asked for: `latest` or the key given.
+    pub requested: String,
+    /// The baseline's `hdf.json` key (or URL); `None` when there is no earlier run.
+    pub key: Option<String>,
+    pub hdf: Option<Vec<u8>>,
+    /// Why there is none.
+    pub note: Option<String>,
+}
+
 /// The evaluation and its files.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub status: ExitStatus,
     pub summary: Summary,
     pub validation: Option<Validation>,
+    /// What decided the status.
+    pub gate: Gate,
+    /// The run compared with its baseline, when one was asked for.
+    pub comparison: Option<Comparison>,
     /// `evaluation.json`, `summary.md`, `junit.xml`, in that order.
     pub files: Vec<(ResultFile, Vec<u8>)>,
 }
 
 /// The verdict's name in `evaluation.json`.
 pub fn verdict_name(status: ExitStatus, has_thresholds: bool) -> &'static str {
+    verdict_name_for(Gate::Thresholds, status, has_thresholds)
+}
+
+/// The verdict's name under `gate`.
+pub fn verdict_name_for(gate: Gate, status: ExitStatus, has_thresholds: bool) -> &'static str {
+    if gate == Gate::NewFailures {
+        return match status {
+            ExitStatus::Passed => "no-new-failures",
+            _ => "new-failures",
+        };
+    }
     match (status, has_thresholds) {
         (ExitStatus::Passed, true) => "passed",
         (ExitStatus::Passed, false) => "stored",
@@ -67,23 +95,69 @@ pub fn evaluate(
     thresholds: Option<&Threshold>,
     facts: &RunFacts,
 ) -> Result<Evaluation, Error> {
+    evaluate_against(hdf, thresholds, facts, None, Gate::Thresholds)
+}
+
+/// Evaluates `hdf` against `thresholds` and, when given, compares it with `baseline` (`None`
+/// key: no earlier run, every failure is new). Under [`Gate::NewFailures`] the status is 1 only
+/// when something newly fails; the thresholds are still checked and recorded.
+pub fn evaluate_against(
+    hdf: &[u8],
+    thresholds: Option<&Threshold>,
+    facts: &RunFacts,
+    baseline: Option<&Baseline>,
+    gate: Gate,
+) -> Result<Evaluation, Error> {
     let parsed = hdf::parse_named(hdf, &facts.hdf_source).map_err(|e| Error::Retrieve {
         object: facts.hdf_source.clone(),
         reason: format!("the scanner's hdf.json is not valid HDF: {e}"),
     })?;
     let summary = summary::summarize(&parsed);
     let validation = thresholds.map(|t| validate::validate(&summary, t));
-    let status = match &validation {
-        Some(v) if !v.passed() => ExitStatus::ThresholdsNotMet,
-        _ => ExitStatus::Passed,
+    let comparison = match baseline {
+        None => None,
+        Some(b) => {
+            let base = match (&b.key, &b.hdf) {
+                (Some(key), Some(bytes)) => {
+                    Some(hdf::parse_named(bytes, key).map_err(|e| Error::Baseline {
+                        key: key.clone(),
+                        reason: format!("not a valid HDF result: {e}"),
+                    })?)
+                }
+                _ => None,
+            };
+            let key = b.key.as_deref().unwrap_or_default();
+            Some(sidescan_eval::diff::compare(
+                base.as_ref().map(|h| (key, h)),
+                &parsed,
+                b.note.clone(),
+            ))
+        }
+    };
+    let status = match (gate, &comparison, &validation) {
+        (Gate::NewFailures, Some(c), _) if c.has_new_failures() => ExitStatus::ThresholdsNotMet,
+        (Gate::NewFailures, _, _) => ExitStatus::Passed,
+        (Gate::Thresholds, _, Some(v)) if !v.passed() => ExitStatus::ThresholdsNotMet,
+        (Gate::Thresholds, _, _) => ExitStatus::Passed,
     };
     let evaluation = json!({
         "run_id": facts.run_id,
         "namespace": facts.namespace,
         "target": facts.target,
         "hdf": {"source": facts.hdf_source, "sha256": facts.hdf_sha256},
-        "verdict": verdict_name(status, thresholds.is_some()),
+        "verdict": verdict_name_for(gate, status, thresholds.is_some()),
         "exit_code": status.code(),
+        "gate": gate.as_str(),
+        "baseline": match (baseline, &comparison) {
+            (Some(b), Some(c)) => json!({
+                "requested": b.requested,
+                "key": c.key,
+                "note": c.note,
+                "new_failures": c.has_new_failures(),
+                "delta": c.delta,
+            }),
+            _ => serde_json::Value::Null,
+        },
         "summary": summary,
         "thresholds": match (thresholds, &validation) {
             (Some(t), Some(v)) => json!({
@@ -113,6 +187,10 @@ pub fn evaluate(
             }
         }
     }
+    if let Some(c) = &comparison {
+        markdown.push('\n');
+        markdown.push_str(&delta_markdown(c));
+    }
     let files = vec![
         (
             ResultFile::Evaluation,
@@ -125,8 +203,55 @@ pub fn evaluate(
         status,
         summary,
         validation,
+        gate,
+        comparison,
         files,
     })
+}
+
+/// What changed since the baseline, for `summary.md`.
+pub fn delta_markdown(c: &Comparison) -> String {
+    let d = &c.delta;
+    let mut out = match &c.key {
+        Some(key) => format!(
+            "**Since `{key}`**: {} newly failed, {} fixed, {} new, {} removed controls; {} new failure{}.\n",
+            d.counts.newly_failed,
+            d.counts.fixed,
+            d.counts.new,
+            d.counts.removed,
+            d.counts.new_failures,
+            if d.counts.new_failures == 1 { "" } else { "s" }
+        ),
+        None => format!(
+            "**No baseline** ({}): {} failing control{} count{} as new.\n",
+            c.note.as_deref().unwrap_or("no earlier result"),
+            d.counts.new_failures,
+            if d.counts.new_failures == 1 { "" } else { "s" },
+            if d.counts.new_failures == 1 { "s" } else { "" }
+        ),
+    };
+    if !d.new_failures.is_empty() {
+        out.push('\n');
+        for f in &d.new_failures {
+            out.push_str(&format!(
+                "- ❌ `{}` ({}) {}{}\n",
+                f.control,
+                f.severity,
+                f.title.as_deref().unwrap_or(""),
+                if f.findings.is_empty() {
+                    String::new()
+                } else {
+                    format!(": `{}`", f.findings.join("`, `"))
+                }
+            ));
+        }
+    }
+    if c.key.is_some() {
+        for id in &d.fixed {
+            out.push_str(&format!("- ✅ fixed `{id}`\n"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -214,6 +339,90 @@ mod tests {
         let md = String::from_utf8(e.files[1].1.clone()).unwrap();
         assert!(md.contains("Thresholds not met"), "{md}");
         assert!(md.contains("compliance.min"), "{md}");
+    }
+
+    /// `hdf()` with control b passing and a new failing control c.
+    fn later() -> Vec<u8> {
+        let mut doc: serde_json::Value = serde_json::from_slice(&hdf()).unwrap();
+        let controls = doc["profiles"][0]["controls"].as_array_mut().unwrap();
+        controls[1]["results"][0]["status"] = "passed".into();
+        let mut c = controls[1].clone();
+        c["id"] = "c".into();
+        c["results"][0]["status"] = "failed".into();
+        controls.push(c);
+        serde_json::to_vec(&doc).unwrap()
+    }
+
+    #[test]
+    fn fail_on_new_gates_on_what_newly_fails() {
+        let strict = parse_thresholds("compliance:\n  min: 100\n", "t.yml").unwrap();
+        let base = Baseline {
+            requested: "latest".into(),
+            key: Some("p/ns/web/20260101T000000Z-aaaaaa/hdf.json".into()),
+            hdf: Some(hdf()),
+            note: None,
+        };
+        // Nothing new fails: passes although the threshold is not met.
+        let same = evaluate_against(
+            &hdf(),
+            Some(&strict),
+            &facts(),
+            Some(&base),
+            Gate::NewFailures,
+        )
+        .unwrap();
+        assert_eq!(same.status, ExitStatus::Passed);
+        let doc: serde_json::Value = serde_json::from_slice(&same.files[0].1).unwrap();
+        assert_eq!(doc["verdict"], "no-new-failures");
+        assert_eq!(doc["gate"], "new-failures");
+        assert_eq!(doc["thresholds"]["passed"], false);
+        assert_eq!(doc["baseline"]["key"], base.key.as_deref().unwrap());
+        assert_eq!(doc["baseline"]["delta"]["counts"]["new_failures"], 0);
+        // b fixed, c new and failing: a new failure.
+        let e = evaluate_against(&later(), None, &facts(), Some(&base), Gate::NewFailures).unwrap();
+        assert_eq!(e.status, ExitStatus::ThresholdsNotMet);
+        let doc: serde_json::Value = serde_json::from_slice(&e.files[0].1).unwrap();
+        assert_eq!(doc["verdict"], "new-failures");
+        assert_eq!(doc["baseline"]["delta"]["fixed"], json!(["b"]));
+        assert_eq!(doc["baseline"]["delta"]["new"], json!(["c"]));
+        assert_eq!(doc["baseline"]["delta"]["new_failures"][0]["control"], "c");
+        let md = String::from_utf8(e.files[1].1.clone()).unwrap();
+        assert!(
+            md.contains("1 fixed, 1 new, 0 removed controls; 1 new failure."),
+            "{md}"
+        );
+        assert!(md.contains("- ✅ fixed `b`"), "{md}");
+        // Under the thresholds gate the delta is recorded and the thresholds decide.
+        let t = evaluate_against(&later(), None, &facts(), Some(&base), Gate::Thresholds).unwrap();
+        assert_eq!(t.status, ExitStatus::Passed);
+        // No earlier run: every failure is new, and the files say so.
+        let none = Baseline {
+            requested: "latest".into(),
+            note: Some("no earlier run of ns/web in the store: every failure counts as new".into()),
+            ..Baseline::default()
+        };
+        let first =
+            evaluate_against(&hdf(), None, &facts(), Some(&none), Gate::NewFailures).unwrap();
+        assert_eq!(first.status, ExitStatus::ThresholdsNotMet);
+        let doc: serde_json::Value = serde_json::from_slice(&first.files[0].1).unwrap();
+        assert_eq!(doc["baseline"]["key"], serde_json::Value::Null);
+        assert!(
+            doc["baseline"]["note"]
+                .as_str()
+                .unwrap()
+                .contains("every failure counts as new")
+        );
+        let md = String::from_utf8(first.files[1].1.clone()).unwrap();
+        assert!(md.contains("**No baseline**"), "{md}");
+        // A baseline that is not HDF is bad input, naming it.
+        let broken = Baseline {
+            hdf: Some(b"{}".to_vec()),
+            ..base
+        };
+        let err =
+            evaluate_against(&hdf(), None, &facts(), Some(&broken), Gate::NewFailures).unwrap_err();
+        assert_eq!(err.exit_status(), ExitStatus::BadInput);
+        assert!(err.to_string().contains("20260101T000000Z-aaaaaa"), "{err}");
     }
 
     #[test]

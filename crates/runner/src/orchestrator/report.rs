@@ -1,6 +1,7 @@
 //! What a run says about itself: one line per phase, and the closing summary.
 
 use crate::orchestrator::process::Evaluation;
+use sidescan_core::history::{Comparison, Gate};
 use sidescan_core::{ExitStatus, Phase};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -68,6 +69,42 @@ pub fn phase_line(p: &PhaseReport) -> String {
     )
 }
 
+/// What changed since the baseline, for the closing summary: one count line, then one line per
+/// new failure (findings included) and per fixed control.
+pub fn delta_text(c: &Comparison) -> String {
+    let d = &c.delta;
+    let mut out = match &c.key {
+        Some(key) => format!(
+            "baseline: {key}: {} newly failed, {} fixed, {} new, {} removed controls\n",
+            d.counts.newly_failed, d.counts.fixed, d.counts.new, d.counts.removed
+        ),
+        None => format!(
+            "baseline: none ({}): every failure counts as new\n",
+            c.note.as_deref().unwrap_or("no earlier result")
+        ),
+    };
+    for f in &d.new_failures {
+        let _ = writeln!(
+            out,
+            "new failure {} [{}] {}{}",
+            f.control,
+            f.severity,
+            f.title.as_deref().unwrap_or(""),
+            if f.findings.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", f.findings.join(", "))
+            }
+        );
+    }
+    if c.key.is_some() {
+        for id in &d.fixed {
+            let _ = writeln!(out, "fixed {id}");
+        }
+    }
+    out
+}
+
 /// The verdict in words.
 pub fn verdict_line(status: ExitStatus, has_thresholds: bool) -> &'static str {
     match status {
@@ -90,16 +127,28 @@ pub fn summary(report: &RunReport) -> String {
                 let _ = writeln!(out, "threshold {}: {}", violation.key, violation.message);
             }
         }
+        if let Some(c) = &e.comparison {
+            out.push_str(&delta_text(c));
+        }
     }
     out.push('\n');
     let has_thresholds = report
         .evaluation
         .as_ref()
         .is_some_and(|e| e.validation.is_some());
+    let gate = report
+        .evaluation
+        .as_ref()
+        .map(|e| e.gate)
+        .unwrap_or_default();
+    let verdict = match (gate, report.status) {
+        (Gate::NewFailures, ExitStatus::Passed) => "passed: nothing newly fails",
+        (Gate::NewFailures, ExitStatus::ThresholdsNotMet) => "new failures since the baseline",
+        (_, status) => verdict_line(status, has_thresholds),
+    };
     let _ = writeln!(
         out,
-        "verdict: {} (exit code {})",
-        verdict_line(report.status, has_thresholds),
+        "verdict: {verdict} (exit code {})",
         report.status.code()
     );
     if let Some(error) = &report.error {
@@ -193,6 +242,8 @@ pub fn json(report: &RunReport) -> serde_json::Value {
         "profile": summary.map(|s| s.profile.as_str()),
         "controls": summary.map(|s| s.controls),
         "thresholds": thresholds,
+        "gate": report.evaluation.as_ref().map(|e| e.gate.as_str()),
+        "baseline": report.evaluation.as_ref().and_then(|e| e.comparison.as_ref()),
         "results_url": report.results,
         "hdf_url": hdf_url,
         "results_from_log": report.used_log,
@@ -375,6 +426,8 @@ mod tests {
             "profile",
             "controls",
             "thresholds",
+            "gate",
+            "baseline",
             "results_url",
             "hdf_url",
             "run_id",

@@ -57,6 +57,10 @@ pub struct RunConfig {
     pub local_results: Option<PathBuf>,
     /// Print one line per phase on stdout as it ends.
     pub progress: bool,
+    /// Compare the result with this baseline (`--baseline`), recorded in `evaluation.json`.
+    pub baseline: Option<sidescan_core::history::BaselineRequest>,
+    /// What decides the verdict (`--fail-on-new`: only what newly fails).
+    pub gate: sidescan_core::history::Gate,
 }
 
 /// What exists because of this run, for cleanup. Marked before each create is sent: a create
@@ -466,7 +470,17 @@ async fn workflow(
         hdf_source: retrieved.hdf_source.clone(),
         hdf_sha256: sidescan_store::sha256_hex(&retrieved.hdf),
     };
-    let evaluation = process::evaluate(&retrieved.hdf, p.thresholds.as_ref(), &facts)?;
+    let baseline = match &config.baseline {
+        Some(request) => Some(super::history::baseline(p, request, &retrieved).await?),
+        None => None,
+    };
+    let evaluation = process::evaluate_against(
+        &retrieved.hdf,
+        p.thresholds.as_ref(),
+        &facts,
+        baseline.as_ref(),
+        config.gate,
+    )?;
     let store_deadline = Instant::now() + Duration::from_secs(p.deadlines.retrieve);
     collect::write_files(p, &retrieved, &evaluation.files, store_deadline).await?;
     let detail = match &evaluation.validation {
