@@ -1,5 +1,6 @@
 //! The command lines of `sidescan-runner`, one module per subcommand.
 
 pub mod audit;
+pub mod log;
 pub mod orchestrate;
 pub mod scan;
