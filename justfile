@@ -22,7 +22,7 @@ unit:
 fmt:
     cargo fmt --all
 
-lint: lint-shell architecture
+lint: lint-shell architecture lint-ci
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
@@ -33,6 +33,11 @@ architecture:
 # shellcheck -x on every shell script in the repository (installs Debian's shellcheck on first use).
 lint-shell:
     scripts/lint-shell
+
+# The CI files (action.yml, examples/ci/, templates/): actionlint, zizmor, check-jsonschema and
+# shellcheck, each installed on first use under ~/.cache/sidescan/.
+lint-ci:
+    scripts/lint-ci
 
 # Evaluator: differential test against the real SAF CLI (installs @mitre/saf 1.5.3 on first use).
 eval-saf:

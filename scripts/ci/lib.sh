@@ -15,7 +15,8 @@
 #   SIDESCAN_BIN_DIR         folder holding sidescan-runner and sidescan-eval (default: PATH)
 #   SIDESCAN_RUN_ID          the run id (default: one made from the CI job's id and 6 random
 #                            characters); cluster objects carry it as sidescan.io/run-id
-#   SIDESCAN_OUTPUT_DIR      where report.json, junit.xml, sarif, summary.md, run.log go
+#   SIDESCAN_OUTPUT_DIR      where report.json, run.log, junit.xml, results.sarif,
+#                            codequality.json, summary.md go
 # shellcheck shell=bash
 
 ci_log() { printf '[sidescan] %s\n' "$*" >&2; }
@@ -129,21 +130,34 @@ ci_eval_supports() {
     "$1" summary --help 2>/dev/null | grep -q -- "\b$2\b"
 }
 
-# ci_summary EVAL INPUT FORMAT OUT: `sidescan-eval summary --format FORMAT` of INPUT into OUT
-# (atomically); on failure a warning, OUT absent, status 1.
+# ci_summary EVAL INPUT FORMAT OUT [ARGS...]: `sidescan-eval summary --format FORMAT ARGS...` of
+# INPUT into OUT (atomically); on failure a warning, OUT absent, status 1.
 ci_summary() {
     local eval=$1 input=$2 format=$3 out=$4
+    shift 4
     if ! ci_eval_supports "$eval" "$format"; then
         ci_log "warning: this sidescan-eval has no summary --format $format: $(basename "$out") not written"
         return 1
     fi
-    if "$eval" summary --input "$input" --format "$format" >"$out.tmp"; then
+    if "$eval" summary --input "$input" --format "$format" "$@" >"$out.tmp"; then
         mv "$out.tmp" "$out"
         return 0
     fi
     rm -f "$out.tmp"
     ci_log "warning: sidescan-eval summary --format $format failed: $(basename "$out") not written"
     return 1
+}
+
+# ci_reports EVAL HDF OUT: the CI reports of a stored run's HDF_URL into OUT: junit.xml (one
+# test case per control), results.sarif (GitHub code scanning; with the run's metadata.json
+# beside the hdf.json, so that each target is a category of its own) and codequality.json
+# (GitLab Code Quality). A report the installed sidescan-eval cannot write is left out with a
+# warning.
+ci_reports() {
+    local eval=$1 hdf=$2 out=$3
+    ci_summary "$eval" "$hdf" junit "$out/junit.xml" || true
+    ci_summary "$eval" "$hdf" sarif "$out/results.sarif" --metadata "${hdf%/*}/metadata.json" || true
+    ci_summary "$eval" "$hdf" codequality "$out/codequality.json" || true
 }
 
 # ci_cleanup NAMESPACE RUN_ID: removes whatever run RUN_ID left in NAMESPACE (after a job was

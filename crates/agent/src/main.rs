@@ -22,6 +22,22 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines on stderr: `text` for people, `json` for log collectors (what scan pods set).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "SIDESCAN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -40,18 +56,21 @@ enum Command {
     },
 }
 
-/// Logs go to stderr: JSON lines when stdout is not a terminal. `default` is the level when
-/// `SIDESCAN_LOG` is unset.
-fn init_logging(default: &str) {
+/// Logs go to stderr: human lines (`text`, the default) or JSON lines (`json`). `default` is
+/// the level when `SIDESCAN_LOG` is unset.
+fn init_logging(format: LogFormat, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIDESCAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if std::io::stdout().is_terminal() {
-        builder.init();
-    } else {
-        builder.json().flatten_event(true).init();
+    match format {
+        LogFormat::Text => builder
+            .without_time()
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 
@@ -102,7 +121,7 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Scan(args) => {
-            init_logging("info");
+            init_logging(cli.log_format, "info");
             if let Err(e) = sealed {
                 tracing::warn!(error = %e, "cannot make the agent non-dumpable");
             }

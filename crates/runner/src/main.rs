@@ -6,7 +6,6 @@ mod cli;
 
 use clap::{Parser, Subcommand};
 use sidescan_core::ExitStatus;
-use std::io::IsTerminal;
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +20,18 @@ use std::io::IsTerminal;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How the run reports itself: `text`, human lines (one per phase on stdout, folded in
+    /// GitHub Actions and GitLab CI logs; log messages on stderr), or `json`, one JSON object per
+    /// phase and log message on stderr (what the rendered Jobs set). The closing summary is text
+    /// either way.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "SIDESCAN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: cli::log::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -36,19 +47,27 @@ enum Command {
     Scan(Box<cli::scan::ScanArgs>),
 }
 
-/// Logs go to stderr: JSON lines when stdout is not a terminal. `default` is the level when
-/// `SIDESCAN_LOG` is unset.
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIDESCAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::io::stdout().is_terminal() {
-        builder.init();
-    } else {
-        builder.json().flatten_event(true).init();
-    }
+/// Logging for the command: the format asked for, the CI log from the environment. `scan` in
+/// text outside a CI log logs warnings only (its phase lines say the rest); in a CI log the info
+/// lines are folded under the phases.
+fn init_logging(cli: &Cli) {
+    use cli::log::{LogFormat, Options};
+    use sidescan_runner::orchestrator::report::CiLog;
+    let ci = CiLog::detect(|name| std::env::var(name).ok());
+    let (quiet, scan) = match &cli.command {
+        Command::Scan(args) => (args.quiet(), true),
+        _ => (false, false),
+    };
+    let default_level = match cli.log_format {
+        LogFormat::Text if scan && ci == CiLog::Plain => "warn",
+        _ => "info",
+    };
+    cli::log::init(Options {
+        format: cli.log_format,
+        ci,
+        phases: !quiet,
+        default_level,
+    });
 }
 
 fn finish(result: anyhow::Result<ExitStatus>) -> ExitStatus {
@@ -86,12 +105,7 @@ async fn run_cli() -> std::process::ExitCode {
             };
         }
     };
-    // `scan` on a terminal prints its own progress lines: only warnings in the log there.
-    let interactive = std::io::stdout().is_terminal();
-    init_logging(match &cli.command {
-        Command::Scan(_) if interactive => "warn",
-        _ => "info",
-    });
+    init_logging(&cli);
     let status = match cli.command {
         Command::Audit(args) => cli::audit::run(*args).await,
         Command::Exporter(args) => cli::exporter::run(*args).await,

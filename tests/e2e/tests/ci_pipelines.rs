@@ -50,8 +50,9 @@ fn step_outputs_are_read_as_github_reads_them() {
 }
 
 /// A stand-in for sidescan-runner: records its arguments, writes the run report
-/// `$STUB_REPORT` (a JSON text, `{dir}` replaced by the stub's folder) to --report-json, exits
-/// `$STUB_CODE`; with STUB_CODE=wait it waits for a signal and records it.
+/// `$STUB_REPORT` (a JSON text, `{dir}` replaced by the stub's folder) to --report-json, prints
+/// `$STUB_SAYS` (as a runner under GitHub Actions prints its annotation), exits `$STUB_CODE`; with
+/// STUB_CODE=wait it waits for a signal and records it.
 const RUNNER_STUB: &str = r#"#!/usr/bin/env bash
 dir=$(cd "$(dirname "$0")" && pwd)
 printf '%s\n' "$@" > "$dir/args"
@@ -65,6 +66,7 @@ if [ "$STUB_CODE" = wait ]; then
   while :; do sleep 0.1; done
 fi
 [ -z "${STUB_REPORT:-}" ] || printf '%s\n' "${STUB_REPORT//\{dir\}/$dir}" > "$report"
+[ -z "${STUB_SAYS:-}" ] || printf '%s\n' "$STUB_SAYS"
 exit "$STUB_CODE"
 "#;
 
@@ -156,6 +158,7 @@ fn github_scan_passes_the_runners_verdict_on_with_outputs_and_annotations() {
     let dir = stub.dir.path().display().to_string();
     assert_eq!(outputs["results-url"], format!("file://{dir}/r/"));
     assert_eq!(outputs["sarif-path"], "");
+    assert_eq!(outputs["codequality-path"], "");
     let junit = &outputs["junit-path"];
     assert_eq!(
         std::fs::read_to_string(junit).unwrap(),
@@ -208,6 +211,25 @@ fn github_scan_passes_the_runners_verdict_on_with_outputs_and_annotations() {
         [
             "::error title=sidescan::thresholds not met (exit code 1): compliance 88%25: Compliance: 88%25 < 90%25"
         ]
+    );
+
+    // A runner that annotated its failure itself (under GitHub Actions): that annotation only.
+    let (code, stdout, _, _) = stub.run(&[
+        ("STUB_CODE", "1"),
+        ("STUB_REPORT", &report),
+        (
+            "STUB_SAYS",
+            "::error title=sidescan::thresholds not met (exit code 1): from the runner",
+        ),
+    ]);
+    assert_eq!(code, 1);
+    let errors: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(
+        errors,
+        ["::error title=sidescan::thresholds not met (exit code 1): from the runner"]
     );
 
     // Bad input: exit 2 with the report's error; no JUnit without results.
@@ -360,8 +382,8 @@ fn project() -> tempfile::TempDir {
 /// in a process group of its own (as a CI runner's job, or a terminal's foreground job).
 fn pipeline(project: &Path, bins: &Path, ns: &str, pod: &str, sets: &[String]) -> Command {
     let mut cmd = Command::new(gitlab_ci_local());
-    cmd.arg("--cwd")
-        .arg(project)
+    // (gitlab-ci-local takes only a relative --cwd: it runs in the project instead.)
+    cmd.current_dir(project)
         .args(["--force-shell-executor", "--color=false"])
         .args(["--variable", "SIDESCAN_LOCAL=true"])
         .arg("--variable")
@@ -411,6 +433,69 @@ fn read_json(path: &Path) -> Value {
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `sidescan-eval summary --format json` of a stored `hdf.json` (a URL the evaluator reads).
+async fn summary_json(hdf_url: &str) -> Value {
+    let out = Command::new(eval_bin())
+        .args(["summary", "--format", "json", "--input", hdf_url])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sidescan-eval summary {hdf_url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The SARIF and Code Quality files say what the summary says: SARIF has one rule per counted
+/// control and its results are the failed controls' findings; the Code Quality issues are the
+/// same findings. Returns the failed control ids.
+fn assert_reports_match(summary: &Value, sarif: &Path, codequality: &Path) -> Vec<String> {
+    let mut failed: Vec<String> = summary["failed_controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    failed.sort();
+    let sarif_doc = read_json(sarif);
+    assert_eq!(sarif_doc["version"], "2.1.0");
+    let run = &sarif_doc["runs"][0];
+    assert_eq!(
+        run["tool"]["driver"]["rules"].as_array().unwrap().len() as u64,
+        summary["controls"].as_u64().unwrap(),
+        "one SARIF rule per counted control"
+    );
+    assert_eq!(run["properties"]["controls"], summary["totals"]);
+    assert_eq!(run["properties"]["compliance"], summary["compliance"]);
+    let results = run["results"].as_array().unwrap();
+    let mut rules: Vec<String> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap().to_string())
+        .collect();
+    rules.sort();
+    rules.dedup();
+    assert_eq!(
+        rules, failed,
+        "SARIF results are the failed controls' findings"
+    );
+    let issues = read_json(codequality);
+    let issues = issues.as_array().unwrap();
+    assert_eq!(issues.len(), results.len(), "one issue per SARIF result");
+    let mut checks: Vec<String> = issues
+        .iter()
+        .map(|i| i["check_name"].as_str().unwrap().to_string())
+        .collect();
+    checks.sort();
+    checks.dedup();
+    assert_eq!(
+        checks, failed,
+        "Code Quality issues are the failed controls' findings"
+    );
+    failed
+}
+
 fn s3_setup() -> (String, String, String) {
     (
         required("AWS_ACCESS_KEY_ID", S3_HINT),
@@ -428,21 +513,48 @@ async fn the_gitlab_pipeline_passes_on_a_passing_target() {
         let (project, bins) = (project(), bin_dir());
         let mut sets: Vec<String> = DISTROLESS.iter().map(|s| s.to_string()).collect();
         sets.push(store_set(&bucket, "cigl"));
-        let (code, log) = run_pipeline(&mut pipeline(
-            project.path(),
-            bins.path(),
-            &ns,
-            "glpass",
-            &sets,
-        ))
+        // GitLab sets GITLAB_CI=true; gitlab-ci-local sets it to false.
+        let (code, log) = run_pipeline(
+            pipeline(project.path(), bins.path(), &ns, "glpass", &sets)
+                .args(["--variable", "GITLAB_CI=true"]),
+        )
         .await;
         assert_eq!(code, 0, "{log}");
         let out = project.path().join("sidescan-report");
         let report = read_json(&out.join("report.json"));
         assert_eq!(report["verdict"], "passed");
+        // The phases as collapsed sections, each closed; the closing summary as it was.
+        let run_log = std::fs::read_to_string(out.join("run.log")).unwrap();
+        for phase in ["deploy", "scan", "retrieve", "process", "cleanup"] {
+            let start = format!(":sidescan_{phase}[collapsed=true]\r\x1b[0K{phase} ");
+            assert!(
+                run_log
+                    .lines()
+                    .any(|l| l.starts_with("section_start:") && l.contains(&start)),
+                "no section for {phase}: {run_log}"
+            );
+            assert!(
+                run_log.lines().any(|l| l.starts_with("section_end:")
+                    && l.ends_with(&format!(":sidescan_{phase}\r\x1b[0K"))),
+                "{phase}'s section is not closed: {run_log}"
+            );
+        }
+        assert!(!run_log.contains("{\""), "no JSON log lines: {run_log}");
+        let summary = summary_json(report["hdf_url"].as_str().unwrap()).await;
+        assert_eq!(report["compliance"], summary["compliance"]);
+        assert_eq!(report["counts"]["failed"], summary["totals"]["failed"]);
+        assert_reports_match(
+            &summary,
+            &out.join("results.sarif"),
+            &out.join("codequality.json"),
+        );
+        // The gate passes with a low-severity failure: JUnit still shows it.
         let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
         assert!(
-            junit.contains("<testsuite") && !junit.contains("<failure"),
+            junit.contains(&format!(
+                "<testsuite name=\"sidescan-baseline\" tests=\"{}\" failures=\"{}\"",
+                summary["controls"], summary["totals"]["failed"]
+            )),
             "{junit}"
         );
         let env = std::fs::read_to_string(out.join("sidescan.env")).unwrap();
@@ -489,6 +601,13 @@ async fn the_gitlab_pipeline_fails_on_a_missed_threshold_with_the_junit_report_w
         );
         let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
         assert!(junit.contains("<failure"), "{junit}");
+        let summary = summary_json(report["hdf_url"].as_str().unwrap()).await;
+        let failed = assert_reports_match(
+            &summary,
+            &out.join("results.sarif"),
+            &out.join("codequality.json"),
+        );
+        assert!(!failed.is_empty());
         let run_id = report["run_id"].as_str().unwrap().to_string();
         scan::assert_nothing_left(&client, &ns, &run_id, "glfail").await;
     })
@@ -546,43 +665,85 @@ async fn a_cancelled_gitlab_job_leaves_nothing_in_the_cluster() {
     .await;
 }
 
+/// `scripts/ci/github-scan` as the action runs it (`GITHUB_ACTIONS=true`, output and summary
+/// files) against the dev cluster, with the gate and `sets`; (exit code, stdout, outputs, step
+/// summary).
+async fn github_scan(
+    ns: &str,
+    pod: &str,
+    sets: &[String],
+    work: &Path,
+) -> (i32, String, BTreeMap<String, String>, String) {
+    let bins = bin_dir();
+    let (outputs_file, summary_file) = (work.join("outputs"), work.join("summary.md"));
+    let out = Command::new(scan::repo_root().join("scripts/ci/github-scan"))
+        .env("SIDESCAN_BIN_DIR", bins.path())
+        .env("SIDESCAN_NAMESPACE", ns)
+        .env("SIDESCAN_POD_NAME", pod)
+        .env("SIDESCAN_PROFILE", "builtin")
+        .env("SIDESCAN_VALUES", scan::dev_values())
+        .env(
+            "SIDESCAN_THRESHOLD",
+            scan::repo_root().join("examples/thresholds/gate.yml"),
+        )
+        .env("SIDESCAN_SET", sets.join("\n"))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &outputs_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env("RUNNER_TEMP", work)
+        .env_remove("GITLAB_CI")
+        .env_remove("SIDESCAN_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    (
+        out.status.code().unwrap_or(-1),
+        stdout,
+        parse_outputs(&std::fs::read_to_string(&outputs_file).unwrap()),
+        std::fs::read_to_string(&summary_file).unwrap_or_default(),
+    )
+}
+
 #[tokio::test]
 #[ignore = "needs the dev cluster, images, S3 server and a release sidescan-eval: see the module docs"]
 async fn github_scan_outputs_match_the_stored_results() {
     with_temp_ns("cigh", |client, ns| async move {
         let (access, secret, bucket) = s3_setup();
         scan::create_store_secret(&client, &ns, &access, &secret).await;
-        let bins = bin_dir();
         let work = tempfile::tempdir().unwrap();
-        let (outputs_file, summary_file) =
-            (work.path().join("outputs"), work.path().join("summary.md"));
         let mut sets: Vec<String> = DISTROLESS.iter().map(|s| s.to_string()).collect();
         sets.push(store_set(&bucket, "cigh"));
-        let out = Command::new(scan::repo_root().join("scripts/ci/github-scan"))
-            .env("SIDESCAN_BIN_DIR", bins.path())
-            .env("SIDESCAN_NAMESPACE", &ns)
-            .env("SIDESCAN_POD_NAME", "ghscan")
-            .env("SIDESCAN_PROFILE", "builtin")
-            .env("SIDESCAN_VALUES", scan::dev_values())
-            .env(
-                "SIDESCAN_THRESHOLD",
-                scan::repo_root().join("examples/thresholds/gate.yml"),
-            )
-            .env("SIDESCAN_SET", sets.join("\n"))
-            .env("GITHUB_OUTPUT", &outputs_file)
-            .env("GITHUB_STEP_SUMMARY", &summary_file)
-            .env("RUNNER_TEMP", work.path())
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.status.code(), Some(0), "{stdout}");
-        let outputs = parse_outputs(&std::fs::read_to_string(&outputs_file).unwrap());
+        let (code, stdout, outputs, step_summary) =
+            github_scan(&ns, "ghscan", &sets, work.path()).await;
+        assert_eq!(code, 0, "{stdout}");
         assert_eq!(outputs["verdict"], "passed");
         assert_eq!(outputs["exit-code"], "0");
         let run_id = outputs["run-id"].clone();
+        // The phases as groups (the runner's log followed onto the step's output), each closed;
+        // no annotation on a pass.
+        for phase in ["deploy", "scan", "retrieve", "process", "cleanup"] {
+            assert!(
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with(&format!("::group::{phase} "))),
+                "no group for {phase}: {stdout}"
+            );
+        }
+        assert_eq!(
+            stdout
+                .lines()
+                .filter(|l| l.starts_with("::group::"))
+                .count(),
+            stdout.lines().filter(|l| *l == "::endgroup::").count()
+        );
+        assert!(!stdout.contains("::error"), "{stdout}");
+        assert!(
+            scan::run_id_in(&stdout).as_deref() == Some(run_id.as_str()),
+            "{stdout}"
+        );
 
         // One complete run folder, the one the outputs name.
         let (store, _) = scan::s3_store();
@@ -597,14 +758,7 @@ async fn github_scan_outputs_match_the_stored_results() {
         let hdf = scan::get(store.as_ref(), &format!("{folder}/hdf.json")).await;
         let hdf_file = work.path().join("stored-hdf.json");
         std::fs::write(&hdf_file, &hdf).unwrap();
-        let summary = Command::new(eval_bin())
-            .args(["summary", "--format", "json", "--input"])
-            .arg(&hdf_file)
-            .output()
-            .await
-            .unwrap();
-        assert!(summary.status.success());
-        let summary: Value = serde_json::from_slice(&summary.stdout).unwrap();
+        let summary = summary_json(&hdf_file.display().to_string()).await;
         assert_eq!(outputs["compliance"], summary["compliance"].to_string());
         let library = sidescan_eval::summary::summarize(&sidescan_eval::hdf::parse(&hdf).unwrap());
         assert_eq!(outputs["compliance"], library.compliance.to_string());
@@ -614,9 +768,57 @@ async fn github_scan_outputs_match_the_stored_results() {
         assert!(junit.contains("<testsuite"), "{junit}");
         let report = read_json(Path::new(&outputs["report-path"]));
         assert_eq!(report["compliance"], summary["compliance"]);
-        let step_summary = std::fs::read_to_string(&summary_file).unwrap();
+        assert_reports_match(
+            &summary,
+            Path::new(&outputs["sarif-path"]),
+            Path::new(&outputs["codequality-path"]),
+        );
+        // With the run's metadata.json: one code scanning category per namespace and target.
+        let sarif = read_json(Path::new(&outputs["sarif-path"]));
+        assert_eq!(
+            sarif["runs"][0]["automationDetails"]["id"],
+            format!("sidescan/{ns}/distroless/")
+        );
         assert!(step_summary.contains(&run_id), "{step_summary}");
         scan::assert_nothing_left(&client, &ns, &run_id, "ghscan").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the dev cluster, images, S3 server and a release sidescan-eval: see the module docs"]
+async fn a_github_scan_that_misses_its_thresholds_is_annotated_once() {
+    with_temp_ns("cigh", |client, ns| async move {
+        let (access, secret, bucket) = s3_setup();
+        scan::create_store_secret(&client, &ns, &access, &secret).await;
+        let work = tempfile::tempdir().unwrap();
+        // The glibc target (root, a shell, a package manager) misses the gate.
+        let sets = vec![store_set(&bucket, "cigh")];
+        let (code, stdout, outputs, _) = github_scan(&ns, "ghfail", &sets, work.path()).await;
+        assert_eq!(code, 1, "{stdout}");
+        assert_eq!(outputs["verdict"], "not-met");
+        let errors: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("::error"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{stdout}");
+        assert!(
+            errors[0].starts_with(
+                "::error title=sidescan::thresholds not met (exit code 1): compliance "
+            ),
+            "{}",
+            errors[0]
+        );
+        let report = read_json(Path::new(&outputs["report-path"]));
+        let summary = summary_json(report["hdf_url"].as_str().unwrap()).await;
+        let failed = assert_reports_match(
+            &summary,
+            Path::new(&outputs["sarif-path"]),
+            Path::new(&outputs["codequality-path"]),
+        );
+        assert!(!failed.is_empty());
+        let run_id = outputs["run-id"].clone();
+        scan::assert_nothing_left(&client, &ns, &run_id, "ghfail").await;
     })
     .await;
 }

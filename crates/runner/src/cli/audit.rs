@@ -50,7 +50,22 @@ fn bad(message: String) -> ExitStatus {
     ExitStatus::BadInput
 }
 
+/// Runs the audit; in GitHub Actions a status other than passed is also an `::error::`
+/// annotation (the audit's own lines say which targets).
 pub async fn run(args: AuditArgs) -> ExitStatus {
+    let status = audit(args).await;
+    crate::cli::log::annotate_failure(match status {
+        ExitStatus::Passed => None,
+        ExitStatus::ThresholdsNotMet => Some("audit: thresholds not met (exit code 1)".into()),
+        ExitStatus::BadInput => Some("audit: bad input (exit code 2)".into()),
+        ExitStatus::Infrastructure => {
+            Some("audit: not every target could be scanned (exit code 3)".into())
+        }
+    });
+    status
+}
+
+async fn audit(args: AuditArgs) -> ExitStatus {
     let spec = match input::read_spec(&args.spec) {
         Ok(spec) => spec,
         Err(e) => return bad(e.to_string()),

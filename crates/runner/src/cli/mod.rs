@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod exporter;
+pub mod log;
 pub mod orchestrate;
 pub mod scan;
 

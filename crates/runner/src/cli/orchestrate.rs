@@ -93,17 +93,24 @@ fn prefix_file(file: &str, message: &str) -> String {
 /// Runs and prints the closing summary; the exit status is the verdict.
 pub async fn run(config: RunConfig) -> anyhow::Result<sidescan_core::ExitStatus> {
     let report = orchestrator::run(config).await;
+    crate::cli::log::flush();
+    let failure = orchestrator::report::failure_message(&report);
     if report.phases.is_empty() {
         // Nothing was deployed (bad input, cluster or store unreachable): one line.
         eprintln!(
             "sidescan-runner: {}",
             report.error.as_deref().unwrap_or("failed")
         );
+        crate::cli::log::annotate_failure(failure);
         return Ok(report.status);
     }
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    out.write_all(orchestrator::report::summary(&report).as_bytes())
-        .context("writing the summary")?;
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(orchestrator::report::summary(&report).as_bytes())
+            .context("writing the summary")?;
+        out.flush().context("writing the summary")?;
+    }
+    crate::cli::log::annotate_failure(failure);
     Ok(report.status)
 }

@@ -55,6 +55,13 @@ pub struct ScanArgs {
     gate: super::GateArgs,
 }
 
+impl ScanArgs {
+    /// `--quiet`: no phase lines.
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+}
+
 /// The run, and where its JSON report goes.
 pub struct ScanConfig {
     run: RunConfig,
@@ -236,7 +243,8 @@ fn run_config(args: ScanArgs) -> Result<RunConfig, String> {
         archive,
         thresholds,
         local_results: Some(args.results_dir),
-        progress: !args.quiet,
+        // The phase lines come from the phase events (see `cli::log`), not from the run.
+        progress: false,
         baseline,
         gate,
     })
@@ -283,6 +291,7 @@ fn write_report(path: &Path, report: &RunReport) -> Result<(), String> {
 /// for could not be written).
 pub async fn run(config: ScanConfig) -> anyhow::Result<ExitStatus> {
     let report = orchestrator::run(config.run).await;
+    crate::cli::log::flush();
     if report.phases.is_empty() {
         // Nothing was deployed (bad input, cluster or store unreachable): one line.
         eprintln!(
@@ -297,13 +306,18 @@ pub async fn run(config: ScanConfig) -> anyhow::Result<ExitStatus> {
         let _ = out.write_all(report::summary(&report).as_bytes());
         let _ = out.flush();
     }
-    if let Some(path) = &config.report_json
-        && let Err(e) = write_report(path, &report)
-    {
-        eprintln!("sidescan-runner: {e}");
-        return Ok(report.status.worst(ExitStatus::Infrastructure));
-    }
-    Ok(report.status)
+    let status = match &config.report_json {
+        Some(path) => match write_report(path, &report) {
+            Ok(()) => report.status,
+            Err(e) => {
+                eprintln!("sidescan-runner: {e}");
+                report.status.worst(ExitStatus::Infrastructure)
+            }
+        },
+        None => report.status,
+    };
+    crate::cli::log::annotate_failure(report::failure_message(&report));
+    Ok(status)
 }
 
 #[cfg(test)]

@@ -152,7 +152,8 @@ pub fn summary(report: &RunReport) -> String {
         report.status.code()
     );
     if let Some(error) = &report.error {
-        let _ = writeln!(out, "error: {error}");
+        // One line: a CI log reads a line that starts with `::` as a command.
+        let _ = writeln!(out, "error: {}", log_safe(error));
     }
     if let Some(results) = &report.results {
         let _ = writeln!(
@@ -173,6 +174,124 @@ pub fn summary(report: &RunReport) -> String {
         format_duration(report.total)
     );
     out
+}
+
+/// The CI system whose log the runner writes to, from its environment: GitHub Actions
+/// (`GITHUB_ACTIONS=true`) folds groups and shows `::error::` annotations, GitLab CI
+/// (`GITLAB_CI=true`) folds sections; anything else is a plain terminal or file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CiLog {
+    Plain,
+    GitHub,
+    GitLab,
+}
+
+impl CiLog {
+    /// From environment variables (`var` returns a variable's value).
+    pub fn detect(var: impl Fn(&str) -> Option<String>) -> CiLog {
+        if var("GITHUB_ACTIONS").as_deref() == Some("true") {
+            CiLog::GitHub
+        } else if var("GITLAB_CI").as_deref() == Some("true") {
+            CiLog::GitLab
+        } else {
+            CiLog::Plain
+        }
+    }
+}
+
+/// `text` safe as one line of a CI log: control characters (line breaks, carriage returns,
+/// escape sequences) become spaces, so no part of it can start a line of its own and be read as
+/// a workflow command or a section marker.
+pub fn log_safe(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    one_line(&cleaned)
+}
+
+/// A GitHub workflow command's message: `%`, CR and LF escaped as the runner expects.
+pub fn github_escape(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// The lines a finished phase prints: its phase line and, folded under it where the CI log
+/// folds, `details` (what was logged while the phase ran). Plain: the phase line alone (details
+/// were printed as they came). GitHub: a `::group::` titled with the phase line. GitLab: a
+/// collapsed section (expanded when the phase failed) from `ended_unix - duration` to
+/// `ended_unix`, so GitLab shows the phase's duration.
+pub fn phase_block(ci: CiLog, p: &PhaseReport, details: &[String], ended_unix: u64) -> Vec<String> {
+    let line = phase_line(&PhaseReport {
+        detail: log_safe(&p.detail),
+        ..p.clone()
+    });
+    let body = details.iter().map(|d| log_safe(d));
+    match ci {
+        CiLog::Plain => vec![line],
+        CiLog::GitHub => std::iter::once(format!("::group::{}", github_escape(&line)))
+            .chain(body)
+            .chain(std::iter::once("::endgroup::".to_string()))
+            .collect(),
+        CiLog::GitLab => {
+            let name = format!("sidescan_{}", p.phase.as_str());
+            let started = ended_unix.saturating_sub(p.duration.as_secs_f64().round() as u64);
+            let options = if p.ok { "[collapsed=true]" } else { "" };
+            std::iter::once(format!(
+                "section_start:{started}:{name}{options}\r\x1b[0K{line}"
+            ))
+            .chain(body)
+            .chain(std::iter::once(format!(
+                "section_end:{ended_unix}:{name}\r\x1b[0K"
+            )))
+            .collect()
+        }
+    }
+}
+
+/// What failed, in one line for a CI annotation: the verdict with its exit code and, for
+/// thresholds not met, the compliance and the violated thresholds; otherwise the error. `None`
+/// when the run passed.
+pub fn failure_message(report: &RunReport) -> Option<String> {
+    let error = report.error.as_deref().map(one_line);
+    let message = match report.status {
+        ExitStatus::Passed => return None,
+        ExitStatus::ThresholdsNotMet => {
+            let compliance = report
+                .evaluation
+                .as_ref()
+                .map_or_else(|| "?".to_string(), |e| e.summary.compliance.to_string());
+            let violations: Vec<String> = report
+                .evaluation
+                .as_ref()
+                .and_then(|e| e.validation.as_ref())
+                .map(|v| v.violations.iter().map(|x| one_line(&x.message)).collect())
+                .unwrap_or_default();
+            format!(
+                "thresholds not met (exit code 1): compliance {compliance}%: {}",
+                violations.join("; ")
+            )
+        }
+        ExitStatus::BadInput => format!(
+            "bad input (exit code 2): {}",
+            error.as_deref().unwrap_or("no error message")
+        ),
+        ExitStatus::Infrastructure => format!(
+            "the scan could not run (exit code 3): {}",
+            error.as_deref().unwrap_or("no error message")
+        ),
+    };
+    Some(message)
+}
+
+/// The `::error::` annotation GitHub shows on the job for a run that did not pass.
+pub fn github_error(title: &str, message: &str) -> String {
+    format!(
+        "::error title={}::{}",
+        github_escape(title).replace(':', "%3A").replace(',', "%2C"),
+        github_escape(message)
+    )
 }
 
 /// The verdict's name in the machine-readable run report (`scan --report-json`).
@@ -302,6 +421,143 @@ mod tests {
             text.contains("run abc123 in 3.00s, 3 Kubernetes API requests"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_ci_log_comes_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(CiLog::detect(env(&[])), CiLog::Plain);
+        assert_eq!(
+            CiLog::detect(env(&[("GITHUB_ACTIONS", "true")])),
+            CiLog::GitHub
+        );
+        assert_eq!(CiLog::detect(env(&[("GITLAB_CI", "true")])), CiLog::GitLab);
+        assert_eq!(
+            CiLog::detect(env(&[("GITHUB_ACTIONS", "false"), ("CI", "true")])),
+            CiLog::Plain
+        );
+    }
+
+    #[test]
+    fn phases_fold_into_github_groups_and_gitlab_sections() {
+        let deploy = phase(Phase::Deploy, 2412, true, "pod x running");
+        let details = vec!["info: stored (key=k)".to_string()];
+        assert_eq!(
+            phase_block(CiLog::Plain, &deploy, &details, 1_700_000_010),
+            ["deploy       2.41s  ok      pod x running"]
+        );
+        assert_eq!(
+            phase_block(CiLog::GitHub, &deploy, &details, 1_700_000_010),
+            [
+                "::group::deploy       2.41s  ok      pod x running",
+                "info: stored (key=k)",
+                "::endgroup::"
+            ]
+        );
+        assert_eq!(
+            phase_block(CiLog::GitLab, &deploy, &details, 1_700_000_010),
+            [
+                "section_start:1700000008:sidescan_deploy[collapsed=true]\r\x1b[0Kdeploy       2.41s  ok      pod x running",
+                "info: stored (key=k)",
+                "section_end:1700000010:sidescan_deploy\r\x1b[0K"
+            ]
+        );
+        // A failed phase's section stays open; an empty group is still a group.
+        let failed = phase(Phase::Scan, 500, false, "scanner crashed");
+        assert_eq!(
+            phase_block(CiLog::GitLab, &failed, &[], 1_700_000_010)[0],
+            "section_start:1700000009:sidescan_scan\r\x1b[0Kscan          500ms  FAILED  scanner crashed"
+        );
+        assert_eq!(
+            phase_block(CiLog::GitHub, &failed, &[], 1),
+            [
+                "::group::scan          500ms  FAILED  scanner crashed",
+                "::endgroup::"
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_a_phase_or_a_log_line_says_can_become_a_ci_command() {
+        let forged = phase(
+            Phase::Retrieve,
+            7,
+            false,
+            "last log line: x\n::add-mask::y\r\x1b[2K",
+        );
+        let details = vec!["info: a\n::endgroup::".to_string()];
+        let lines = phase_block(CiLog::GitHub, &forged, &details, 1);
+        assert_eq!(
+            lines,
+            [
+                "::group::retrieve       7ms  FAILED  last log line: x ::add-mask::y [2K",
+                "info: a ::endgroup::",
+                "::endgroup::"
+            ]
+        );
+        // %, CR and LF in a workflow command's message are escaped.
+        assert_eq!(github_escape("88% < 90%\r\n"), "88%25 < 90%25%0D%0A");
+        let lines = phase_block(CiLog::GitLab, &forged, &details, 10);
+        assert!(
+            lines[1..]
+                .iter()
+                .all(|l| !l.contains('\r') || l.starts_with("section_end:"))
+        );
+    }
+
+    #[test]
+    fn a_failure_becomes_one_github_annotation() {
+        let evaluation = evaluated("compliance.min: 80\nfailed.medium.max: 0\n");
+        let not_met = RunReport {
+            status: evaluation.status,
+            evaluation: Some(evaluation),
+            ..RunReport::default()
+        };
+        let message = failure_message(&not_met).unwrap();
+        assert!(
+            message.starts_with("thresholds not met (exit code 1): compliance 50%: "),
+            "{message}"
+        );
+        assert!(message.contains("; "), "two violations: {message}");
+        let annotation = github_error("sidescan", &message);
+        assert!(
+            annotation.starts_with(
+                "::error title=sidescan::thresholds not met (exit code 1): compliance 50%25: "
+            ),
+            "{annotation}"
+        );
+        assert_eq!(annotation.lines().count(), 1);
+
+        let infra = RunReport {
+            status: ExitStatus::Infrastructure,
+            error: Some("deploy deadline of 5 s passed\nretry".into()),
+            ..RunReport::default()
+        };
+        assert_eq!(
+            failure_message(&infra).unwrap(),
+            "the scan could not run (exit code 3): deploy deadline of 5 s passed retry"
+        );
+        let bad = RunReport {
+            status: ExitStatus::BadInput,
+            error: Some("t.yml: unknown threshold key(s): x".into()),
+            ..RunReport::default()
+        };
+        assert_eq!(
+            github_error("sidescan", &failure_message(&bad).unwrap()),
+            "::error title=sidescan::bad input (exit code 2): t.yml: unknown threshold key(s): x"
+        );
+        let passed = RunReport {
+            status: ExitStatus::Passed,
+            ..RunReport::default()
+        };
+        assert_eq!(failure_message(&passed), None);
     }
 
     /// An evaluation of two controls (one passed, one failed medium) against `threshold`.
