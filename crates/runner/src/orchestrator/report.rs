@@ -473,12 +473,12 @@ mod tests {
         let failed = phase(Phase::Scan, 500, false, "scanner crashed");
         assert_eq!(
             phase_block(CiLog::GitLab, &failed, &[], 1_700_000_010)[0],
-            "section_start:1700000009:sidescan_scan\r\x1b[0Kscan          500ms  FAILED  scanner crashed"
+            "section_start:1700000009:sidescan_scan\r\x1b[0Kscan         500ms  FAILED  scanner crashed"
         );
         assert_eq!(
             phase_block(CiLog::GitHub, &failed, &[], 1),
             [
-                "::group::scan          500ms  FAILED  scanner crashed",
+                "::group::scan         500ms  FAILED  scanner crashed",
                 "::endgroup::"
             ]
         );
