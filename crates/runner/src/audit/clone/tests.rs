@@ -1,8 +1,11 @@
 use super::*;
 use crate::audit::discover::Target;
-use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec, SecurityContext, Volume};
 use serde_json::{Value, json};
-use sidescan_core::audit::{AuditSpec, WorkloadKind};
+use sidescan_core::audit::record::VolumeNote;
+use sidescan_core::audit::{AuditSpec, PlacementMode, WorkloadKind};
+use sidescan_core::names;
+use sidescan_core::spec::ScanBackend;
 
 pub(crate) fn spec(extra: Value) -> AuditSpec {
     let mut base = json!({
@@ -664,4 +667,235 @@ fn secrets_privileges_and_unplaced_namespaces_never_reach_a_clone() {
     let scan_ns = spec(json!({}));
     assert!(build(&t, &req(&scan_ns, "shop")).is_err());
     assert!(build(&t, &req(&scan_ns, "sidescan")).is_ok());
+}
+
+// The builders on their own.
+
+fn volume(value: Value) -> Volume {
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn a_secret_volume_is_replaced_wherever_the_clone_runs() {
+    let creds = volume(json!({"name": "creds", "secret": {"secretName": "web-creds"}}));
+    for placement in [
+        PlacementMode::WorkloadNamespace,
+        PlacementMode::ScanNamespace,
+    ] {
+        let (cloned, note) = volumes::clone_volume(&creds, placement, "shop");
+        assert_eq!(cloned.name, "creds");
+        assert!(cloned.secret.is_none() && cloned.empty_dir.is_some());
+        let note = note.unwrap();
+        assert_eq!(
+            (note.kind.as_str(), note.reason.as_str()),
+            ("secret", SECRETS_NOT_MOUNTED)
+        );
+    }
+}
+
+#[test]
+fn a_host_path_is_replaced_by_an_empty_directory_without_a_size_limit() {
+    let host = volume(json!({"name": "host", "hostPath": {"path": "/var/log"}}));
+    let (cloned, note) = volumes::clone_volume(&host, PlacementMode::WorkloadNamespace, "shop");
+    assert!(cloned.host_path.is_none());
+    assert_eq!(cloned.empty_dir.unwrap().size_limit, None);
+    let note = note.unwrap();
+    assert_eq!(note.kind, "hostPath");
+    assert_eq!(note.reason, "host paths are never mounted into clones");
+}
+
+#[test]
+fn a_config_map_is_mounted_only_in_the_workloads_namespace() {
+    let config = volume(json!({"name": "config", "configMap": {"name": "web-config"}}));
+    let (same, note) = volumes::clone_volume(&config, PlacementMode::WorkloadNamespace, "shop");
+    assert_eq!(same, config);
+    assert_eq!(note, None);
+    let (other, note) = volumes::clone_volume(&config, PlacementMode::ScanNamespace, "sidescan");
+    assert!(other.config_map.is_none() && other.empty_dir.is_some());
+    let reason = note.unwrap().reason;
+    assert!(reason.contains("clones run in sidescan"), "{reason}");
+}
+
+#[test]
+fn a_projected_volume_keeps_its_safe_sources_and_lists_the_others() {
+    let token = volume(json!({"name": "token", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token"}},
+        {"configMap": {"name": "ca"}},
+        {"downwardAPI": {"items": [{"path": "l", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+    ]}}));
+    let (narrowed, note) = volumes::clone_volume(&token, PlacementMode::ScanNamespace, "sidescan");
+    let sources = narrowed.projected.unwrap().sources.unwrap();
+    assert_eq!(sources.len(), 1);
+    assert!(sources[0].downward_api.is_some());
+    let reason = note.unwrap().reason;
+    assert!(
+        reason.starts_with(
+            "partly mounted: left out a ServiceAccount token (clones mount none); a ConfigMap:"
+        ),
+        "{reason}"
+    );
+    // Nothing safe left: the volume is replaced, not mounted with no sources.
+    let unsafe_only = volume(json!({"name": "token", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token"}}, {"secret": {"name": "tls"}}]}}));
+    let (replaced, note) =
+        volumes::clone_volume(&unsafe_only, PlacementMode::WorkloadNamespace, "shop");
+    assert!(replaced.projected.is_none() && replaced.empty_dir.is_some());
+    assert!(
+        note.unwrap()
+            .reason
+            .starts_with("its sources are not mounted: ")
+    );
+}
+
+#[test]
+fn only_replaced_volumes_lose_their_mount_propagation() {
+    let mut original = template().spec.unwrap().containers[0].clone();
+    for m in original.volume_mounts.iter_mut().flatten() {
+        m.mount_propagation = Some("HostToContainer".into());
+    }
+    let note = |name: &str, reason: &str| VolumeNote {
+        name: name.into(),
+        kind: "projected".into(),
+        reason: reason.into(),
+    };
+    let notes = [
+        note("host", "host paths are never mounted"),
+        note("token", "partly mounted: x"),
+    ];
+    let built = target::container(&original, &notes, &spec(json!({})));
+    let propagation = |name: &str| {
+        let mounts = built.container.volume_mounts.iter().flatten();
+        mounts
+            .filter(|m| m.name == name)
+            .map(|m| m.mount_propagation.clone())
+            .next()
+            .unwrap()
+    };
+    assert_eq!(propagation("host"), None);
+    assert_eq!(propagation("token").as_deref(), Some("HostToContainer"));
+    assert_eq!(propagation("config").as_deref(), Some("HostToContainer"));
+}
+
+#[test]
+fn the_target_container_drops_ports_probes_lifecycle_and_devices_and_lists_them() {
+    let original: Container = serde_json::from_value(json!({
+        "name": "app", "image": "web:1", "tty": true, "stdin": true,
+        "ports": [{"containerPort": 8080}],
+        "readinessProbe": {"tcpSocket": {"port": 8080}},
+        "lifecycle": {"preStop": {"exec": {"command": ["/bye"]}}},
+        "volumeDevices": [{"name": "raw", "devicePath": "/dev/xvda"}],
+    }))
+    .unwrap();
+    let (kept, dropped) = target::without_production_settings(&original);
+    assert_eq!(kept.image.as_deref(), Some("web:1"));
+    assert!(kept.ports.is_none() && kept.readiness_probe.is_none() && kept.lifecycle.is_none());
+    assert!(kept.volume_devices.is_none() && kept.tty.is_none() && kept.stdin.is_none());
+    assert_eq!(
+        dropped,
+        [
+            "ports",
+            "probes",
+            "lifecycle hooks",
+            "volumeDevices (raw block devices)"
+        ]
+    );
+    // Nothing to drop, nothing listed (tty and stdin are not worth a note).
+    let plain: Container = serde_json::from_value(json!({"name": "app", "tty": true})).unwrap();
+    assert!(target::without_production_settings(&plain).1.is_empty());
+}
+
+#[test]
+fn config_map_references_stay_only_in_the_workloads_namespace() {
+    let original: Container = serde_json::from_value(json!({
+        "name": "app",
+        "env": [
+            {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "a"}}},
+            {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "b"}}},
+        ],
+        "envFrom": [{"configMapRef": {"name": "c"}}, {"secretRef": {"name": "s"}}],
+    }))
+    .unwrap();
+    let mut here = original.clone();
+    let left_out = target::leave_out_references(&mut here, false);
+    assert_eq!(left_out, ["B", "envFrom Secret s"]);
+    assert_eq!(here.env.unwrap().len(), 1);
+    assert_eq!(here.env_from.unwrap().len(), 1);
+    let mut elsewhere = original;
+    let left_out = target::leave_out_references(&mut elsewhere, true);
+    assert_eq!(
+        left_out,
+        ["A", "B", "envFrom ConfigMap c", "envFrom Secret s"]
+    );
+    assert_eq!(elsewhere.env, Some(vec![]));
+    assert_eq!(elsewhere.env_from, None, "no empty envFrom");
+}
+
+#[test]
+fn privileges_beyond_baseline_are_dropped_and_an_empty_add_goes() {
+    let mut sc: SecurityContext = serde_json::from_value(json!({
+        "privileged": true, "runAsUser": 1000,
+        "capabilities": {"add": ["SYS_ADMIN"], "drop": ["ALL"]},
+    }))
+    .unwrap();
+    let dropped = target::narrow_privileges(&mut sc);
+    assert_eq!(sc.privileged, None);
+    assert_eq!(sc.run_as_user, Some(1000));
+    let caps = sc.capabilities.unwrap();
+    assert_eq!((caps.add, caps.drop), (None, Some(vec!["ALL".to_string()])));
+    assert_eq!(dropped.len(), 2);
+    assert!(
+        dropped[1].starts_with("capabilities SYS_ADMIN "),
+        "{dropped:?}"
+    );
+}
+
+#[test]
+fn sidescan_volumes_come_in_order_and_hold_only_when_the_target_runs_it() {
+    let names = |spec: &AuditSpec, profile: Option<&ProfileMount>| -> Vec<String> {
+        volumes::sidescan_volumes(spec, profile)
+            .into_iter()
+            .map(|v| v.name)
+            .collect()
+    };
+    let profile = ProfileMount {
+        config_map: "p".into(),
+        files: vec!["inspec.yml".into()],
+    };
+    assert_eq!(
+        names(&spec(json!({})), Some(&profile)),
+        [PROFILE_VOLUME, RESULTS_VOLUME, TMP_VOLUME, HOLD_VOLUME]
+    );
+    assert_eq!(
+        names(&spec(json!({"target": {"run": "entrypoint"}})), None),
+        [RESULTS_VOLUME, TMP_VOLUME]
+    );
+    assert!(hold::init_container(&spec(json!({"target": {"run": "entrypoint"}})), true).is_none());
+}
+
+#[test]
+fn the_hold_installer_is_restricted_and_its_seccomp_profile_follows_the_cluster() {
+    let installer = hold::init_container(&spec(json!({})), true).unwrap();
+    let sc = installer.security_context.unwrap();
+    assert_eq!(
+        (sc.run_as_user, sc.run_as_non_root),
+        (Some(INSTALLER_UID), Some(true))
+    );
+    assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    let old = hold::init_container(&spec(json!({})), false).unwrap();
+    assert!(old.security_context.unwrap().seccomp_profile.is_none());
+}
+
+#[test]
+fn host_network_is_listed_only_when_the_cluster_setting_drops_it() {
+    let mut pod = template().spec.unwrap();
+    pod.host_network = Some(true);
+    let kept = placement::not_reproduced(&pod, &spec(json!({})));
+    assert!(!kept.iter().any(|n| n == "hostNetwork"), "{kept:?}");
+    let off = spec(json!({"cluster": {"hostNetwork": false}}));
+    let dropped = placement::not_reproduced(&pod, &off);
+    assert!(dropped.iter().any(|n| n == "hostNetwork"), "{dropped:?}");
+    assert_eq!(
+        placement::pod_spec(&pod, &target(), &off).host_network,
+        None
+    );
 }
