@@ -86,6 +86,7 @@ fn agent_runs_on(root: &Path) -> (Vec<u64>, Vec<u64>) {
     let mut rss = Vec::new();
     for _ in 0..5 {
         let out = Command::new(env!("CARGO_BIN_EXE_sidescan-agent"))
+            .env("SIDESCAN_LOG_FORMAT", "json")
             .args([
                 "scan",
                 "--target-process",

@@ -125,6 +125,7 @@ impl Work {
         let mut command = as_scanner(mode, TARGET_UID);
         command
             .arg(self.dir.path().join("sidescan-agent"))
+            .env("SIDESCAN_LOG_FORMAT", "json")
             .args(["scan", "--backend", "builtin", "--target-pid"])
             .arg(pid.to_string())
             .args(["--wait-seconds", "10", "--target-name", "planted"])

@@ -368,6 +368,7 @@ fn cinc_backend_runs_the_auditor_in_the_view_and_accepts_exit_100() {
 fn agent(args: &[&str], results: &Path) -> (i32, String, serde_json::Value) {
     let term = results.join("termination-log");
     let out = Command::new(env!("CARGO_BIN_EXE_sidescan-agent"))
+        .env("SIDESCAN_LOG_FORMAT", "json")
         .arg("scan")
         .args(args)
         .arg("--proot-preload")
@@ -528,6 +529,7 @@ fn a_target_of_another_uid_is_explained_without_sys_ptrace() {
             "--bounding-set=-all",
         ])
         .arg(&binary)
+        .env("SIDESCAN_LOG_FORMAT", "json")
         .args([
             "scan",
             "--target-pid",
@@ -559,6 +561,7 @@ fn an_unreachable_store_fails_before_the_scan() {
     let results = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_sidescan-agent"))
+        .env("SIDESCAN_LOG_FORMAT", "json")
         .args([
             "scan",
             "--target-process",
@@ -616,6 +619,7 @@ fn bad_values_fail_fast_with_exit_2_naming_the_flag() {
     std::fs::write(&file, "x").unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_sidescan-agent"))
+            .env("SIDESCAN_LOG_FORMAT", "json")
             .arg("scan")
             .args(["--target-pid", "1", "--wait-seconds", "1"])
             .args(args)
@@ -929,6 +933,7 @@ fn cinc_view_works_as_the_targets_uid_without_any_capability() {
         .args(["--reuid", "65532", "--regid", "65532", "--clear-groups"])
         .args(["--inh-caps=-all", "--bounding-set=-all"])
         .arg(&binary)
+        .env("SIDESCAN_LOG_FORMAT", "json")
         .args([
             "scan",
             "--backend",
@@ -1178,6 +1183,7 @@ impl Workspace {
         let term = results.path().join("termination-log");
         let out = as_scanner(mode)
             .arg(self.path("sidescan-agent"))
+            .env("SIDESCAN_LOG_FORMAT", "json")
             .arg("scan")
             .args(args)
             .args(self.tools_and_outputs(results.path(), &term))
@@ -1699,6 +1705,7 @@ fn sigterm_kills_the_scan_and_reports_it() {
     let results = tempfile::tempdir().unwrap();
     let term = results.path().join("termination-log");
     let mut agent = Command::new(ws.path("sidescan-agent"))
+        .env("SIDESCAN_LOG_FORMAT", "json")
         .args([
             "scan",
             "--backend",
@@ -1753,6 +1760,7 @@ fn a_target_that_exits_during_the_scan_gives_no_result() {
     let results = tempfile::tempdir().unwrap();
     let term = results.path().join("termination-log");
     let agent = Command::new(ws.path("sidescan-agent"))
+        .env("SIDESCAN_LOG_FORMAT", "json")
         .args(["scan", "--backend", "cinc", "--target-pid"])
         .arg(target.pid.to_string())
         .args(["--wait-seconds", "10", "--profile"])
@@ -1804,6 +1812,7 @@ fn a_store_lost_during_the_scan_keeps_the_results_on_the_volume() {
     let term = results.path().join("termination-log");
     let store_url = format!("s3://{}/kept", s3.bucket);
     let mut command = Command::new(ws.path("sidescan-agent"));
+    command.env("SIDESCAN_LOG_FORMAT", "json");
     command
         .args(["scan", "--backend", "cinc", "--target-process"])
         .args(["sidescankeptlocally", "--wait-seconds", "10", "--profile"])

@@ -35,6 +35,8 @@ pub mod env {
     /// The run's presigned upload URLs (JSON: file name to URL), handed over by the orchestrator
     /// or the audit runner; the agent removes it from its environment before anything else.
     pub const UPLOAD_URLS: &str = "SIDESCAN_UPLOAD_URLS";
+    /// `text` or `json`: scan pods and clones log JSON lines for the cluster's log collectors.
+    pub const LOG_FORMAT: &str = "SIDESCAN_LOG_FORMAT";
 }
 
 /// How the agent finds the target (`--identify`).

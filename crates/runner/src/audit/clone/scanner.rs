@@ -162,6 +162,8 @@ pub(super) fn environment(target: &Target, req: &CloneRequest<'_>, context: &Val
         env("POD_NAMESPACE", &target.namespace),
         field_env("NODE_NAME", "spec.nodeName"),
         env(AUDIT_CONTEXT_ENV, &context.to_string()),
+        // JSON log lines for the cluster's log collectors, as in the rendered scan pods.
+        env(sidescan_core::scanner::env::LOG_FORMAT, "json"),
     ];
     if let Some(endpoint) = &results.endpoint {
         vars.push(env("AWS_ENDPOINT_URL", endpoint));
