@@ -258,152 +258,33 @@ pub fn config(args: ScanArgs) -> Result<AgentConfig, String> {
 }
 
 /// The configuration from the arguments and what `main` took out of the environment (the
-/// upload grant, static credentials).
+/// upload grant, static credentials). Each step checks its own flags; the first error wins.
 pub fn config_with(args: ScanArgs, taken: crate::secrets::Taken) -> Result<AgentConfig, String> {
-    let upload = match (&taken.grant, &args.store_credentials) {
-        (Some(text), _) => crate::Upload::Grant(crate::secrets::parse_grant(text)?),
-        (None, dir) => crate::Upload::Store {
-            settings: sidescan_store::S3Settings {
-                credentials: taken.credentials,
-                ..sidescan_store::S3Settings::default()
-            },
-            credentials_dir: dir.clone(),
-        },
-    };
-    let targeting = if let Some(pid) = args.target_pid {
-        Targeting::Fixed(Selector::Pid(pid))
-    } else if let Some(id) = args.container_id.clone() {
-        Targeting::Fixed(Selector::ContainerId(id))
-    } else {
-        let access = crate::pod::ApiAccess::in_cluster(&args.api_token_dir);
-        let pod = |access: crate::pod::ApiAccess, pod: &String| Targeting::Pod {
-            access,
-            namespace: args
-                .pod_namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-            pod_name: pod.clone(),
-            container: args.target_container.clone(),
-            own_container: Some(
-                args.scanner_container
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_SCANNER_CONTAINER.into()),
-            ),
-        };
-        match (
-            args.identify.unwrap_or(IdentifyArg::Auto),
-            &args.pod_name,
-            access,
-        ) {
-            (IdentifyArg::Heuristic, _, _) => Targeting::Fixed(Selector::Heuristic),
-            (IdentifyArg::Api, None, _) => {
-                return Err(
-                    "--identify api needs the pod name (POD_NAME from the downward API)".into(),
-                );
-            }
-            (IdentifyArg::Api, Some(_), None) => {
-                return Err(format!(
-                    "--identify api needs the Kubernetes API: KUBERNETES_SERVICE_HOST and a token \
-                     in --api-token-dir {}",
-                    args.api_token_dir.display()
-                ));
-            }
-            (IdentifyArg::Api, Some(name), Some(access)) => pod(access, name),
-            (IdentifyArg::Auto, Some(name), Some(access)) if args.target_process.is_none() => {
-                pod(access, name)
-            }
-            (IdentifyArg::Auto, _, _) => match &args.target_process {
-                Some(pattern) => Targeting::Fixed(Selector::Pattern(pattern.clone())),
-                None => Targeting::Fixed(Selector::Heuristic),
-            },
-        }
-    };
-    let run_id = match &args.run_id {
-        Some(id) => Some(RunId::parse(id).map_err(|e| format!("--run-id: {e}"))?),
-        None => None,
-    };
-    let (run_id, folder_started) = match &args.run_folder {
-        Some(folder) => {
-            let (started, folder_id) = sidescan_core::RunLocation::parse_folder_name(folder)
-                .map_err(|e| format!("--run-folder: {e}"))?;
-            if run_id.as_ref().is_some_and(|id| *id != folder_id) {
-                return Err(format!(
-                    "--run-folder {folder} names run {folder_id}, --run-id another"
-                ));
-            }
-            (folder_id, Some(started))
-        }
-        None => (run_id.unwrap_or_else(crate::random_run_id), None),
-    };
+    let upload = upload(taken, &args.store_credentials)?;
+    let targeting = targeting(&args)?;
+    let (run_id, folder_started) =
+        run_identity(args.run_id.as_deref(), args.run_folder.as_deref())?;
     let backend = match args.backend {
         BackendArg::Builtin => Backend::Builtin,
         BackendArg::Cinc => Backend::Cinc,
     };
-    let input_files = args
-        .input_files
-        .iter()
-        .map(|p| absolute("--input-file", p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let waiver_files = args
-        .waiver_files
-        .iter()
-        .map(|p| absolute("--waiver-file", p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let input_files = absolute_all("--input-file", &args.input_files)?;
+    let waiver_files = absolute_all("--waiver-file", &args.waiver_files)?;
     let results_dir = absolute(
         "--results-dir",
         args.results_dir
             .as_deref()
             .unwrap_or(std::path::Path::new(DEFAULT_RESULTS_DIR)),
     )?;
-    let profile_source = match &args.profile {
-        Some(value) => Some(match profile::source(value) {
-            ProfileSource::Path(path) => ProfileSource::Path(absolute("--profile", &path)?),
-            url => {
-                profile::locate(value, args.profile_sha256.as_deref())
-                    .map_err(|e| e.to_string())?;
-                url
-            }
-        }),
-        None => None,
-    };
-    if args.profile_sha256.is_some() && !matches!(profile_source, Some(ProfileSource::Url(_))) {
-        return Err("--profile-sha256 applies to a profile fetched from a URL".into());
-    }
+    let profile_source = profile_source(&args)?;
     let cinc = match (backend, profile_source) {
         (Backend::Cinc, None) => return Err("--backend cinc needs --profile".into()),
-        (_, Some(profile)) => Some(CincOptions {
-            cinc_auditor: args.cinc_auditor.clone(),
-            profile,
-            profile_sha256: args.profile_sha256.clone(),
-            profile_max_bytes: args.profile_max_bytes,
-            report_max_bytes: args.report_max_bytes,
-            input_files: input_files.clone(),
-            waiver_files: waiver_files.clone(),
-            proot: which(&args.proot),
-            proot_preload: (!args.proot_preload.as_os_str().is_empty())
-                .then(|| args.proot_preload.clone()),
-            allow_writable_view: args.allow_writable_view,
-            fallback_bin: args
-                .fallback_bin
-                .is_dir()
-                .then(|| args.fallback_bin.clone()),
-            timeout: Duration::from_secs(args.scan_timeout),
-        }),
+        (_, Some(profile)) => Some(cinc_options(&args, profile, &input_files, &waiver_files)),
         _ => None,
     };
     let namespace = args.pod_namespace.clone().unwrap_or_else(|| "local".into());
-    sidescan_core::names::check_dns_label("namespace", &namespace).map_err(|e| e.to_string())?;
-    if let Some(name) = &args.target_name {
-        sidescan_core::names::check_dns_subdomain("--target-name", name)
-            .map_err(|e| e.to_string())?;
-    }
-    let audit_context = match &args.audit_context {
-        Some(text) => Some(
-            serde_json::from_str::<serde_json::Value>(text)
-                .map_err(|e| format!("SIDESCAN_AUDIT_CONTEXT: not JSON: {e}"))?,
-        ),
-        None => None,
-    };
+    check_names(&namespace, args.target_name.as_deref())?;
+    let audit_context = audit_context(args.audit_context.as_deref())?;
     Ok(AgentConfig {
         backend,
         targeting,
@@ -430,6 +311,182 @@ pub fn config_with(args: ScanArgs, taken: crate::secrets::Taken) -> Result<Agent
         log_results_on_failure: args.log_results_on_failure,
         upload,
     })
+}
+
+/// How results reach the store: the workflow's grant (presigned uploads) when there is one,
+/// else the store's own credentials.
+fn upload(
+    taken: crate::secrets::Taken,
+    store_credentials: &Option<PathBuf>,
+) -> Result<crate::Upload, String> {
+    Ok(match (&taken.grant, store_credentials) {
+        (Some(text), _) => crate::Upload::Grant(crate::secrets::parse_grant(text)?),
+        (None, dir) => crate::Upload::Store {
+            settings: sidescan_store::S3Settings {
+                credentials: taken.credentials,
+                ..sidescan_store::S3Settings::default()
+            },
+            credentials_dir: dir.clone(),
+        },
+    })
+}
+
+/// A PID or container ID given is used as is; otherwise the API access is looked up (the
+/// environment and the token directory) and [`identify_target`] decides.
+fn targeting(args: &ScanArgs) -> Result<Targeting, String> {
+    if let Some(pid) = args.target_pid {
+        return Ok(Targeting::Fixed(Selector::Pid(pid)));
+    }
+    if let Some(id) = args.container_id.clone() {
+        return Ok(Targeting::Fixed(Selector::ContainerId(id)));
+    }
+    let access = crate::pod::ApiAccess::in_cluster(&args.api_token_dir);
+    identify_target(args, access)
+}
+
+/// How `--identify` finds the target, given whether the API can be reached: `auto` asks the
+/// API when it can and no `--target-process` is given, else matches the pattern, else guesses.
+fn identify_target(
+    args: &ScanArgs,
+    access: Option<crate::pod::ApiAccess>,
+) -> Result<Targeting, String> {
+    let pod = |access: crate::pod::ApiAccess, pod: &String| Targeting::Pod {
+        access,
+        namespace: args
+            .pod_namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        pod_name: pod.clone(),
+        container: args.target_container.clone(),
+        own_container: Some(
+            args.scanner_container
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCANNER_CONTAINER.into()),
+        ),
+    };
+    Ok(
+        match (
+            args.identify.unwrap_or(IdentifyArg::Auto),
+            &args.pod_name,
+            access,
+        ) {
+            (IdentifyArg::Heuristic, _, _) => Targeting::Fixed(Selector::Heuristic),
+            (IdentifyArg::Api, None, _) => {
+                return Err(
+                    "--identify api needs the pod name (POD_NAME from the downward API)".into(),
+                );
+            }
+            (IdentifyArg::Api, Some(_), None) => {
+                return Err(format!(
+                    "--identify api needs the Kubernetes API: KUBERNETES_SERVICE_HOST and a token \
+                     in --api-token-dir {}",
+                    args.api_token_dir.display()
+                ));
+            }
+            (IdentifyArg::Api, Some(name), Some(access)) => pod(access, name),
+            (IdentifyArg::Auto, Some(name), Some(access)) if args.target_process.is_none() => {
+                pod(access, name)
+            }
+            (IdentifyArg::Auto, _, _) => match &args.target_process {
+                Some(pattern) => Targeting::Fixed(Selector::Pattern(pattern.clone())),
+                None => Targeting::Fixed(Selector::Heuristic),
+            },
+        },
+    )
+}
+
+/// The run id and, when the workflow fixed the run's folder, the start time it names. A folder
+/// and a run id given together must agree; with neither the id is random.
+fn run_identity(
+    run_id: Option<&str>,
+    run_folder: Option<&str>,
+) -> Result<(RunId, Option<jiff::Timestamp>), String> {
+    let run_id = match run_id {
+        Some(id) => Some(RunId::parse(id).map_err(|e| format!("--run-id: {e}"))?),
+        None => None,
+    };
+    match run_folder {
+        Some(folder) => {
+            let (started, folder_id) = sidescan_core::RunLocation::parse_folder_name(folder)
+                .map_err(|e| format!("--run-folder: {e}"))?;
+            if run_id.as_ref().is_some_and(|id| *id != folder_id) {
+                return Err(format!(
+                    "--run-folder {folder} names run {folder_id}, --run-id another"
+                ));
+            }
+            Ok((folder_id, Some(started)))
+        }
+        None => Ok((run_id.unwrap_or_else(crate::random_run_id), None)),
+    }
+}
+
+fn absolute_all(flag: &str, paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    paths.iter().map(|p| absolute(flag, p)).collect()
+}
+
+/// `--profile`: a local path made absolute, or a URL checked now (before anything runs);
+/// `--profile-sha256` only with a URL.
+fn profile_source(args: &ScanArgs) -> Result<Option<ProfileSource>, String> {
+    let source = match &args.profile {
+        Some(value) => Some(match profile::source(value) {
+            ProfileSource::Path(path) => ProfileSource::Path(absolute("--profile", &path)?),
+            url => {
+                profile::locate(value, args.profile_sha256.as_deref())
+                    .map_err(|e| e.to_string())?;
+                url
+            }
+        }),
+        None => None,
+    };
+    if args.profile_sha256.is_some() && !matches!(source, Some(ProfileSource::Url(_))) {
+        return Err("--profile-sha256 applies to a profile fetched from a URL".into());
+    }
+    Ok(source)
+}
+
+/// The cinc backend's settings (looks up PRoot on PATH and the fallback directory).
+fn cinc_options(
+    args: &ScanArgs,
+    profile: ProfileSource,
+    input_files: &[PathBuf],
+    waiver_files: &[PathBuf],
+) -> CincOptions {
+    CincOptions {
+        cinc_auditor: args.cinc_auditor.clone(),
+        profile,
+        profile_sha256: args.profile_sha256.clone(),
+        profile_max_bytes: args.profile_max_bytes,
+        report_max_bytes: args.report_max_bytes,
+        input_files: input_files.to_vec(),
+        waiver_files: waiver_files.to_vec(),
+        proot: which(&args.proot),
+        proot_preload: (!args.proot_preload.as_os_str().is_empty())
+            .then(|| args.proot_preload.clone()),
+        allow_writable_view: args.allow_writable_view,
+        fallback_bin: args
+            .fallback_bin
+            .is_dir()
+            .then(|| args.fallback_bin.clone()),
+        timeout: Duration::from_secs(args.scan_timeout),
+    }
+}
+
+/// The names that end up in result keys must be valid Kubernetes names.
+fn check_names(namespace: &str, target_name: Option<&str>) -> Result<(), String> {
+    sidescan_core::names::check_dns_label("namespace", namespace).map_err(|e| e.to_string())?;
+    if let Some(name) = target_name {
+        sidescan_core::names::check_dns_subdomain("--target-name", name)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn audit_context(text: Option<&str>) -> Result<Option<serde_json::Value>, String> {
+    text.map(|text| {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| format!("SIDESCAN_AUDIT_CONTEXT: not JSON: {e}"))
+    })
+    .transpose()
 }
 
 #[cfg(test)]
@@ -480,6 +537,77 @@ mod tests {
                 Err(e) => assert!(e.contains("--identify api needs"), "{inv:?}: {e}"),
             }
         }
+    }
+
+    fn scan_args(extra: &[&str]) -> ScanArgs {
+        let args: Vec<String> = ["scan"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect();
+        parse(&args).unwrap()
+    }
+
+    fn access() -> crate::pod::ApiAccess {
+        crate::pod::ApiAccess {
+            base: "https://10.0.0.1:443".into(),
+            token_file: "/var/run/secrets/token".into(),
+            ca_file: "/var/run/secrets/ca.crt".into(),
+        }
+    }
+
+    #[test]
+    fn auto_asks_the_api_only_when_it_can_and_no_process_pattern_is_given() {
+        let args = scan_args(&["--pod-name", "scan-pod"]);
+        match identify_target(&args, Some(access())).unwrap() {
+            Targeting::Pod {
+                namespace,
+                pod_name,
+                own_container,
+                ..
+            } => {
+                assert_eq!(namespace, "default");
+                assert_eq!(pod_name, "scan-pod");
+                assert_eq!(own_container.as_deref(), Some(DEFAULT_SCANNER_CONTAINER));
+            }
+            other => panic!("{other:?}"),
+        }
+        let args = scan_args(&["--pod-name", "scan-pod", "--target-process", "nginx"]);
+        assert!(matches!(
+            identify_target(&args, Some(access())).unwrap(),
+            Targeting::Fixed(Selector::Pattern(p)) if p == "nginx"
+        ));
+        let args = scan_args(&["--pod-name", "scan-pod"]);
+        assert!(matches!(
+            identify_target(&args, None).unwrap(),
+            Targeting::Fixed(Selector::Heuristic)
+        ));
+        // Asked for explicitly, the API must be there.
+        let args = scan_args(&[
+            "--identify",
+            "api",
+            "--pod-name",
+            "p",
+            "--api-token-dir",
+            "/t",
+        ]);
+        let err = identify_target(&args, None).unwrap_err();
+        assert!(err.contains("--api-token-dir /t"), "{err}");
+        assert!(matches!(
+            identify_target(&args, Some(access())).unwrap(),
+            Targeting::Pod { .. }
+        ));
+    }
+
+    #[test]
+    fn a_fixed_run_folder_gives_the_run_id_and_start() {
+        let (id, started) = run_identity(None, Some("20261207T120000Z-abc123def456")).unwrap();
+        assert_eq!(id.as_str(), "abc123def456");
+        assert_eq!(started.unwrap().to_string(), "2026-12-07T12:00:00Z");
+        let (id, started) = run_identity(Some("abc123def456"), None).unwrap();
+        assert_eq!((id.as_str(), started), ("abc123def456", None));
+        let err = run_identity(Some("abc123def456"), Some("nope")).unwrap_err();
+        assert!(err.starts_with("--run-folder: "), "{err}");
     }
 
     #[test]

@@ -404,6 +404,7 @@ fn delta_details(c: &Comparison) -> String {
     out
 }
 
+/// One target's `<tbody>`: the summary row, then the details row.
 fn target_rows(
     out: &mut String,
     r: &TargetRecord,
@@ -412,6 +413,17 @@ fn target_rows(
     open: bool,
     historic: bool,
 ) {
+    let columns = summary_row(out, r, historic);
+    let details = target_details(r, failed, omitted, open);
+    let _ = write!(
+        out,
+        "<tr class=\"more\"><td colspan=\"{columns}\">{details}</td></tr></tbody>"
+    );
+}
+
+/// Opens the target's `<tbody>` (its data attributes are what the script sorts and filters on)
+/// and writes its summary row; returns the row's number of columns.
+fn summary_row(out: &mut String, r: &TargetRecord, historic: bool) -> usize {
     let sev = r.failed_by_severity.unwrap_or_default();
     let search = format!(
         "{} {} {} {} {} {}",
@@ -477,16 +489,11 @@ fn target_rows(
         r.duration_ms as f64 / 1000.0
     );
     let columns = if historic {
-        let count = |n: &str, class: &str| match n {
-            "" => "–".to_string(),
-            "0" => "0".to_string(),
-            n => format!("<span class=\"{class}\">{n}</span>"),
-        };
         let _ = write!(
             out,
             "<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>",
-            count(&new_failures, "d-new"),
-            count(&fixed, "d-fixed"),
+            delta_count(&new_failures, "d-new"),
+            delta_count(&fixed, "d-fixed"),
             trend_svg(&r.trend)
         );
         14
@@ -494,7 +501,26 @@ fn target_rows(
         11
     };
     out.push_str("</tr>");
-    // The details row: why not scanned, the violated thresholds, the failed controls.
+    columns
+}
+
+/// A new-failures or fixed cell: a dash without a comparison, a highlighted count above zero.
+fn delta_count(n: &str, class: &str) -> String {
+    match n {
+        "" => "–".to_string(),
+        "0" => "0".to_string(),
+        n => format!("<span class=\"{class}\">{n}</span>"),
+    }
+}
+
+/// The details row's content: the changes, why not scanned, the violated thresholds, the
+/// failed controls, the volumes not scanned and the target's facts.
+fn target_details(
+    r: &TargetRecord,
+    failed: Option<&[FailedControl]>,
+    omitted: usize,
+    open: bool,
+) -> String {
     let mut details = String::new();
     if let Some(c) = &r.baseline {
         details.push_str(&delta_details(c));
@@ -510,38 +536,7 @@ fn target_rows(
         let _ = write!(details, "<p>Threshold not met: {}</p>", esc(v));
     }
     if let Some(failed) = failed.filter(|f| !f.is_empty()) {
-        let total = failed.len() + omitted;
-        let _ = write!(
-            details,
-            "<details{}><summary>{total} failed control{}</summary>",
-            if open { " open" } else { "" },
-            if total == 1 { "" } else { "s" }
-        );
-        for c in failed.iter().take(SHOWN_CONTROLS) {
-            let _ = write!(
-                details,
-                "<div class=\"control\"><span class=\"badge v-failed\">{}</span> <span class=\"id\">{}</span> {}",
-                esc(&c.severity),
-                esc(&c.id),
-                esc(c.title.as_deref().unwrap_or(""))
-            );
-            for m in c.messages.iter().take(SHOWN_MESSAGES) {
-                let _ = write!(
-                    details,
-                    "<div class=\"msg\">{}</div>",
-                    esc(&bounded(m, SHOWN_MESSAGE_CHARS))
-                );
-            }
-            details.push_str("</div>");
-        }
-        if total > SHOWN_CONTROLS.min(failed.len()) {
-            let _ = write!(
-                details,
-                "<p class=\"meta\">{} more in the results.</p>",
-                total - SHOWN_CONTROLS.min(failed.len())
-            );
-        }
-        details.push_str("</details>");
+        details.push_str(&failed_controls(failed, omitted, open));
     }
     if !r.volumes_not_scanned.is_empty() {
         let list: Vec<String> = r
@@ -555,6 +550,57 @@ fn target_rows(
             esc(&list.join("; "))
         );
     }
+    let _ = write!(
+        details,
+        "<p class=\"meta\"><code>{}</code></p>",
+        esc(&target_facts(r).join(" · "))
+    );
+    details
+}
+
+/// The failed controls, the first [`SHOWN_CONTROLS`] with their first messages, and how many
+/// more are in the results (`omitted` were left out of the list before it got here).
+fn failed_controls(failed: &[FailedControl], omitted: usize, open: bool) -> String {
+    let mut details = String::new();
+    let total = failed.len() + omitted;
+    let _ = write!(
+        details,
+        "<details{}><summary>{total} failed control{}</summary>",
+        if open { " open" } else { "" },
+        if total == 1 { "" } else { "s" }
+    );
+    for c in failed.iter().take(SHOWN_CONTROLS) {
+        let _ = write!(
+            details,
+            "<div class=\"control\"><span class=\"badge v-failed\">{}</span> <span class=\"id\">{}</span> {}",
+            esc(&c.severity),
+            esc(&c.id),
+            esc(c.title.as_deref().unwrap_or(""))
+        );
+        for m in c.messages.iter().take(SHOWN_MESSAGES) {
+            let _ = write!(
+                details,
+                "<div class=\"msg\">{}</div>",
+                esc(&bounded(m, SHOWN_MESSAGE_CHARS))
+            );
+        }
+        details.push_str("</div>");
+    }
+    let shown = SHOWN_CONTROLS.min(failed.len());
+    if total > shown {
+        let _ = write!(
+            details,
+            "<p class=\"meta\">{} more in the results.</p>",
+            total - shown
+        );
+    }
+    details.push_str("</details>");
+    details
+}
+
+/// What identifies the scan: the image digest (and the running ones when they differ), the
+/// results' key, the attempts, and whether an earlier run of the audit scanned it.
+fn target_facts(r: &TargetRecord) -> Vec<String> {
     let mut facts = Vec::new();
     if let Some(d) = &r.image_digest {
         facts.push(format!("digest {d}"));
@@ -572,15 +618,7 @@ fn target_rows(
     if r.resumed {
         facts.push("from an earlier run of this audit".into());
     }
-    let _ = write!(
-        details,
-        "<p class=\"meta\"><code>{}</code></p>",
-        esc(&facts.join(" · "))
-    );
-    let _ = write!(
-        out,
-        "<tr class=\"more\"><td colspan=\"{columns}\">{details}</td></tr></tbody>"
-    );
+    facts
 }
 
 /// The page of an audit. `failed` holds each target's failed controls by target id (absent:
@@ -764,4 +802,69 @@ pub fn single(
         &omitted,
         &format!("sidescan result {origin}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(i: usize) -> FailedControl {
+        FailedControl {
+            id: format!("C-{i}"),
+            severity: "high".into(),
+            impact: 0.7,
+            title: None,
+            messages: vec!["m1".into(), "m2".into(), "m3".into(), "m4".into()],
+        }
+    }
+
+    #[test]
+    fn failed_controls_say_how_many_more_are_in_the_results() {
+        let sixty: Vec<FailedControl> = (0..60).map(control).collect();
+        let html = failed_controls(&sixty, 5, false);
+        assert!(html.starts_with("<details><summary>65 failed controls</summary>"));
+        assert_eq!(
+            html.matches("<div class=\"control\">").count(),
+            SHOWN_CONTROLS
+        );
+        assert_eq!(
+            html.matches("<div class=\"msg\">").count(),
+            SHOWN_CONTROLS * SHOWN_MESSAGES
+        );
+        assert!(html.contains("<p class=\"meta\">15 more in the results.</p>"));
+        // All shown, nothing omitted: no note; one control is singular; open on request.
+        let one = failed_controls(&[control(1)], 0, true);
+        assert!(one.starts_with("<details open><summary>1 failed control</summary>"));
+        assert!(!one.contains("more in the results"));
+        assert!(failed_controls(&[control(1)], 2, false).contains("2 more in the results"));
+    }
+
+    #[test]
+    fn the_running_digests_are_named_only_when_they_differ_from_the_image_s() {
+        let mut r = TargetRecord::new("ns/deployment.web.app", Verdict::Passed);
+        r.image_digest = Some("sha256:a".into());
+        r.running_digests = vec!["sha256:a".into()];
+        assert_eq!(target_facts(&r), ["digest sha256:a", "attempts: 1"]);
+        r.running_digests.push("sha256:b".into());
+        r.resumed = true;
+        assert_eq!(
+            target_facts(&r),
+            [
+                "digest sha256:a",
+                "running: sha256:a, sha256:b",
+                "attempts: 1",
+                "from an earlier run of this audit"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delta_count_is_a_dash_without_a_comparison_and_marked_above_zero() {
+        assert_eq!(delta_count("", "d-new"), "–");
+        assert_eq!(delta_count("0", "d-new"), "0");
+        assert_eq!(
+            delta_count("3", "d-fixed"),
+            "<span class=\"d-fixed\">3</span>"
+        );
+    }
 }

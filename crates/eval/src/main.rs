@@ -220,84 +220,23 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             inline,
             format,
             strict,
-        } => {
-            if input == "-" && threshold.as_deref() == Some("-") {
-                return Err(bad("--input and --threshold cannot both be - (stdin)"));
-            }
-            // Thresholds first: a broken threshold file is reported without reading results.
-            let thresholds = match (&threshold, &inline) {
-                (Some(path), _) => {
-                    let bytes = read_input(path)?;
-                    let text = String::from_utf8(bytes)
-                        .map_err(|_| bad(format!("{path}: not UTF-8 text")))?;
-                    threshold::parse_threshold(&text, path).map_err(bad)?
-                }
-                (None, Some(text)) => threshold::parse_inline(text).map_err(bad)?,
-                (None, None) => return Err(bad("give --threshold FILE or --inline STR")),
-            };
-            if strict && let Some(key) = thresholds.unknown_keys.first() {
-                return Err(bad(format!(
-                    "{}: {key}: unknown threshold key (--strict){}",
-                    thresholds.origin,
-                    match thresholds.unknown_keys.len() {
-                        1 => String::new(),
-                        n => format!(", and {} more", n - 1),
-                    }
-                )));
-            }
-            let hdf = load_hdf(&input)?;
-            let summary = summary::summarize(&hdf);
-            let verdict = validate::validate(&summary, &thresholds);
-            match format {
-                VerdictFormat::Text => {
-                    let (out, err) = report::validation_text(&verdict);
-                    print!("{out}");
-                    eprint!("{err}");
-                    for key in &verdict.unknown_keys {
-                        eprintln!(
-                            "warning: {}: {key}: unknown threshold key, not checked",
-                            thresholds.origin
-                        );
-                    }
-                }
-                VerdictFormat::Json => {
-                    let doc = serde_json::json!({
-                        "input": input,
-                        "thresholds": thresholds.origin,
-                        "passed": verdict.passed,
-                        "compliance": verdict.compliance,
-                        "checked": verdict.checked,
-                        "violations": verdict.violations,
-                        "unknown_keys": verdict.unknown_keys,
-                        "summary": summary,
-                    });
-                    write_stdout(&format!("{doc:#}\n"))?;
-                }
-            }
-            Ok(if verdict.passed() {
-                ExitStatus::Passed
-            } else {
-                ExitStatus::ThresholdsNotMet
-            })
-        }
+        } => validate_command(
+            &input,
+            threshold.as_deref(),
+            inline.as_deref(),
+            format,
+            strict,
+        ),
         Command::Generate {
             input,
             exact,
             control_ids,
             output,
-        } => {
-            let hdf = load_hdf(&input)?;
-            let yaml = generate(
-                &summary::summarize(&hdf),
-                GenerateOptions { exact, control_ids },
-            );
-            match output {
-                Some(path) => std::fs::write(&path, yaml)
-                    .map_err(|e| bad(format!("{}: cannot write: {e}", path.display())))?,
-                None => write_stdout(&yaml)?,
-            }
-            Ok(ExitStatus::Passed)
-        }
+        } => generate_command(
+            &input,
+            GenerateOptions { exact, control_ids },
+            output.as_deref(),
+        ),
         Command::Report {
             input,
             audit: audits,
@@ -305,86 +244,205 @@ fn run(cli: Cli) -> Result<ExitStatus, Failure> {
             format,
             metadata,
             output,
-        } => {
-            let text = match input {
-                Some(input) => {
-                    result_report(&input, threshold.as_deref(), metadata.as_deref(), format)?
-                }
-                None => audit_report(&audits, format)?,
-            };
-            match output {
-                Some(path) => std::fs::write(&path, text)
-                    .map_err(|e| bad(format!("{}: cannot write: {e}", path.display())))?,
-                None => write_stdout(&text)?,
-            }
-            Ok(ExitStatus::Passed)
-        }
+        } => report_command(
+            input.as_deref(),
+            &audits,
+            threshold.as_deref(),
+            format,
+            metadata.as_deref(),
+            output.as_deref(),
+        ),
         Command::Summary {
             input,
             format,
             metadata,
-        } => {
-            let meta = load_metadata(metadata.as_deref(), matches!(format, SummaryFormat::Sarif))?;
-            let hdf = load_hdf(&input)?;
-            let s = summary::summarize(&hdf);
-            let text = match format {
-                SummaryFormat::Text => report::summary_text(&s),
-                SummaryFormat::Json => format!("{:#}\n", serde_json::to_value(&s).map_err(bad)?),
-                SummaryFormat::Markdown => report::summary_markdown(&s),
-                SummaryFormat::Junit => report::junit(&hdf),
-                SummaryFormat::Sarif => sarif::sarif(&hdf, &meta),
-                SummaryFormat::Codequality => codequality::codequality(&hdf),
-            };
-            write_stdout(&text)?;
-            Ok(ExitStatus::Passed)
-        }
+        } => summary_command(&input, format, metadata.as_deref()),
         Command::Diff {
             base,
             input,
             format,
             fail_on_new,
             output,
-        } => {
-            if base == "-" && input == "-" {
-                return Err(bad("--base and --input cannot both be - (stdin)"));
-            }
-            let base = if base == "latest" {
-                let latest = store_list::latest_before(&input)?;
-                let f = &latest.found;
-                let plural = |n: usize| if n == 1 { "" } else { "s" };
+        } => diff_command(base, &input, format, fail_on_new, output.as_deref()),
+    }
+}
+
+/// `validate`: thresholds first (a broken threshold file is reported without reading results),
+/// then the results, then the verdict in the format asked for.
+fn validate_command(
+    input: &str,
+    threshold: Option<&str>,
+    inline: Option<&str>,
+    format: VerdictFormat,
+    strict: bool,
+) -> Result<ExitStatus, Failure> {
+    if input == "-" && threshold == Some("-") {
+        return Err(bad("--input and --threshold cannot both be - (stdin)"));
+    }
+    let thresholds = match (threshold, inline) {
+        (Some(path), _) => load_threshold(path)?,
+        (None, Some(text)) => threshold::parse_inline(text).map_err(bad)?,
+        (None, None) => return Err(bad("give --threshold FILE or --inline STR")),
+    };
+    if strict && let Some(message) = strict_error(&thresholds) {
+        return Err(bad(message));
+    }
+    let hdf = load_hdf(input)?;
+    let summary = summary::summarize(&hdf);
+    let verdict = validate::validate(&summary, &thresholds);
+    match format {
+        VerdictFormat::Text => {
+            let (out, err) = report::validation_text(&verdict);
+            print!("{out}");
+            eprint!("{err}");
+            for key in &verdict.unknown_keys {
                 eprintln!(
-                    "sidescan-eval: --base latest: {} ({} search: {} entries listed, {} list request{}, {} hdf.json probe{})",
-                    latest.url,
-                    f.search,
-                    f.listed,
-                    f.list_requests,
-                    plural(f.list_requests),
-                    f.probes,
-                    plural(f.probes),
+                    "warning: {}: {key}: unknown threshold key, not checked",
+                    thresholds.origin
                 );
-                latest.url
-            } else {
-                base
-            };
-            let old = load_hdf(&base)?;
-            let new = load_hdf(&input)?;
-            let d = diff::diff(&old, &new);
-            let text = match format {
-                DiffFormat::Text => diff::text(&d, &base, &input),
-                DiffFormat::Json => diff::json(&d, &base, &input),
-                DiffFormat::Markdown => diff::markdown(&d, &base, &input),
-            };
-            match output {
-                Some(path) => std::fs::write(&path, text)
-                    .map_err(|e| bad(format!("{}: cannot write: {e}", path.display())))?,
-                None => write_stdout(&text)?,
             }
-            Ok(if fail_on_new && d.has_new_failures() {
-                ExitStatus::ThresholdsNotMet
-            } else {
-                ExitStatus::Passed
-            })
         }
+        VerdictFormat::Json => {
+            let doc = serde_json::json!({
+                "input": input,
+                "thresholds": thresholds.origin,
+                "passed": verdict.passed,
+                "compliance": verdict.compliance,
+                "checked": verdict.checked,
+                "violations": verdict.violations,
+                "unknown_keys": verdict.unknown_keys,
+                "summary": summary,
+            });
+            write_stdout(&format!("{doc:#}\n"))?;
+        }
+    }
+    Ok(if verdict.passed() {
+        ExitStatus::Passed
+    } else {
+        ExitStatus::ThresholdsNotMet
+    })
+}
+
+/// With `--strict`, the first unknown threshold key (and how many more there are) is an error.
+fn strict_error(thresholds: &threshold::Threshold) -> Option<String> {
+    let key = thresholds.unknown_keys.first()?;
+    Some(format!(
+        "{}: {key}: unknown threshold key (--strict){}",
+        thresholds.origin,
+        match thresholds.unknown_keys.len() {
+            1 => String::new(),
+            n => format!(", and {} more", n - 1),
+        }
+    ))
+}
+
+/// `generate`: the thresholds the results just meet.
+fn generate_command(
+    input: &str,
+    options: GenerateOptions,
+    output: Option<&std::path::Path>,
+) -> Result<ExitStatus, Failure> {
+    let hdf = load_hdf(input)?;
+    let yaml = generate(&summary::summarize(&hdf), options);
+    write_output(output, &yaml)?;
+    Ok(ExitStatus::Passed)
+}
+
+/// `report`: one result's page, or the page of one or more audits.
+fn report_command(
+    input: Option<&str>,
+    audits: &[String],
+    threshold: Option<&str>,
+    format: ReportFormat,
+    metadata: Option<&str>,
+    output: Option<&std::path::Path>,
+) -> Result<ExitStatus, Failure> {
+    let text = match input {
+        Some(input) => result_report(input, threshold, metadata, format)?,
+        None => audit_report(audits, format)?,
+    };
+    write_output(output, &text)?;
+    Ok(ExitStatus::Passed)
+}
+
+/// `summary`: counts, compliance and failed controls, in the format asked for.
+fn summary_command(
+    input: &str,
+    format: SummaryFormat,
+    metadata: Option<&str>,
+) -> Result<ExitStatus, Failure> {
+    let meta = load_metadata(metadata, matches!(format, SummaryFormat::Sarif))?;
+    let hdf = load_hdf(input)?;
+    let s = summary::summarize(&hdf);
+    let text = match format {
+        SummaryFormat::Text => report::summary_text(&s),
+        SummaryFormat::Json => format!("{:#}\n", serde_json::to_value(&s).map_err(bad)?),
+        SummaryFormat::Markdown => report::summary_markdown(&s),
+        SummaryFormat::Junit => report::junit(&hdf),
+        SummaryFormat::Sarif => sarif::sarif(&hdf, &meta),
+        SummaryFormat::Codequality => codequality::codequality(&hdf),
+    };
+    write_stdout(&text)?;
+    Ok(ExitStatus::Passed)
+}
+
+/// `diff`: what changed between two results; with `--fail-on-new`, exit 1 on anything newly
+/// failing.
+fn diff_command(
+    base: String,
+    input: &str,
+    format: DiffFormat,
+    fail_on_new: bool,
+    output: Option<&std::path::Path>,
+) -> Result<ExitStatus, Failure> {
+    if base == "-" && input == "-" {
+        return Err(bad("--base and --input cannot both be - (stdin)"));
+    }
+    let base = if base == "latest" {
+        let latest = store_list::latest_before(input)?;
+        eprintln!("sidescan-eval: --base latest: {}", latest_note(&latest));
+        latest.url
+    } else {
+        base
+    };
+    let old = load_hdf(&base)?;
+    let new = load_hdf(input)?;
+    let d = diff::diff(&old, &new);
+    let text = match format {
+        DiffFormat::Text => diff::text(&d, &base, input),
+        DiffFormat::Json => diff::json(&d, &base, input),
+        DiffFormat::Markdown => diff::markdown(&d, &base, input),
+    };
+    write_output(output, &text)?;
+    Ok(if fail_on_new && d.has_new_failures() {
+        ExitStatus::ThresholdsNotMet
+    } else {
+        ExitStatus::Passed
+    })
+}
+
+/// Which run `--base latest` found and what finding it cost.
+fn latest_note(latest: &store_list::Latest) -> String {
+    let f = &latest.found;
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        "{} ({} search: {} entries listed, {} list request{}, {} hdf.json probe{})",
+        latest.url,
+        f.search,
+        f.listed,
+        f.list_requests,
+        plural(f.list_requests),
+        f.probes,
+        plural(f.probes),
+    )
+}
+
+/// Writes `text` to `output`, or to stdout without one.
+fn write_output(output: Option<&std::path::Path>, text: &str) -> Result<(), Failure> {
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| bad(format!("{}: cannot write: {e}", path.display()))),
+        None => write_stdout(text),
     }
 }
 
@@ -512,5 +570,45 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
         // A closed pipe (`| head`) is not an error worth a message.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(bad(format!("stdout: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_names_the_first_unknown_key_and_counts_the_rest() {
+        let text = "compliance:\n  min: 80\nfailed:\n  critcal:\n    max: 0\npased:\n  total:\n    min: 1\n";
+        let t = threshold::parse_threshold(text, "t.yml").unwrap();
+        assert_eq!(t.unknown_keys.len(), 2, "{:?}", t.unknown_keys);
+        assert_eq!(
+            strict_error(&t).unwrap(),
+            format!(
+                "t.yml: {}: unknown threshold key (--strict), and 1 more",
+                t.unknown_keys[0]
+            )
+        );
+        let known = threshold::parse_threshold("compliance:\n  min: 80\n", "t.yml").unwrap();
+        assert_eq!(strict_error(&known), None);
+    }
+
+    #[test]
+    fn the_latest_note_says_what_the_search_cost() {
+        let latest = store_list::Latest {
+            url: "s3://b/p/ns/web/20261124T030000Z-aaaaaa/hdf.json".into(),
+            found: sidescan_store::LatestRun {
+                key: Some("p/ns/web/20261124T030000Z-aaaaaa/hdf.json".into()),
+                listed: 7,
+                list_requests: 1,
+                probes: 2,
+                search: "window",
+            },
+        };
+        assert_eq!(
+            latest_note(&latest),
+            "s3://b/p/ns/web/20261124T030000Z-aaaaaa/hdf.json (window search: 7 entries listed, \
+             1 list request, 2 hdf.json probes)"
+        );
     }
 }

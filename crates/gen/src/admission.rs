@@ -260,7 +260,8 @@ fn run_labels_rule(fence: &Fence, component: &str, what: &str) -> Validation {
     )
 }
 
-/// The pods policy: scan pods (or clones) exactly as sidescan builds them.
+/// The pods policy: scan pods (or clones) exactly as sidescan builds them. Each group of rules
+/// is its own function; their order is the order of the policy's validations.
 fn pods_policy(fence: &Fence) -> Policy {
     let (match_conditions, mut variables) = common_head(fence);
     variables.push(named(
@@ -271,10 +272,31 @@ fn pods_policy(fence: &Fence) -> Policy {
         "volumes",
         "request.operation == 'CREATE' && has(object.spec.volumes) ? object.spec.volumes : []",
     ));
-    let create = |body: String| format!("request.operation != 'CREATE' || (\n{body}\n)");
-    let scanner = cel_string(&fence.scanner_container);
-    let scanner_image = cel_string(&fence.scanner_image);
+    let mut validations = pod_identity_rules(fence);
+    validations.push(pod_shape_rule(fence));
+    validations.extend(pinned_image_rules(fence));
+    validations.extend(privilege_rules(fence));
+    validations.extend(volume_rules(fence));
+    validations.push(env_secrets_rule(fence));
+    Policy {
+        name: format!("{}-pods.{}", fence.base_name, fence.name_suffix),
+        labels: fence.labels.clone(),
+        annotations: fence.annotations.clone(),
+        resource: "pods",
+        match_conditions,
+        variables,
+        validations,
+    }
+}
 
+/// A rule on the pod's content, which only a create has (a delete is checked by its labels).
+fn on_create(body: impl std::fmt::Display) -> String {
+    format!("request.operation != 'CREATE' || (\n{body}\n)")
+}
+
+/// Where the pod is, its labels and name, its ServiceAccount and token, and the host
+/// namespaces it does not use.
+fn pod_identity_rules(fence: &Fence) -> Vec<Validation> {
     let mut validations = vec![
         namespaces_rule(fence, "pods"),
         sidescan_labels_rule("pods"),
@@ -282,13 +304,13 @@ fn pods_policy(fence: &Fence) -> Policy {
     ];
     if let Some(name) = &fence.pod_name {
         validations.push(validation(
-            create(format!("object.metadata.name == {}", cel_string(name))),
+            on_create(format!("object.metadata.name == {}", cel_string(name))),
             format!("the scan pod is named {name}"),
         ));
     }
     let sa = cel_string(&fence.service_account);
     validations.push(validation(
-        create(format!(
+        on_create(format!(
             "(!has(object.spec.serviceAccountName) || object.spec.serviceAccountName == {sa})\n\
              && (!has(object.spec.serviceAccount) || object.spec.serviceAccount == {sa})"
         )),
@@ -298,9 +320,8 @@ fn pods_policy(fence: &Fence) -> Policy {
         ),
     ));
     validations.push(validation(
-        create(
-            "has(object.spec.automountServiceAccountToken) && !object.spec.automountServiceAccountToken"
-                .into(),
+        on_create(
+            "has(object.spec.automountServiceAccountToken) && !object.spec.automountServiceAccountToken",
         ),
         "a pod sidescan creates sets automountServiceAccountToken: false",
     ));
@@ -314,25 +335,29 @@ fn pods_policy(fence: &Fence) -> Policy {
         host_said = "hostPID, hostIPC or hostNetwork";
     }
     validations.push(validation(
-        create(host.join("\n&& ")),
+        on_create(host.join("\n&& ")),
         format!("a pod sidescan creates uses no {host_said}"),
     ));
+    validations
+}
 
-    // The pod's shape: the target and the scanner, and for clones the hold installer.
+/// The pod's shape: the target and the scanner, and for clones the hold installer.
+fn pod_shape_rule(fence: &Fence) -> Validation {
     let mut shape = vec![
         "size(object.spec.containers) == 2".to_string(),
-        format!("object.spec.containers.exists(c, c.name == {scanner})"),
+        format!(
+            "object.spec.containers.exists(c, c.name == {})",
+            cel_string(&fence.scanner_container)
+        ),
     ];
+    let no_init = "(!has(object.spec.initContainers) || size(object.spec.initContainers) == 0)";
     let shape_said = match (&fence.target, &fence.hold) {
         (Some(target), _) => {
             shape.push(format!(
                 "object.spec.containers.exists(c, c.name == {})",
                 cel_string(&target.container)
             ));
-            shape.push(
-                "(!has(object.spec.initContainers) || size(object.spec.initContainers) == 0)"
-                    .into(),
-            );
+            shape.push(no_init.into());
             format!(
                 "two containers, {} and {}, and no init container",
                 target.container, fence.scanner_container
@@ -349,10 +374,7 @@ fn pods_policy(fence: &Fence) -> Policy {
             )
         }
         (None, None) => {
-            shape.push(
-                "(!has(object.spec.initContainers) || size(object.spec.initContainers) == 0)"
-                    .into(),
-            );
+            shape.push(no_init.into());
             format!(
                 "two containers, the target and {}, and no init container",
                 fence.scanner_container
@@ -360,12 +382,17 @@ fn pods_policy(fence: &Fence) -> Policy {
         }
     };
     shape.push("!has(object.spec.ephemeralContainers)".into());
-    validations.push(validation(
-        create(shape.join("\n&& ")),
+    validation(
+        on_create(shape.join("\n&& ")),
         format!("a pod sidescan creates has {shape_said}"),
-    ));
+    )
+}
 
-    // The scanner (and the hold installer) run the pinned image as sidescan invokes it.
+/// The scanner (and the hold installer) run the pinned image as sidescan invokes it; a pinned
+/// target runs the spec's image, command and args.
+fn pinned_image_rules(fence: &Fence) -> Vec<Validation> {
+    let scanner = cel_string(&fence.scanner_container);
+    let scanner_image = cel_string(&fence.scanner_image);
     let mut pinned = vec![format!(
         "variables.containers.all(c, c.name != {scanner} || (c.image == {scanner_image}\n    && !has(c.command) && has(c.args) && size(c.args) > 0 && c.args[0] == {}))",
         cel_string(sidescan_core::scanner::SCAN_SUBCOMMAND)
@@ -384,17 +411,17 @@ fn pods_policy(fence: &Fence) -> Policy {
         ));
         pinned_said.push_str(&format!(" and {hold} runs it with `{}`", args.join(" ")));
     }
-    validations.push(validation(
-        create(pinned.join("\n&& ")),
+    let mut validations = vec![validation(
+        on_create(pinned.join("\n&& ")),
         format!("the scanner image is pinned: {pinned_said}"),
-    ));
+    )];
     if let Some(target) = &fence.target {
         let list_field = |field: &str, value: &Option<Vec<String>>| match value {
             Some(items) => format!("has(c.{field}) && c.{field} == {}", cel_list(items)),
             None => format!("!has(c.{field})"),
         };
         validations.push(validation(
-            create(format!(
+            on_create(format!(
                 "object.spec.containers.all(c, c.name != {} || (c.image == {}\n    && {}\n    && {}))",
                 cel_string(&target.container),
                 cel_string(&target.image),
@@ -407,22 +434,28 @@ fn pods_policy(fence: &Fence) -> Policy {
             ),
         ));
     }
+    validations
+}
 
-    // Privileges.
-    validations.push(validation(
-        create(
-            "variables.containers.all(c, !has(c.securityContext)\n    || ((!has(c.securityContext.privileged) || !c.securityContext.privileged)\n    && !(has(c.securityContext.windowsOptions) && has(c.securityContext.windowsOptions.hostProcess) && c.securityContext.windowsOptions.hostProcess)))\n&& !(has(object.spec.securityContext) && has(object.spec.securityContext.windowsOptions)\n    && has(object.spec.securityContext.windowsOptions.hostProcess) && object.spec.securityContext.windowsOptions.hostProcess)"
-                .into(),
+/// No privileged container or Windows host process; only baseline capabilities (and
+/// `SYS_PTRACE` on the scanner in `ptrace` mode).
+fn privilege_rules(fence: &Fence) -> Vec<Validation> {
+    let privileged = validation(
+        on_create(
+            "variables.containers.all(c, !has(c.securityContext)\n    || ((!has(c.securityContext.privileged) || !c.securityContext.privileged)\n    && !(has(c.securityContext.windowsOptions) && has(c.securityContext.windowsOptions.hostProcess) && c.securityContext.windowsOptions.hostProcess)))\n&& !(has(object.spec.securityContext) && has(object.spec.securityContext.windowsOptions)\n    && has(object.spec.securityContext.windowsOptions.hostProcess) && object.spec.securityContext.windowsOptions.hostProcess)",
         ),
         "no container of a pod sidescan creates is privileged (or a Windows host process)",
-    ));
+    );
     let ptrace = if fence.ptrace {
-        format!(" || (c.name == {scanner} && cap == 'SYS_PTRACE')")
+        format!(
+            " || (c.name == {} && cap == 'SYS_PTRACE')",
+            cel_string(&fence.scanner_container)
+        )
     } else {
         String::new()
     };
-    validations.push(validation(
-        create(format!(
+    let capabilities = validation(
+        on_create(format!(
             "variables.containers.all(c, !has(c.securityContext) || !has(c.securityContext.capabilities)\n    || !has(c.securityContext.capabilities.add)\n    || c.securityContext.capabilities.add.all(cap, cap in {}{ptrace}))",
             cel_list(&BASELINE_CAPABILITIES)
         )),
@@ -434,13 +467,26 @@ fn pods_policy(fence: &Fence) -> Policy {
                 String::new()
             }
         ),
-    ));
+    );
+    vec![privileged, capabilities]
+}
 
-    // Volumes.
-    validations.push(validation(
-        create("variables.volumes.all(v, !has(v.hostPath))".into()),
-        "a pod sidescan creates mounts no hostPath volume",
-    ));
+/// The volumes: no hostPath, only the spec's Secrets and claims, only the scanner's API token,
+/// and no other kind the spec does not name.
+fn volume_rules(fence: &Fence) -> Vec<Validation> {
+    vec![
+        validation(
+            on_create("variables.volumes.all(v, !has(v.hostPath))"),
+            "a pod sidescan creates mounts no hostPath volume",
+        ),
+        secret_volumes_rule(fence),
+        claims_rule(fence),
+        token_rule(fence),
+        other_volumes_rule(fence),
+    ]
+}
+
+fn secret_volumes_rule(fence: &Fence) -> Validation {
     let (secret_volume, secret_source, secrets_said) = if fence.volume_secrets.is_empty() {
         (
             "!has(v.secret)".to_string(),
@@ -457,12 +503,15 @@ fn pods_policy(fence: &Fence) -> Policy {
             format!("only the Secrets {}", fence.volume_secrets.join(", ")),
         )
     };
-    validations.push(validation(
-        create(format!(
+    validation(
+        on_create(format!(
             "variables.volumes.all(v, {secret_volume}\n    && (!has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, {secret_source})))"
         )),
         format!("a pod sidescan creates mounts {secrets_said}"),
-    ));
+    )
+}
+
+fn claims_rule(fence: &Fence) -> Validation {
     let (claims, claims_said) = if fence.claims.is_empty() {
         (
             "!has(v.persistentVolumeClaim)".to_string(),
@@ -480,32 +529,36 @@ fn pods_policy(fence: &Fence) -> Policy {
             ),
         )
     };
-    validations.push(validation(
-        create(format!("variables.volumes.all(v, {claims})")),
+    validation(
+        on_create(format!("variables.volumes.all(v, {claims})")),
         format!("a pod sidescan creates mounts {claims_said}"),
-    ));
-    match &fence.api_token_volume {
-        None => validations.push(validation(
-            create(
-                "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources)\n    || v.projected.sources.all(s, !has(s.serviceAccountToken)))"
-                    .into(),
+    )
+}
+
+/// No ServiceAccount token, or only the scanner's short-lived one for the API server.
+fn token_rule(fence: &Fence) -> Validation {
+    let Some(volume) = &fence.api_token_volume else {
+        return validation(
+            on_create(
+                "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources)\n    || v.projected.sources.all(s, !has(s.serviceAccountToken)))",
             ),
             "a pod sidescan creates mounts no ServiceAccount token",
+        );
+    };
+    let scanner = cel_string(&fence.scanner_container);
+    let cel_volume = cel_string(volume);
+    validation(
+        on_create(format!(
+            "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources)\n    || v.projected.sources.all(s, !has(s.serviceAccountToken)\n        || (v.name == {cel_volume} && !has(s.serviceAccountToken.audience)\n            && has(s.serviceAccountToken.expirationSeconds) && s.serviceAccountToken.expirationSeconds <= {MAX_TOKEN_SECONDS})))\n&& object.spec.containers.all(c, c.name == {scanner} || !has(c.volumeMounts)\n    || c.volumeMounts.all(m, m.name != {cel_volume}))\n&& (!has(object.spec.initContainers) || object.spec.initContainers.all(c, !has(c.volumeMounts)\n    || c.volumeMounts.all(m, m.name != {cel_volume})))"
         )),
-        Some(volume) => {
-            let volume = cel_string(volume);
-            validations.push(validation(
-                create(format!(
-                    "variables.volumes.all(v, !has(v.projected) || !has(v.projected.sources)\n    || v.projected.sources.all(s, !has(s.serviceAccountToken)\n        || (v.name == {volume} && !has(s.serviceAccountToken.audience)\n            && has(s.serviceAccountToken.expirationSeconds) && s.serviceAccountToken.expirationSeconds <= {MAX_TOKEN_SECONDS})))\n&& object.spec.containers.all(c, c.name == {scanner} || !has(c.volumeMounts)\n    || c.volumeMounts.all(m, m.name != {volume}))\n&& (!has(object.spec.initContainers) || object.spec.initContainers.all(c, !has(c.volumeMounts)\n    || c.volumeMounts.all(m, m.name != {volume})))"
-                )),
-                format!(
-                    "the only ServiceAccount token is the scanner's, in volume {}, for the API server, for at most {MAX_TOKEN_SECONDS} seconds, mounted in {} only",
-                    fence.api_token_volume.as_deref().unwrap_or_default(),
-                    fence.scanner_container
-                ),
-            ));
-        }
-    }
+        format!(
+            "the only ServiceAccount token is the scanner's, in volume {volume}, for the API server, for at most {MAX_TOKEN_SECONDS} seconds, mounted in {} only",
+            fence.scanner_container
+        ),
+    )
+}
+
+fn other_volumes_rule(fence: &Fence) -> Validation {
     let known = "has(v.emptyDir) || has(v.configMap) || has(v.downwardAPI) || has(v.secret)\n    || has(v.projected) || has(v.persistentVolumeClaim) || has(v.hostPath)";
     let (others, others_said) = if fence.other_volumes.is_empty() {
         (
@@ -524,18 +577,22 @@ fn pods_policy(fence: &Fence) -> Policy {
             ),
         )
     };
-    validations.push(validation(
-        create(others),
+    validation(
+        on_create(others),
         format!("a pod sidescan creates mounts {others_said}"),
-    ));
+    )
+}
 
-    // Secrets in the environment.
+/// Secrets in the environment: only the scanner's store credentials and the target's
+/// `envFrom` Secrets the spec names.
+fn env_secrets_rule(fence: &Fence) -> Validation {
     let env_rule = if fence.scanner_env_secrets.is_empty() {
         "!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef))"
             .to_string()
     } else {
         format!(
-            "!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef)\n        || (c.name == {scanner} && has(e.valueFrom.secretKeyRef.name) && e.valueFrom.secretKeyRef.name in {}))",
+            "!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef)\n        || (c.name == {} && has(e.valueFrom.secretKeyRef.name) && e.valueFrom.secretKeyRef.name in {}))",
+            cel_string(&fence.scanner_container),
             cel_list(&fence.scanner_env_secrets)
         )
     };
@@ -561,8 +618,8 @@ fn pods_policy(fence: &Fence) -> Policy {
             fence.target_env_from_secrets.join(", ")
         ));
     }
-    validations.push(validation(
-        create(format!(
+    validation(
+        on_create(format!(
             "variables.containers.all(c, ({env_rule})\n    && ({env_from_rule}))"
         )),
         if env_said.is_empty() {
@@ -573,17 +630,7 @@ fn pods_policy(fence: &Fence) -> Policy {
                 env_said.join("; ")
             )
         },
-    ));
-
-    Policy {
-        name: format!("{}-pods.{}", fence.base_name, fence.name_suffix),
-        labels: fence.labels.clone(),
-        annotations: fence.annotations.clone(),
-        resource: "pods",
-        match_conditions,
-        variables,
-        validations,
-    }
+    )
 }
 
 /// The ConfigMaps policy: only sidescan's own, named after their run (or audit).
@@ -696,6 +743,98 @@ mod tests {
         assert_eq!(cel_string("é😀"), r"'\u00e9\U0001f600'");
         assert_eq!(cel_list(&["a", "b"]), "['a', 'b']");
         assert_eq!(cel_list::<&str>(&[]), "[]");
+    }
+
+    /// A scan pod's fence: a pinned target, no hold installer, nothing else named.
+    fn scan_fence() -> Fence {
+        Fence {
+            base_name: "sidescan-scan".into(),
+            name_suffix: "web.team-a".into(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            users: vec![service_account_user("team-a", "sidescan-web-orchestrator")],
+            namespaces: CloneNamespaces::Only(vec!["team-a".into()]),
+            pod_component: "scan-pod",
+            id_label: labels::RUN_ID,
+            target_label: Some("web".into()),
+            pod_name: Some("sidescan-scan-web".into()),
+            service_account: "default".into(),
+            api_token_volume: None,
+            scanner_container: "sidescan-scanner".into(),
+            scanner_image: "scanner:1".into(),
+            ptrace: false,
+            target: Some(PinnedTarget {
+                container: "app".into(),
+                image: "web:1".into(),
+                command: None,
+                args: None,
+            }),
+            hold: None,
+            host_network: false,
+            volume_secrets: vec![],
+            scanner_env_secrets: vec![],
+            target_env_from_secrets: vec![],
+            claims: vec![],
+            other_volumes: vec![],
+        }
+    }
+
+    #[test]
+    fn a_clone_may_have_the_hold_installer_as_its_one_init_container() {
+        let scan = pod_shape_rule(&scan_fence());
+        assert!(scan.expression.contains("c.name == 'app'"), "{scan:?}");
+        assert!(
+            scan.expression
+                .contains("size(object.spec.initContainers) == 0")
+        );
+        assert_eq!(
+            scan.message,
+            "a pod sidescan creates has two containers, app and sidescan-scanner, and no init container"
+        );
+        let clone = Fence {
+            target: None,
+            hold: Some(("sidescan-hold".into(), vec!["hold".into()])),
+            ..scan_fence()
+        };
+        let rule = pod_shape_rule(&clone);
+        assert!(
+            rule.expression
+                .contains("object.spec.initContainers.all(c, c.name == 'sidescan-hold')"),
+            "{rule:?}"
+        );
+        assert!(
+            !rule
+                .expression
+                .contains("size(object.spec.initContainers) == 0")
+        );
+        assert!(
+            rule.message
+                .ends_with("at most the init container sidescan-hold")
+        );
+    }
+
+    #[test]
+    fn every_pod_rule_on_content_lets_a_delete_through() {
+        // A delete has no object: only the namespace and label rules may judge it.
+        for fence in [
+            scan_fence(),
+            Fence {
+                target: None,
+                hold: Some(("sidescan-hold".into(), vec!["hold".into()])),
+                api_token_volume: Some("api-token".into()),
+                ptrace: true,
+                ..scan_fence()
+            },
+        ] {
+            let policy = pods_policy(&fence);
+            for v in &policy.validations[3..] {
+                assert!(
+                    v.expression
+                        .starts_with("request.operation != 'CREATE' || (\n"),
+                    "{v:?}"
+                );
+            }
+        }
     }
 
     #[test]

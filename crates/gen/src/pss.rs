@@ -5,7 +5,7 @@
 //! the tests check every rendered pod with it.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, PodSpec, PodTemplateSpec, SELinuxOptions, SeccompProfile, SecurityContext,
+    PodSecurityContext, PodSpec, PodTemplateSpec, SELinuxOptions, SeccompProfile, SecurityContext,
 };
 use std::collections::BTreeMap;
 
@@ -151,32 +151,40 @@ const SECCOMP_POD_ANNOTATION: &str = "seccomp.security.alpha.kubernetes.io/pod";
 const SECCOMP_CONTAINER_ANNOTATION: &str = "container.seccomp.security.alpha.kubernetes.io/";
 const APPARMOR_CONTAINER_ANNOTATION: &str = "container.apparmor.security.beta.kubernetes.io/";
 
-/// Every container of the pod with the path prefix its fields are reported under.
-fn containers(spec: &PodSpec) -> Vec<(String, &str, Option<&SecurityContext>, Vec<i32>)> {
+/// One container of the pod, with the path prefix its fields are reported under.
+struct Container<'a> {
+    prefix: String,
+    name: &'a str,
+    security_context: Option<&'a SecurityContext>,
+    host_ports: Vec<i32>,
+}
+
+/// Every container of the pod: containers, init containers, ephemeral containers.
+fn containers(spec: &PodSpec) -> Vec<Container<'_>> {
     let mut out = Vec::new();
     for c in &spec.containers {
-        out.push((
-            format!("spec.containers[{}]", c.name),
-            c.name.as_str(),
-            c.security_context.as_ref(),
-            host_ports(c.ports.as_deref()),
-        ));
+        out.push(Container {
+            prefix: format!("spec.containers[{}]", c.name),
+            name: c.name.as_str(),
+            security_context: c.security_context.as_ref(),
+            host_ports: host_ports(c.ports.as_deref()),
+        });
     }
     for c in spec.init_containers.iter().flatten() {
-        out.push((
-            format!("spec.initContainers[{}]", c.name),
-            c.name.as_str(),
-            c.security_context.as_ref(),
-            host_ports(c.ports.as_deref()),
-        ));
+        out.push(Container {
+            prefix: format!("spec.initContainers[{}]", c.name),
+            name: c.name.as_str(),
+            security_context: c.security_context.as_ref(),
+            host_ports: host_ports(c.ports.as_deref()),
+        });
     }
     for c in spec.ephemeral_containers.iter().flatten() {
-        out.push((
-            format!("spec.ephemeralContainers[{}]", c.name),
-            c.name.as_str(),
-            c.security_context.as_ref(),
-            host_ports(c.ports.as_deref()),
-        ));
+        out.push(Container {
+            prefix: format!("spec.ephemeralContainers[{}]", c.name),
+            name: c.name.as_str(),
+            security_context: c.security_context.as_ref(),
+            host_ports: host_ports(c.ports.as_deref()),
+        });
     }
     out
 }
@@ -191,7 +199,8 @@ fn host_ports(ports: Option<&[k8s_openapi::api::core::v1::ContainerPort]>) -> Ve
 }
 
 /// The rules `pod` breaks at `level` (`restricted` includes `baseline`), optional rules
-/// included (see [`Rule::enforced`]).
+/// included (see [`Rule::enforced`]). Pod-level rules first, then each container's, in the
+/// order of the documentation's tables.
 pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
     let empty_spec = PodSpec::default();
     let spec = pod.spec.as_ref().unwrap_or(&empty_spec);
@@ -212,9 +221,41 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
         }
     };
     let pod_sc = spec.security_context.clone().unwrap_or_default();
-    let containers = containers(spec);
+    let pod_seccomp = pod_seccomp(&pod_sc, annotations);
 
-    // HostProcess
+    check_host_access(&mut add, spec, &pod_sc);
+    check_pod_profiles(&mut add, &pod_sc, pod_seccomp);
+    check_volumes(&mut add, spec);
+    check_pod_users(&mut add, &pod_sc);
+    for container in &containers(spec) {
+        let default_sc = SecurityContext::default();
+        let sc = container.security_context.unwrap_or(&default_sc);
+        let at = |rest: &str| format!("{}.{rest}", container.prefix);
+        check_container_privileges(&mut add, sc, &container.host_ports, &at);
+        check_container_profiles(&mut add, sc, container.name, annotations, pod_seccomp, &at);
+        check_container_users(&mut add, sc, &pod_sc, &at);
+    }
+    out
+}
+
+/// The pod's seccomp profile type: the field, else the annotation of releases before 1.19.
+fn pod_seccomp<'a>(
+    pod_sc: &'a PodSecurityContext,
+    annotations: &BTreeMap<String, String>,
+) -> Option<&'a str> {
+    seccomp_type(pod_sc.seccomp_profile.as_ref()).or_else(|| {
+        annotations
+            .get(SECCOMP_POD_ANNOTATION)
+            .map(|a| annotation_seccomp(a))
+    })
+}
+
+/// HostProcess and Host Namespaces, at the pod level.
+fn check_host_access(
+    add: &mut impl FnMut(Rule, String, String),
+    spec: &PodSpec,
+    pod_sc: &PodSecurityContext,
+) {
     if pod_sc.windows_options.as_ref().and_then(|w| w.host_process) == Some(true) {
         add(
             Rule::HostProcess,
@@ -222,7 +263,6 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
             "true".into(),
         );
     }
-    // Host Namespaces
     for (field, value) in [
         ("hostNetwork", spec.host_network),
         ("hostPID", spec.host_pid),
@@ -232,22 +272,24 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
             add(Rule::HostNamespaces, format!("spec.{field}"), "true".into());
         }
     }
-    // Pod-level settings shared by several rules.
+}
+
+/// The pod's AppArmor, SELinux and seccomp profiles and its sysctls.
+fn check_pod_profiles(
+    add: &mut impl FnMut(Rule, String, String),
+    pod_sc: &PodSecurityContext,
+    pod_seccomp: Option<&str>,
+) {
     check_app_armor_profile(
-        &mut add,
+        add,
         "spec.securityContext.appArmorProfile",
         pod_sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
     );
     check_se_linux(
-        &mut add,
+        add,
         "spec.securityContext.seLinuxOptions",
         pod_sc.se_linux_options.as_ref(),
     );
-    let pod_seccomp = seccomp_type(pod_sc.seccomp_profile.as_ref()).or_else(|| {
-        annotations
-            .get(SECCOMP_POD_ANNOTATION)
-            .map(|a| annotation_seccomp(a))
-    });
     if pod_seccomp == Some("Unconfined") {
         add(
             Rule::Seccomp,
@@ -264,8 +306,12 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
             );
         }
     }
-    // Volumes
+}
+
+/// HostPath Volumes and Volume Types.
+fn check_volumes(add: &mut impl FnMut(Rule, String, String), spec: &PodSpec) {
     for volume in spec.volumes.iter().flatten() {
+        // The volume's kind is its one key besides the name.
         let value = serde_json::to_value(volume).unwrap_or_default();
         let kinds: Vec<&str> = value
             .as_object()
@@ -290,7 +336,10 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
             }
         }
     }
-    // Non-root groups (optional): pod level.
+}
+
+/// Non-root groups (optional) and the non-root user, at the pod level.
+fn check_pod_users(add: &mut impl FnMut(Rule, String, String), pod_sc: &PodSecurityContext) {
     for (field, gid) in [
         ("runAsGroup", pod_sc.run_as_group),
         ("fsGroup", pod_sc.fs_group),
@@ -317,144 +366,168 @@ pub fn pss_violations(pod: &PodTemplateSpec, level: Level) -> Vec<Violation> {
             "0".into(),
         );
     }
+}
 
-    for (prefix, name, sc, ports) in &containers {
-        let default_sc = SecurityContext::default();
-        let sc = sc.unwrap_or(&default_sc);
-        let at = |rest: &str| format!("{prefix}.{rest}");
-        if sc.windows_options.as_ref().and_then(|w| w.host_process) == Some(true) {
+/// A container's HostProcess, Privileged, Capabilities (both levels) and Host Ports.
+fn check_container_privileges(
+    add: &mut impl FnMut(Rule, String, String),
+    sc: &SecurityContext,
+    ports: &[i32],
+    at: &impl Fn(&str) -> String,
+) {
+    if sc.windows_options.as_ref().and_then(|w| w.host_process) == Some(true) {
+        add(
+            Rule::HostProcess,
+            at("securityContext.windowsOptions.hostProcess"),
+            "true".into(),
+        );
+    }
+    if sc.privileged == Some(true) {
+        add(
+            Rule::PrivilegedContainers,
+            at("securityContext.privileged"),
+            "true".into(),
+        );
+    }
+    let caps = sc.capabilities.clone().unwrap_or_default();
+    for cap in caps.add.iter().flatten() {
+        let bare = cap.trim_start_matches("CAP_");
+        if !BASELINE_CAPABILITIES.contains(&bare) {
             add(
-                Rule::HostProcess,
-                at("securityContext.windowsOptions.hostProcess"),
-                "true".into(),
+                Rule::Capabilities,
+                at("securityContext.capabilities.add"),
+                format!("{cap} is not in the baseline set"),
             );
         }
-        if sc.privileged == Some(true) {
-            add(
-                Rule::PrivilegedContainers,
-                at("securityContext.privileged"),
-                "true".into(),
-            );
-        }
-        let caps = sc.capabilities.clone().unwrap_or(Capabilities::default());
-        for cap in caps.add.iter().flatten() {
-            let bare = cap.trim_start_matches("CAP_");
-            if !BASELINE_CAPABILITIES.contains(&bare) {
-                add(
-                    Rule::Capabilities,
-                    at("securityContext.capabilities.add"),
-                    format!("{cap} is not in the baseline set"),
-                );
-            }
-            if bare != "NET_BIND_SERVICE" {
-                add(
-                    Rule::CapabilitiesRestricted,
-                    at("securityContext.capabilities.add"),
-                    format!("{cap}: only NET_BIND_SERVICE may be added"),
-                );
-            }
-        }
-        if !caps.drop.iter().flatten().any(|c| c == "ALL") {
+        if bare != "NET_BIND_SERVICE" {
             add(
                 Rule::CapabilitiesRestricted,
-                at("securityContext.capabilities.drop"),
-                "ALL is not dropped".into(),
-            );
-        }
-        if !ports.is_empty() {
-            add(
-                Rule::HostPorts,
-                at("ports"),
-                format!("host ports {ports:?}"),
-            );
-        }
-        check_app_armor_profile(
-            &mut add,
-            &at("securityContext.appArmorProfile"),
-            sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
-        );
-        if let Some(value) = annotations.get(&format!("{APPARMOR_CONTAINER_ANNOTATION}{name}"))
-            && !(value == "runtime/default" || value.starts_with("localhost/"))
-        {
-            add(
-                Rule::AppArmor,
-                format!("metadata.annotations.{APPARMOR_CONTAINER_ANNOTATION}{name}"),
-                value.clone(),
-            );
-        }
-        check_se_linux(
-            &mut add,
-            &at("securityContext.seLinuxOptions"),
-            sc.se_linux_options.as_ref(),
-        );
-        if sc.proc_mount.as_deref().is_some_and(|m| m != "Default") {
-            add(
-                Rule::ProcMountType,
-                at("securityContext.procMount"),
-                sc.proc_mount.clone().unwrap_or_default(),
-            );
-        }
-        let seccomp = seccomp_type(sc.seccomp_profile.as_ref()).or_else(|| {
-            annotations
-                .get(&format!("{SECCOMP_CONTAINER_ANNOTATION}{name}"))
-                .map(|a| annotation_seccomp(a))
-        });
-        if seccomp == Some("Unconfined") {
-            add(
-                Rule::Seccomp,
-                at("securityContext.seccompProfile.type"),
-                "Unconfined".into(),
-            );
-        }
-        let effective = seccomp.or(pod_seccomp);
-        if !matches!(effective, Some("RuntimeDefault" | "Localhost")) {
-            add(
-                Rule::SeccompRestricted,
-                at("securityContext.seccompProfile.type"),
-                format!(
-                    "{} (RuntimeDefault or Localhost required, here or for the pod)",
-                    effective.unwrap_or("unset")
-                ),
-            );
-        }
-        if sc.allow_privilege_escalation != Some(false) {
-            add(
-                Rule::PrivilegeEscalation,
-                at("securityContext.allowPrivilegeEscalation"),
-                format!(
-                    "{} (false required)",
-                    sc.allow_privilege_escalation
-                        .map_or("unset".to_string(), |v| v.to_string())
-                ),
-            );
-        }
-        let non_root = sc.run_as_non_root.or(pod_sc.run_as_non_root);
-        if non_root != Some(true) {
-            add(
-                Rule::RunningAsNonRoot,
-                at("securityContext.runAsNonRoot"),
-                format!(
-                    "{} (true required, here or for the pod)",
-                    non_root.map_or("unset".to_string(), |v| v.to_string())
-                ),
-            );
-        }
-        if sc.run_as_user == Some(0) {
-            add(
-                Rule::RunningAsNonRootUser,
-                at("securityContext.runAsUser"),
-                "0".into(),
-            );
-        }
-        if sc.run_as_group == Some(0) {
-            add(
-                Rule::NonRootGroups,
-                at("securityContext.runAsGroup"),
-                "0".into(),
+                at("securityContext.capabilities.add"),
+                format!("{cap}: only NET_BIND_SERVICE may be added"),
             );
         }
     }
-    out
+    if !caps.drop.iter().flatten().any(|c| c == "ALL") {
+        add(
+            Rule::CapabilitiesRestricted,
+            at("securityContext.capabilities.drop"),
+            "ALL is not dropped".into(),
+        );
+    }
+    if !ports.is_empty() {
+        add(
+            Rule::HostPorts,
+            at("ports"),
+            format!("host ports {ports:?}"),
+        );
+    }
+}
+
+/// A container's AppArmor (field and annotation), SELinux, /proc mount and seccomp (both
+/// levels; the pod's profile counts when the container sets none).
+fn check_container_profiles(
+    add: &mut impl FnMut(Rule, String, String),
+    sc: &SecurityContext,
+    name: &str,
+    annotations: &BTreeMap<String, String>,
+    pod_seccomp: Option<&str>,
+    at: &impl Fn(&str) -> String,
+) {
+    check_app_armor_profile(
+        add,
+        &at("securityContext.appArmorProfile"),
+        sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
+    );
+    if let Some(value) = annotations.get(&format!("{APPARMOR_CONTAINER_ANNOTATION}{name}"))
+        && !(value == "runtime/default" || value.starts_with("localhost/"))
+    {
+        add(
+            Rule::AppArmor,
+            format!("metadata.annotations.{APPARMOR_CONTAINER_ANNOTATION}{name}"),
+            value.clone(),
+        );
+    }
+    check_se_linux(
+        add,
+        &at("securityContext.seLinuxOptions"),
+        sc.se_linux_options.as_ref(),
+    );
+    if sc.proc_mount.as_deref().is_some_and(|m| m != "Default") {
+        add(
+            Rule::ProcMountType,
+            at("securityContext.procMount"),
+            sc.proc_mount.clone().unwrap_or_default(),
+        );
+    }
+    let seccomp = seccomp_type(sc.seccomp_profile.as_ref()).or_else(|| {
+        annotations
+            .get(&format!("{SECCOMP_CONTAINER_ANNOTATION}{name}"))
+            .map(|a| annotation_seccomp(a))
+    });
+    if seccomp == Some("Unconfined") {
+        add(
+            Rule::Seccomp,
+            at("securityContext.seccompProfile.type"),
+            "Unconfined".into(),
+        );
+    }
+    let effective = seccomp.or(pod_seccomp);
+    if !matches!(effective, Some("RuntimeDefault" | "Localhost")) {
+        add(
+            Rule::SeccompRestricted,
+            at("securityContext.seccompProfile.type"),
+            format!(
+                "{} (RuntimeDefault or Localhost required, here or for the pod)",
+                effective.unwrap_or("unset")
+            ),
+        );
+    }
+}
+
+/// A container's Privilege Escalation, Running as Non-root (the pod's setting counts when the
+/// container has none), Non-root user and Non-root groups.
+fn check_container_users(
+    add: &mut impl FnMut(Rule, String, String),
+    sc: &SecurityContext,
+    pod_sc: &PodSecurityContext,
+    at: &impl Fn(&str) -> String,
+) {
+    if sc.allow_privilege_escalation != Some(false) {
+        add(
+            Rule::PrivilegeEscalation,
+            at("securityContext.allowPrivilegeEscalation"),
+            format!(
+                "{} (false required)",
+                sc.allow_privilege_escalation
+                    .map_or("unset".to_string(), |v| v.to_string())
+            ),
+        );
+    }
+    let non_root = sc.run_as_non_root.or(pod_sc.run_as_non_root);
+    if non_root != Some(true) {
+        add(
+            Rule::RunningAsNonRoot,
+            at("securityContext.runAsNonRoot"),
+            format!(
+                "{} (true required, here or for the pod)",
+                non_root.map_or("unset".to_string(), |v| v.to_string())
+            ),
+        );
+    }
+    if sc.run_as_user == Some(0) {
+        add(
+            Rule::RunningAsNonRootUser,
+            at("securityContext.runAsUser"),
+            "0".into(),
+        );
+    }
+    if sc.run_as_group == Some(0) {
+        add(
+            Rule::NonRootGroups,
+            at("securityContext.runAsGroup"),
+            "0".into(),
+        );
+    }
 }
 
 fn seccomp_type(profile: Option<&SeccompProfile>) -> Option<&str> {
@@ -608,6 +681,55 @@ mod tests {
             "container.apparmor.security.beta.kubernetes.io/c": "unconfined"}},
             "spec": {"containers": [{"name": "c", "image": "i"}]}}));
         assert_eq!(rules(&p, Level::Baseline), vec![Rule::AppArmor]);
+    }
+
+    #[test]
+    fn the_pod_seccomp_field_wins_over_the_old_annotation() {
+        let sc = |t: Option<&str>| PodSecurityContext {
+            seccomp_profile: t.map(|t| SeccompProfile {
+                type_: t.into(),
+                ..SeccompProfile::default()
+            }),
+            ..PodSecurityContext::default()
+        };
+        let annotation = |v: &str| BTreeMap::from([(SECCOMP_POD_ANNOTATION.into(), v.into())]);
+        let unconfined = annotation("unconfined");
+        assert_eq!(
+            pod_seccomp(&sc(Some("RuntimeDefault")), &unconfined),
+            Some("RuntimeDefault")
+        );
+        assert_eq!(pod_seccomp(&sc(None), &unconfined), Some("Unconfined"));
+        assert_eq!(
+            pod_seccomp(&sc(None), &annotation("docker/default")),
+            Some("RuntimeDefault")
+        );
+        assert_eq!(pod_seccomp(&sc(None), &BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn a_host_path_volume_breaks_both_volume_rules_under_its_name() {
+        let p = pod(json!({"spec": {"containers": [],
+            "volumes": [{"name": "root", "hostPath": {"path": "/"}}, {"name": "e", "emptyDir": {}}]}}));
+        let mut found = Vec::new();
+        check_volumes(
+            &mut |rule, field, detail| found.push((rule, field, detail)),
+            p.spec.as_ref().unwrap(),
+        );
+        assert_eq!(
+            found,
+            vec![
+                (
+                    Rule::HostPathVolumes,
+                    "spec.volumes[root]".to_string(),
+                    "hostPath".to_string()
+                ),
+                (
+                    Rule::VolumeTypes,
+                    "spec.volumes[root]".to_string(),
+                    "hostPath is not an allowed volume type".to_string()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -15,11 +15,11 @@ use crate::audit::notify::{self, SendPolicy};
 use crate::baseline;
 use futures::StreamExt;
 use sidescan_core::AuditLocation;
-use sidescan_core::audit::Notify;
 use sidescan_core::audit::record::AuditRecord;
+use sidescan_core::audit::{Notify, Webhook};
 use sidescan_core::history::{
-    AuditHistory, BaselineRequest, Comparison, Gate, HistoryTotals, audit_exit_status,
-    trend_candidates,
+    AuditHistory, BaselineRequest, Comparison, Gate, HistoryTotals, NotificationOutcome,
+    audit_exit_status, trend_candidates,
 };
 use sidescan_core::layout::AuditFile;
 use sidescan_core::{ResultFile, audit::AuditId};
@@ -73,78 +73,123 @@ pub async fn apply(
         trend_length: config.trend as u32,
         ..AuditHistory::default()
     };
-
-    // 1. Baselines.
     if let Some(request) = &config.baseline {
-        let given = match request {
-            BaselineRequest::Latest => None,
-            BaselineRequest::Key(key) => match read_audit(store, key).await {
-                Ok(audit) => Some(audit),
-                Err(e) => {
-                    history.warnings.push(format!("baseline audit {key}: {e}"));
-                    None
-                }
-            },
-        };
-        let jobs: Vec<(usize, String)> = record
-            .targets
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| {
-                t.result_keys
-                    .get(ResultFile::Hdf.file_name())
-                    .map(|k| (i, k.clone()))
-            })
-            .collect();
-        let targets = &record.targets;
-        let given = given.as_ref();
-        let mut compared: Vec<(usize, Result<Comparison, String>)> = futures::stream::iter(jobs)
-            .map(|(i, key)| async move {
-                let id = &targets[i].id;
-                (i, compare(store, request, given, id, &key).await)
-            })
-            .buffer_unordered(READS_AT_ONCE)
-            .collect()
-            .await;
-        compared.sort_by_key(|(i, _)| *i);
-        for (i, result) in compared {
-            match result {
-                Ok(c) => record.targets[i].baseline = Some(c),
-                Err(e) => history
-                    .warnings
-                    .push(format!("{}: not compared: {e}", record.targets[i].id)),
-            }
-        }
+        compare_targets(store, request, &mut record, &mut history).await;
     }
+    let trend_note = if config.trend > 0 {
+        add_trends(store, config.trend, &mut record, &mut history).await
+    } else {
+        String::new()
+    };
+    gate(config, &mut record, &mut history);
+    if config.baseline.is_some() {
+        println!(
+            "{}",
+            since_line(&history.totals, &trend_note, config.gate, record.exit_code)
+        );
+    }
+    for w in &history.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(webhook) = notify_spec.and_then(|n| n.webhook.as_ref()) {
+        notify_new_failures(store, loc, webhook, config.send, &record, &mut history).await;
+    }
+    record.history = Some(history);
+    record
+}
 
-    // 2. Trends.
-    let mut trend_note = String::new();
-    if config.trend > 0 {
-        match read_trend(store, &record, config.trend).await {
-            Ok(read) => {
-                for t in &mut record.targets {
-                    if let Some(points) = read.trends.get(&t.id) {
-                        t.trend = points.clone();
-                    }
-                }
-                trend_note = format!(
-                    "; trend of {} audit{} ({} list request{}, {} audit.json read)",
-                    read.used.len() + 1,
-                    if read.used.is_empty() { "" } else { "s" },
-                    read.list_requests,
-                    if read.list_requests == 1 { "" } else { "s" },
-                    read.reads
-                );
-                history.trend_audits = read.used;
-                history.warnings.extend(read.warnings);
+/// Step 1, the baselines: each target with results compared with its baseline (the reads run a
+/// few at once); what cannot be compared is a warning.
+async fn compare_targets(
+    store: &Store,
+    request: &BaselineRequest,
+    record: &mut AuditRecord,
+    history: &mut AuditHistory,
+) {
+    let given = match request {
+        BaselineRequest::Latest => None,
+        BaselineRequest::Key(key) => match read_audit(store, key).await {
+            Ok(audit) => Some(audit),
+            Err(e) => {
+                history.warnings.push(format!("baseline audit {key}: {e}"));
+                None
             }
+        },
+    };
+    let jobs: Vec<(usize, String)> = record
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            t.result_keys
+                .get(ResultFile::Hdf.file_name())
+                .map(|k| (i, k.clone()))
+        })
+        .collect();
+    let targets = &record.targets;
+    let given = given.as_ref();
+    let mut compared: Vec<(usize, Result<Comparison, String>)> = futures::stream::iter(jobs)
+        .map(|(i, key)| async move {
+            let id = &targets[i].id;
+            (i, compare(store, request, given, id, &key).await)
+        })
+        .buffer_unordered(READS_AT_ONCE)
+        .collect()
+        .await;
+    compared.sort_by_key(|(i, _)| *i);
+    for (i, result) in compared {
+        match result {
+            Ok(c) => record.targets[i].baseline = Some(c),
             Err(e) => history
                 .warnings
-                .push(format!("trend: audits not listed: {e}")),
+                .push(format!("{}: not compared: {e}", record.targets[i].id)),
         }
     }
+}
 
-    // 3. The gate.
+/// Step 2, the trends: each target's compliance in the last `length` audits; returns the note
+/// for the summary line.
+async fn add_trends(
+    store: &Store,
+    length: usize,
+    record: &mut AuditRecord,
+    history: &mut AuditHistory,
+) -> String {
+    match read_trend(store, record, length).await {
+        Ok(read) => {
+            for t in &mut record.targets {
+                if let Some(points) = read.trends.get(&t.id) {
+                    t.trend = points.clone();
+                }
+            }
+            let note = trend_note(&read);
+            history.trend_audits = read.used;
+            history.warnings.extend(read.warnings);
+            note
+        }
+        Err(e) => {
+            history
+                .warnings
+                .push(format!("trend: audits not listed: {e}"));
+            String::new()
+        }
+    }
+}
+
+/// `; trend of N audits (...)`: this audit and the earlier ones used, and what reading them took.
+fn trend_note(read: &TrendRead) -> String {
+    format!(
+        "; trend of {} audit{} ({} list request{}, {} audit.json read)",
+        read.used.len() + 1,
+        if read.used.is_empty() { "" } else { "s" },
+        read.list_requests,
+        if read.list_requests == 1 { "" } else { "s" },
+        read.reads
+    )
+}
+
+/// Step 3, the gate: the totals of the comparisons and the exit code the gate gives.
+fn gate(config: &HistoryConfig, record: &mut AuditRecord, history: &mut AuditHistory) {
     let comparisons: Vec<&Comparison> = record
         .targets
         .iter()
@@ -153,76 +198,88 @@ pub async fn apply(
     history.totals = HistoryTotals::of(comparisons.iter().copied());
     record.exit_code =
         audit_exit_status(config.gate, &record.totals, comparisons.iter().copied()).code();
-    let t = &history.totals;
-    if config.baseline.is_some() {
-        let plural = |n: u64| if n == 1 { "" } else { "s" };
-        let mut line = format!(
-            "since the last results: {} new failure{} in {} target{} ({} newly failed, {} fixed; \
-             {} target{} compared, {} without an earlier run)",
-            t.new_failures,
-            plural(t.new_failures),
-            t.with_new_failures,
-            plural(t.with_new_failures),
-            t.newly_failed,
-            t.fixed,
-            t.compared,
-            plural(t.compared),
-            t.without_baseline,
-        );
-        if t.without_baseline > 0 {
-            line.push_str(": without one, every failure counts as new");
-        }
-        line.push_str(&trend_note);
-        if config.gate == Gate::NewFailures {
-            line.push_str(&format!("; --fail-on-new: exit code {}", record.exit_code));
-        }
-        println!("{line}");
-    }
-    for w in &history.warnings {
-        eprintln!("warning: {w}");
-    }
+}
 
-    // 4. The webhook.
-    if let Some(webhook) = notify_spec.and_then(|n| n.webhook.as_ref()) {
-        let failures = notify::new_failures(&record);
-        if !failures.is_empty() {
-            let report = format!(
-                "{}/{}",
-                store.url.trim_end_matches('/'),
-                loc.key(AuditFile::Report)
-                    .strip_prefix(&store.prefix)
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-            );
-            let body = notify::payload(webhook.format, &record, &report, &failures);
-            let outcome = notify::send(webhook, &body, failures.len() as u64, config.send).await;
-            if outcome.delivered {
-                println!(
-                    "notified {} ({}): {} new failure{}",
-                    outcome.host,
-                    outcome.format,
-                    failures.len(),
-                    if failures.len() == 1 { "" } else { "s" }
-                );
-            } else {
-                let message = format!(
-                    "webhook {} ({}): not delivered after {} attempt{}: {}; the audit's exit \
-                     code is unchanged",
-                    outcome.host,
-                    outcome.format,
-                    outcome.attempts,
-                    if outcome.attempts == 1 { "" } else { "s" },
-                    outcome.error.as_deref().unwrap_or("no answer")
-                );
-                tracing::warn!(host = %outcome.host, attempts = outcome.attempts, "webhook not delivered");
-                eprintln!("warning: {message}");
-                history.warnings.push(message);
-            }
-            history.notification = Some(outcome);
-        }
+/// The line printed after the comparisons: new failures, what changed, what was compared, the
+/// trend, and the exit code when `--fail-on-new` decides it.
+fn since_line(t: &HistoryTotals, trend_note: &str, gate: Gate, exit_code: u8) -> String {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut line = format!(
+        "since the last results: {} new failure{} in {} target{} ({} newly failed, {} fixed; \
+         {} target{} compared, {} without an earlier run)",
+        t.new_failures,
+        plural(t.new_failures),
+        t.with_new_failures,
+        plural(t.with_new_failures),
+        t.newly_failed,
+        t.fixed,
+        t.compared,
+        plural(t.compared),
+        t.without_baseline,
+    );
+    if t.without_baseline > 0 {
+        line.push_str(": without one, every failure counts as new");
     }
-    record.history = Some(history);
-    record
+    line.push_str(trend_note);
+    if gate == Gate::NewFailures {
+        line.push_str(&format!("; --fail-on-new: exit code {exit_code}"));
+    }
+    line
+}
+
+/// Step 4, the webhook, when anything newly fails. Its outcome is recorded (a failure also as
+/// a warning); it never changes the exit code.
+async fn notify_new_failures(
+    store: &Store,
+    loc: &AuditLocation,
+    webhook: &Webhook,
+    send: SendPolicy,
+    record: &AuditRecord,
+    history: &mut AuditHistory,
+) {
+    let failures = notify::new_failures(record);
+    if failures.is_empty() {
+        return;
+    }
+    let report = format!(
+        "{}/{}",
+        store.url.trim_end_matches('/'),
+        loc.key(AuditFile::Report)
+            .strip_prefix(&store.prefix)
+            .unwrap_or_default()
+            .trim_start_matches('/')
+    );
+    let body = notify::payload(webhook.format, record, &report, &failures);
+    let outcome = notify::send(webhook, &body, failures.len() as u64, send).await;
+    if outcome.delivered {
+        println!(
+            "notified {} ({}): {} new failure{}",
+            outcome.host,
+            outcome.format,
+            failures.len(),
+            if failures.len() == 1 { "" } else { "s" }
+        );
+    } else {
+        let message = undelivered_warning(&outcome);
+        tracing::warn!(host = %outcome.host, attempts = outcome.attempts, "webhook not delivered");
+        eprintln!("warning: {message}");
+        history.warnings.push(message);
+    }
+    history.notification = Some(outcome);
+}
+
+/// The warning for a webhook that was not delivered: its host only (the URL may hold a
+/// secret), the attempts and the last error.
+fn undelivered_warning(outcome: &NotificationOutcome) -> String {
+    format!(
+        "webhook {} ({}): not delivered after {} attempt{}: {}; the audit's exit \
+         code is unchanged",
+        outcome.host,
+        outcome.format,
+        outcome.attempts,
+        if outcome.attempts == 1 { "" } else { "s" },
+        outcome.error.as_deref().unwrap_or("no answer")
+    )
 }
 
 /// One target compared with its baseline: its own `hdf.json` and the baseline's, read from the
@@ -433,6 +490,82 @@ mod tests {
             api_requests: None,
             targets,
         }
+    }
+
+    #[test]
+    fn the_summary_line_warns_without_a_baseline_and_names_the_gate_s_exit_code() {
+        let t = HistoryTotals {
+            compared: 1,
+            without_baseline: 2,
+            with_new_failures: 1,
+            newly_failed: 1,
+            fixed: 0,
+            new_failures: 1,
+        };
+        assert_eq!(
+            since_line(&t, "; trend of 1 audit", Gate::NewFailures, 1),
+            "since the last results: 1 new failure in 1 target (1 newly failed, 0 fixed; 1 target \
+             compared, 2 without an earlier run): without one, every failure counts as new; \
+             trend of 1 audit; --fail-on-new: exit code 1"
+        );
+        let t = HistoryTotals {
+            compared: 2,
+            new_failures: 3,
+            with_new_failures: 2,
+            ..HistoryTotals::default()
+        };
+        assert_eq!(
+            since_line(&t, "", Gate::Thresholds, 0),
+            "since the last results: 3 new failures in 2 targets (0 newly failed, 0 fixed; 2 \
+             targets compared, 0 without an earlier run)"
+        );
+    }
+
+    #[test]
+    fn the_trend_note_counts_this_audit_and_the_earlier_ones() {
+        let none = TrendRead {
+            list_requests: 1,
+            ..TrendRead::default()
+        };
+        assert_eq!(
+            trend_note(&none),
+            "; trend of 1 audit (1 list request, 0 audit.json read)"
+        );
+        let two = TrendRead {
+            used: vec!["a".into(), "b".into()],
+            list_requests: 2,
+            reads: 3,
+            ..TrendRead::default()
+        };
+        assert_eq!(
+            trend_note(&two),
+            "; trend of 3 audits (2 list requests, 3 audit.json read)"
+        );
+    }
+
+    #[test]
+    fn an_undelivered_webhook_is_named_by_its_host_and_last_error() {
+        let mut outcome = NotificationOutcome {
+            host: "hooks.example.com".into(),
+            format: "slack".into(),
+            delivered: false,
+            attempts: 1,
+            status: None,
+            error: None,
+            new_failures: 2,
+        };
+        assert_eq!(
+            undelivered_warning(&outcome),
+            "webhook hooks.example.com (slack): not delivered after 1 attempt: no answer; the \
+             audit's exit code is unchanged"
+        );
+        outcome.attempts = 3;
+        outcome.error = Some("HTTP 503".into());
+        assert!(
+            undelivered_warning(&outcome).contains("after 3 attempts: HTTP 503;"),
+            "{}",
+            undelivered_warning(&outcome)
+        );
     }
 
     #[tokio::test]

@@ -127,22 +127,7 @@ fn labels_value(target: &str, run_id: &RunId, component: Component) -> Value {
 
 /// Builds the run's objects.
 pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> {
-    let mut spec = input.spec.clone();
-    let run_id = context::run_id(&spec);
-    spec.run_id = Some(run_id.clone());
-    // The orchestrator evaluates the thresholds itself: the scan pod does not need them.
-    spec.thresholds = None;
-    let target = spec.target.name.clone();
-    let profile_cm = run_object_name(&run_id, "profile");
-    if let Some(archive) = input.archive {
-        spec.profile = Some(spec::Profile {
-            config_map: Some(ProfileConfigMap {
-                name: profile_cm.clone(),
-                files: vec![archive.name.clone()],
-            }),
-            ..spec::Profile::default()
-        });
-    }
+    let (spec, run_id) = run_spec(&input);
     let mut ctx = context::build(&spec, input.inputs, input.kube)?;
     if let Some(binding) = input.binding {
         ctx.pod.scanner.bind_run(
@@ -150,9 +135,58 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
             binding.grant.as_ref().map(|g| g.to_json()),
         );
     }
+    let mut pod = scan_pod(generator, &ctx, input.pod_name, input.owner)?;
+    let own = if input.per_run {
+        run_objects(generator, &ctx, &spec, &input, &run_id, &mut pod)?
+    } else {
+        RunObjects::default()
+    };
+    Ok(Plan {
+        run_id,
+        config_maps: own.config_maps,
+        service_account: own.service_account,
+        role: own.role,
+        role_binding: own.role_binding,
+        pod: typed(pod, "scan pod")?,
+    })
+}
 
-    // The scan pod, as the generator renders it, then this run's name, owner and objects.
-    let mut pod = render(generator, Kind::ScanPod, &ctx)?
+/// The objects only `sidescan-runner scan` creates for its run.
+#[derive(Default)]
+struct RunObjects {
+    config_maps: Vec<ConfigMap>,
+    service_account: Option<ServiceAccount>,
+    role: Option<Role>,
+    role_binding: Option<RoleBinding>,
+}
+
+/// The spec as this run renders it: its run id set, no thresholds (the orchestrator evaluates
+/// them itself: the scan pod does not need them), and an archive's profile ConfigMap.
+fn run_spec(input: &PlanInput<'_>) -> (ScanSpec, RunId) {
+    let mut spec = input.spec.clone();
+    let run_id = context::run_id(&spec);
+    spec.run_id = Some(run_id.clone());
+    spec.thresholds = None;
+    if let Some(archive) = input.archive {
+        spec.profile = Some(spec::Profile {
+            config_map: Some(ProfileConfigMap {
+                name: run_object_name(&run_id, "profile"),
+                files: vec![archive.name.clone()],
+            }),
+            ..spec::Profile::default()
+        });
+    }
+    (spec, run_id)
+}
+
+/// The scan pod, as the generator renders it, with this run's name and owner.
+fn scan_pod(
+    generator: &Generator,
+    ctx: &sidescan_gen::RenderContext,
+    pod_name: &str,
+    owner: Option<&OwnerJob>,
+) -> Result<Value, Error> {
+    let mut pod = render(generator, Kind::ScanPod, ctx)?
         .into_iter()
         .next()
         .ok_or_else(|| {
@@ -161,11 +195,8 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
                 message: "the generator rendered no scan pod".into(),
             })
         })?;
-    let generated_profile_cm = spec::object_name(&target, "profile");
-    let generated_inputs_cm = context::profile_inputs_name(&target);
-    let inputs_cm = run_object_name(&run_id, "profile-inputs");
-    pod["metadata"]["name"] = json!(input.pod_name);
-    if let Some(owner) = input.owner {
+    pod["metadata"]["name"] = json!(pod_name);
+    if let Some(owner) = owner {
         pod["metadata"]["ownerReferences"] = json!([{
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -173,116 +204,171 @@ pub fn plan(generator: &Generator, input: PlanInput<'_>) -> Result<Plan, Error> 
             "uid": owner.uid,
         }]);
     }
+    Ok(pod)
+}
 
+/// `sidescan-runner scan`: the run's own profile and inputs ConfigMaps (existing ones named in
+/// the spec stay as they are) and, with `scanner.identify: api`, the scanner's RBAC; the pod
+/// is pointed at them.
+fn run_objects(
+    generator: &Generator,
+    ctx: &sidescan_gen::RenderContext,
+    spec: &ScanSpec,
+    input: &PlanInput<'_>,
+    run_id: &RunId,
+    pod: &mut Value,
+) -> Result<RunObjects, Error> {
+    let mut own = RunObjects::default();
+    // The heuristic needs no API access: the pod keeps the namespace's default
+    // ServiceAccount and no token, and the run creates no RBAC.
+    let api_identify = spec.scanner.identify == spec::ScannerIdentify::Api;
+    let scanner = run_object_name(run_id, SCANNER_KIND);
+    if api_identify {
+        pod["spec"]["serviceAccountName"] = json!(scanner);
+    }
+    let profile_cm = run_object_name(run_id, "profile");
+    let inputs_cm = run_object_name(run_id, "profile-inputs");
+    let own_profile =
+        input.archive.is_some() || spec.profile.as_ref().is_some_and(|p| p.dir.is_some());
+    if own_profile {
+        point_volume_at(pod, "profile", &profile_cm);
+    }
+    let own_inputs = input.inputs.profile_inputs.is_some();
+    if own_inputs {
+        point_volume_at(pod, "profile-inputs", &inputs_cm);
+    }
+    // The profile: a directory rendered by the generator, or an archive as binary data; and
+    // the input and waiver files read on this machine.
+    if spec.profile.as_ref().is_some_and(|p| p.dir.is_some()) || own_inputs {
+        own.config_maps.extend(profile_config_maps(
+            generator,
+            ctx,
+            &spec.target.name,
+            run_id,
+        )?);
+    }
+    if let Some(archive) = input.archive {
+        own.config_maps.push(archive_config_map(
+            archive,
+            &profile_cm,
+            &spec.namespace,
+            labels_value(&spec.target.name, run_id, Component::Profile),
+        )?);
+        point_profile_at(pod, &format!("{PROFILE_MOUNT_PATH}/{}", archive.name));
+    }
+    if api_identify {
+        scanner_rbac(
+            generator,
+            ctx,
+            &spec.target.name,
+            run_id,
+            input.pod_name,
+            &mut own,
+        )?;
+    }
+    Ok(own)
+}
+
+/// The generator's profile and inputs ConfigMaps, renamed and labelled as this run's.
+fn profile_config_maps(
+    generator: &Generator,
+    ctx: &sidescan_gen::RenderContext,
+    target: &str,
+    run_id: &RunId,
+) -> Result<Vec<ConfigMap>, Error> {
+    let generated_profile_cm = spec::object_name(target, "profile");
+    let generated_inputs_cm = context::profile_inputs_name(target);
     let mut config_maps = Vec::new();
-    let (mut service_account, mut role, mut role_binding) = (None, None, None);
-    if input.per_run {
-        // The heuristic needs no API access: the pod keeps the namespace's default
-        // ServiceAccount and no token, and the run creates no RBAC.
-        let api_identify = spec.scanner.identify == spec::ScannerIdentify::Api;
-        let scanner = run_object_name(&run_id, SCANNER_KIND);
-        if api_identify {
-            pod["spec"]["serviceAccountName"] = json!(scanner);
-        }
-        // The run's own profile and inputs ConfigMaps (existing ones named in the spec stay as
-        // they are).
-        let own_profile =
-            input.archive.is_some() || spec.profile.as_ref().is_some_and(|p| p.dir.is_some());
-        if own_profile {
-            point_volume_at(&mut pod, "profile", &profile_cm);
-        }
-        let own_inputs = input.inputs.profile_inputs.is_some();
-        if own_inputs {
-            point_volume_at(&mut pod, "profile-inputs", &inputs_cm);
-        }
-        // The profile: a directory rendered by the generator, or an archive as binary data; and
-        // the input and waiver files read on this machine.
-        if spec.profile.as_ref().is_some_and(|p| p.dir.is_some()) || own_inputs {
-            for mut cm in render(generator, Kind::Profile, &ctx)? {
-                let name = if cm["metadata"]["name"] == generated_profile_cm.as_str() {
-                    &profile_cm
-                } else if cm["metadata"]["name"] == generated_inputs_cm.as_str() {
-                    &inputs_cm
-                } else {
-                    continue;
-                };
-                cm["metadata"]["name"] = json!(name);
-                cm["metadata"]["labels"] = labels_value(&target, &run_id, Component::Profile);
-                config_maps.push(typed(cm, "profile ConfigMap")?);
-            }
-        }
-        if let Some(archive) = input.archive {
-            if archive.bytes.len() + archive.name.len() > CONFIGMAP_LIMIT {
-                return Err(Error::Input {
-                    path: archive.name.clone(),
-                    reason: format!(
-                        "the profile archive is {} bytes, above the ConfigMap limit of {CONFIGMAP_LIMIT} bytes; publish it to an object store and set profile.url instead",
-                        archive.bytes.len()
-                    ),
-                });
-            }
-            use base64::Engine as _;
-            config_maps.push(typed(
-                json!({
-                    "apiVersion": "v1",
-                    "kind": "ConfigMap",
-                    "metadata": {
-                        "name": profile_cm,
-                        "namespace": spec.namespace,
-                        "labels": labels_value(&target, &run_id, Component::Profile),
-                    },
-                    "binaryData": {
-                        archive.name.clone(): base64::engine::general_purpose::STANDARD.encode(&archive.bytes),
-                    },
-                }),
-                "profile ConfigMap",
-            )?);
-            point_profile_at(&mut pod, &format!("{PROFILE_MOUNT_PATH}/{}", archive.name));
-        }
-        // The scanner's RBAC, as the generator renders it, limited to this run's pod.
-        let generated_scanner = spec::object_name(&target, SCANNER_KIND);
-        let rbac = if api_identify {
-            render(generator, Kind::Rbac, &ctx)?
+    for mut cm in render(generator, Kind::Profile, ctx)? {
+        let name = if cm["metadata"]["name"] == generated_profile_cm.as_str() {
+            run_object_name(run_id, "profile")
+        } else if cm["metadata"]["name"] == generated_inputs_cm.as_str() {
+            run_object_name(run_id, "profile-inputs")
         } else {
-            Vec::new()
+            continue;
         };
-        for mut doc in rbac {
-            if doc["metadata"]["name"] != generated_scanner.as_str() {
-                continue;
-            }
-            doc["metadata"]["name"] = json!(scanner);
-            doc["metadata"]["labels"] = labels_value(&target, &run_id, Component::Scanner);
-            match doc["kind"].as_str() {
-                Some("ServiceAccount") => service_account = Some(typed(doc, "ServiceAccount")?),
-                Some("Role") => {
-                    if let Some(rules) = doc["rules"].as_array_mut() {
-                        for rule in rules {
-                            rule["resourceNames"] = json!([input.pod_name]);
-                        }
+        cm["metadata"]["name"] = json!(name);
+        cm["metadata"]["labels"] = labels_value(target, run_id, Component::Profile);
+        config_maps.push(typed(cm, "profile ConfigMap")?);
+    }
+    Ok(config_maps)
+}
+
+/// A profile archive as the binary data of the run's profile ConfigMap, if it fits in one.
+fn archive_config_map(
+    archive: &Archive,
+    name: &str,
+    namespace: &str,
+    labels: Value,
+) -> Result<ConfigMap, Error> {
+    if archive.bytes.len() + archive.name.len() > CONFIGMAP_LIMIT {
+        return Err(Error::Input {
+            path: archive.name.clone(),
+            reason: format!(
+                "the profile archive is {} bytes, above the ConfigMap limit of {CONFIGMAP_LIMIT} bytes; publish it to an object store and set profile.url instead",
+                archive.bytes.len()
+            ),
+        });
+    }
+    use base64::Engine as _;
+    typed(
+        json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": labels,
+            },
+            "binaryData": {
+                archive.name.clone(): base64::engine::general_purpose::STANDARD.encode(&archive.bytes),
+            },
+        }),
+        "profile ConfigMap",
+    )
+}
+
+/// The scanner's RBAC, as the generator renders it, renamed as this run's and limited to this
+/// run's pod.
+fn scanner_rbac(
+    generator: &Generator,
+    ctx: &sidescan_gen::RenderContext,
+    target: &str,
+    run_id: &RunId,
+    pod_name: &str,
+    own: &mut RunObjects,
+) -> Result<(), Error> {
+    let generated_scanner = spec::object_name(target, SCANNER_KIND);
+    let scanner = run_object_name(run_id, SCANNER_KIND);
+    for mut doc in render(generator, Kind::Rbac, ctx)? {
+        if doc["metadata"]["name"] != generated_scanner.as_str() {
+            continue;
+        }
+        doc["metadata"]["name"] = json!(scanner);
+        doc["metadata"]["labels"] = labels_value(target, run_id, Component::Scanner);
+        match doc["kind"].as_str() {
+            Some("ServiceAccount") => own.service_account = Some(typed(doc, "ServiceAccount")?),
+            Some("Role") => {
+                if let Some(rules) = doc["rules"].as_array_mut() {
+                    for rule in rules {
+                        rule["resourceNames"] = json!([pod_name]);
                     }
-                    role = Some(typed(doc, "Role")?);
                 }
-                Some("RoleBinding") => {
-                    doc["roleRef"]["name"] = json!(scanner);
-                    if let Some(subjects) = doc["subjects"].as_array_mut() {
-                        for s in subjects {
-                            s["name"] = json!(scanner);
-                        }
-                    }
-                    role_binding = Some(typed(doc, "RoleBinding")?);
-                }
-                _ => {}
+                own.role = Some(typed(doc, "Role")?);
             }
+            Some("RoleBinding") => {
+                doc["roleRef"]["name"] = json!(scanner);
+                if let Some(subjects) = doc["subjects"].as_array_mut() {
+                    for s in subjects {
+                        s["name"] = json!(scanner);
+                    }
+                }
+                own.role_binding = Some(typed(doc, "RoleBinding")?);
+            }
+            _ => {}
         }
     }
-    Ok(Plan {
-        run_id,
-        config_maps,
-        service_account,
-        role,
-        role_binding,
-        pod: typed(pod, "scan pod")?,
-    })
+    Ok(())
 }
 
 /// Sets the agent's `--profile` argument (the archive inside the mounted ConfigMap).
@@ -357,6 +443,35 @@ mod tests {
             .args
             .clone()
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_run_s_spec_has_no_thresholds_and_ships_an_archive_in_the_run_s_configmap() {
+        let s = spec(json!({"scanner": {"backend": "cinc"}, "profile": {"url": "s3://x/y.tgz"}}));
+        let inputs = Inputs::default();
+        let archive = Archive {
+            name: "p.tgz".into(),
+            bytes: vec![1],
+        };
+        let (run, id) = run_spec(&PlanInput {
+            archive: Some(&archive),
+            ..input(&s, &inputs)
+        });
+        assert_eq!(id.as_str(), "abc123def456");
+        assert_eq!(run.run_id.as_ref(), Some(&id));
+        assert!(s.thresholds.is_some() && run.thresholds.is_none());
+        // The archive replaces the URL: the agent reads it from the mounted ConfigMap.
+        let profile = run.profile.unwrap();
+        assert_eq!(profile.url, None);
+        assert_eq!(
+            profile.config_map,
+            Some(ProfileConfigMap {
+                name: "sidescan-abc123def456-profile".into(),
+                files: vec!["p.tgz".into()],
+            })
+        );
+        let (run, _) = run_spec(&input(&s, &inputs));
+        assert_eq!(run.profile, s.profile);
     }
 
     #[test]

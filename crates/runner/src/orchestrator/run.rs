@@ -6,7 +6,7 @@ use crate::Error;
 use crate::orchestrator::cluster::{Events, PodWatch};
 use crate::orchestrator::plan::OwnerJob;
 use crate::orchestrator::process::{self, Evaluation, RunFacts};
-use crate::orchestrator::progress::{self, Progress};
+use crate::orchestrator::progress::{self, Progress, ScannerEnd};
 use crate::orchestrator::report::{self, PhaseReport, RunReport};
 
 use k8s_openapi::api::core::v1::Pod;
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::collect;
+use super::collect::{self, Retrieved};
 use super::objects;
 use super::prepare::{self, Prepared};
 
@@ -261,15 +261,29 @@ pub(super) fn seconds_left(deadline: Instant) -> u64 {
     deadline.saturating_duration_since(Instant::now()).as_secs()
 }
 
+/// The phases in order; each records its own line in the report.
 async fn workflow(
     config: &RunConfig,
     p: &Prepared,
     state: &mut State,
 ) -> Result<Evaluation, Error> {
     let pods: Api<Pod> = Api::namespaced(p.client.clone(), &p.namespace);
-    let name = config.pod_name.as_str();
+    let (watch, first) = deploy_phase(config, p, state, &pods).await?;
+    let end = scan_phase(p, state, watch, first, &config.pod_name).await?;
+    let retrieved = retrieve_phase(p, state, &pods, &config.pod_name, &end).await?;
+    process_phase(config, p, state, &retrieved).await
+}
 
-    // Deploy.
+/// Deploy: a stale pod of the same name removed (and a local run's leftovers swept), the run's
+/// objects and the pod created, then a wait until both containers have started. Returns the
+/// watch for the next phase and the scanner's end if it came that soon.
+async fn deploy_phase(
+    config: &RunConfig,
+    p: &Prepared,
+    state: &mut State,
+    pods: &Api<Pod>,
+) -> Result<(PodWatch, Option<ScannerEnd>), Error> {
+    let name = config.pod_name.as_str();
     state.phase = Phase::Deploy;
     let t = Instant::now();
     let deploy_deadline = t + Duration::from_secs(p.deadlines.deploy);
@@ -290,22 +304,7 @@ async fn workflow(
         objects::sweep_leftovers(p, &config.spec.target.name).await?;
     }
     objects::create_run_objects(p, &mut state.created, deploy_deadline).await?;
-    state.created.pod = true;
-    let pod = objects::create_pod(&pods, &p.plan.pod, deploy_deadline).await;
-    let pod = match pod {
-        Ok(pod) => pod,
-        Err(Error::Kube {
-            source: kube::Error::Api(s),
-            ..
-        }) if s.code == 409 => {
-            state.created.pod = false;
-            return Err(Error::Concurrent {
-                pod: name.to_string(),
-                reason: "created by another run while this one deployed".into(),
-            });
-        }
-        Err(e) => return Err(e),
-    };
+    let pod = create_scan_pod(p, state, pods, name, deploy_deadline).await?;
     if let Some(events) = state.events.as_mut() {
         events.regarding = Some(pod.object_ref(&()));
     }
@@ -318,35 +317,101 @@ async fn workflow(
             Phase::Deploy,
             deploy_deadline,
             p.deadlines.deploy,
-            |pod| match pod.map(|pod| progress::progress(pod, scanner, target)) {
-                None => Some(Err(Error::ScanPod {
-                    reason: format!("pod {name} was deleted"),
-                })),
-                Some(Progress::Pending(_)) => None,
-                Some(Progress::Started) => Some(Ok(None)),
-                Some(Progress::ScannerDone(end)) => Some(Ok(Some(end))),
-                Some(Progress::Failed(reason)) => Some(Err(Error::ScanPod { reason })),
-            },
+            |pod| deploy_step(pod, name, scanner, target),
             |pod| pending_description(pod, scanner, target),
         )
         .await?;
-    let node = watch
-        .latest
-        .as_ref()
-        .and_then(|p| p.spec.as_ref())
-        .and_then(|s| s.node_name.clone())
-        .unwrap_or_else(|| "?".into());
+    let node = node_name(watch.latest.as_ref());
     state.phase_done(
         Phase::Deploy,
         t,
         true,
         format!("pod {name} running on node {node}"),
     );
+    Ok((watch, first))
+}
 
-    // Identify and scan: the agent's work, until the scanner container ends.
+/// Creates the scan pod. A conflict means another run created a pod of that name since the
+/// stale check: that pod is not this run's to delete.
+async fn create_scan_pod(
+    p: &Prepared,
+    state: &mut State,
+    pods: &Api<Pod>,
+    name: &str,
+    deadline: Instant,
+) -> Result<Pod, Error> {
+    state.created.pod = true;
+    match objects::create_pod(pods, &p.plan.pod, deadline).await {
+        Ok(pod) => Ok(pod),
+        Err(Error::Kube {
+            source: kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => {
+            state.created.pod = false;
+            Err(Error::Concurrent {
+                pod: name.to_string(),
+                reason: "created by another run while this one deployed".into(),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What the deploy wait makes of one version of the pod: keep waiting while it is pending; done
+/// once both containers started (with the scanner's end if it already ended).
+fn deploy_step(
+    pod: Option<&Pod>,
+    name: &str,
+    scanner: &str,
+    target: &str,
+) -> Option<Result<Option<ScannerEnd>, Error>> {
+    match pod.map(|pod| progress::progress(pod, scanner, target)) {
+        None => Some(Err(Error::ScanPod {
+            reason: format!("pod {name} was deleted"),
+        })),
+        Some(Progress::Pending(_)) => None,
+        Some(Progress::Started) => Some(Ok(None)),
+        Some(Progress::ScannerDone(end)) => Some(Ok(Some(end))),
+        Some(Progress::Failed(reason)) => Some(Err(Error::ScanPod { reason })),
+    }
+}
+
+/// What the scan wait makes of one version of the pod: done only when the scanner ended.
+fn scan_step(
+    pod: Option<&Pod>,
+    name: &str,
+    scanner: &str,
+    target: &str,
+) -> Option<Result<ScannerEnd, Error>> {
+    match pod.map(|pod| progress::progress(pod, scanner, target)) {
+        None => Some(Err(Error::ScanPod {
+            reason: format!("pod {name} was deleted"),
+        })),
+        Some(Progress::ScannerDone(end)) => Some(Ok(end)),
+        Some(Progress::Failed(reason)) => Some(Err(Error::ScanPod { reason })),
+        Some(_) => None,
+    }
+}
+
+fn node_name(pod: Option<&Pod>) -> String {
+    pod.and_then(|p| p.spec.as_ref())
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Identify and scan: the agent's work, until the scanner container ends. The agent's timings
+/// split the wait between the two phases.
+async fn scan_phase(
+    p: &Prepared,
+    state: &mut State,
+    mut watch: PodWatch,
+    first: Option<ScannerEnd>,
+    name: &str,
+) -> Result<ScannerEnd, Error> {
     state.phase = Phase::Identify;
     let s = Instant::now();
     let scan_deadline = s + Duration::from_secs(p.deadlines.scan);
+    let (scanner, target) = (p.scanner.as_str(), p.target_container.as_str());
     let end = match first {
         Some(end) => end,
         None => {
@@ -355,14 +420,7 @@ async fn workflow(
                     Phase::Scan,
                     scan_deadline,
                     p.deadlines.scan,
-                    |pod| match pod.map(|pod| progress::progress(pod, scanner, target)) {
-                        None => Some(Err(Error::ScanPod {
-                            reason: format!("pod {name} was deleted"),
-                        })),
-                        Some(Progress::ScannerDone(end)) => Some(Ok(end)),
-                        Some(Progress::Failed(reason)) => Some(Err(Error::ScanPod { reason })),
-                        Some(_) => None,
-                    },
+                    |pod| scan_step(pod, name, scanner, target),
                     |pod| {
                         format!(
                             "the scanner to finish ({})",
@@ -375,62 +433,87 @@ async fn workflow(
     };
     drop(watch);
     let waited = s.elapsed();
+    match agent_phases(&end, waited) {
+        Some(phases) => {
+            state.phase_took(
+                Phase::Identify,
+                phases.identify,
+                true,
+                "target process found and its root readable (agent)".into(),
+            );
+            state.phase = Phase::Scan;
+            state.phase_took(
+                Phase::Scan,
+                waited - phases.identify,
+                true,
+                phases.scan_detail,
+            );
+        }
+        None => state.phase = Phase::Scan,
+    }
+    Ok(end)
+}
+
+/// The identify and scan lines the agent's termination summary gives.
+#[derive(Debug, PartialEq)]
+struct AgentPhases {
+    /// The agent's identify and verify time, at most the time waited.
+    identify: Duration,
+    scan_detail: String,
+}
+
+/// `None` when the agent left no summary or reports a failure: then there is no identify or
+/// scan line, and the phase that notices the failure reports it.
+fn agent_phases(end: &ScannerEnd, waited: Duration) -> Option<AgentPhases> {
     let summary = end
         .message
         .as_deref()
-        .and_then(sidescan_core::termination::parse);
-    let agent_ms = |k: &str| {
-        summary
-            .as_ref()
-            .and_then(|s| s.timings_ms.get(k).copied())
-            .unwrap_or(0)
-    };
-    let identify = Duration::from_millis(agent_ms("identify") + agent_ms("verify")).min(waited);
-    if let Some(summary) = &summary
-        && summary.outcome != "failed"
-    {
-        state.phase_took(
-            Phase::Identify,
-            identify,
-            true,
-            "target process found and its root readable (agent)".into(),
-        );
-        state.phase = Phase::Scan;
-        // Control counts by status (the agent's map also holds the compliance percentage).
-        let counts = summary
-            .counts
-            .iter()
-            .filter(|(k, v)| k.as_str() != "compliance" && **v > 0)
-            .map(|(k, v)| format!("{v} {k}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        state.phase_took(
-            Phase::Scan,
-            waited - identify,
-            true,
-            format!(
-                "{} backend: {} ({}; scanner exit code {})",
-                summary.backend,
-                if counts.is_empty() {
-                    "no results".into()
-                } else {
-                    counts
-                },
-                summary.outcome,
-                end.exit_code
-            ),
-        );
-    } else {
-        state.phase = Phase::Scan;
+        .and_then(sidescan_core::termination::parse)?;
+    if summary.outcome == "failed" {
+        return None;
     }
+    let agent_ms = |k: &str| summary.timings_ms.get(k).copied().unwrap_or(0);
+    let identify = Duration::from_millis(agent_ms("identify") + agent_ms("verify")).min(waited);
+    // Control counts by status (the agent's map also holds the compliance percentage).
+    let counts = summary
+        .counts
+        .iter()
+        .filter(|(k, v)| k.as_str() != "compliance" && **v > 0)
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let scan_detail = format!(
+        "{} backend: {} ({}; scanner exit code {})",
+        summary.backend,
+        if counts.is_empty() {
+            "no results".into()
+        } else {
+            counts
+        },
+        summary.outcome,
+        end.exit_code
+    );
+    Some(AgentPhases {
+        identify,
+        scan_detail,
+    })
+}
 
-    // Retrieve.
+/// Retrieve: the result files from the store (or the scanner's log), checked against the
+/// sums the agent reported.
+async fn retrieve_phase(
+    p: &Prepared,
+    state: &mut State,
+    pods: &Api<Pod>,
+    name: &str,
+    end: &ScannerEnd,
+) -> Result<Retrieved, Error> {
     state.phase = Phase::Retrieve;
     let r = Instant::now();
     let retrieve_deadline = r + Duration::from_secs(p.deadlines.retrieve);
-    let retrieved = match tokio::time::timeout_at(
+    let mut retrieved = match tokio::time::timeout_at(
         retrieve_deadline,
-        collect::retrieve(p, &pods, name, &end, retrieve_deadline),
+        collect::retrieve(p, pods, name, end, retrieve_deadline),
     )
     .await
     {
@@ -445,7 +528,7 @@ async fn workflow(
     };
     state.report.used_log = retrieved.used_log;
     state.report.results = Some(retrieved.folder_url.clone());
-    if let Some(e) = retrieved.fallback_error {
+    if let Some(e) = retrieved.fallback_error.take() {
         state.phase_done(Phase::Retrieve, r, false, e.to_string());
         return Err(e);
     }
@@ -459,8 +542,16 @@ async fn workflow(
             retrieved.from
         ),
     );
+    Ok(retrieved)
+}
 
-    // Process.
+/// Process: the evaluation (against the baseline when one was asked for) and its files.
+async fn process_phase(
+    config: &RunConfig,
+    p: &Prepared,
+    state: &mut State,
+    retrieved: &Retrieved,
+) -> Result<Evaluation, Error> {
     state.phase = Phase::Process;
     let pr = Instant::now();
     let facts = RunFacts {
@@ -471,7 +562,7 @@ async fn workflow(
         hdf_sha256: sidescan_store::sha256_hex(&retrieved.hdf),
     };
     let baseline = match &config.baseline {
-        Some(request) => Some(super::history::baseline(p, request, &retrieved).await?),
+        Some(request) => Some(super::history::baseline(p, request, retrieved).await?),
         None => None,
     };
     let evaluation = process::evaluate_against(
@@ -482,24 +573,28 @@ async fn workflow(
         config.gate,
     )?;
     let store_deadline = Instant::now() + Duration::from_secs(p.deadlines.retrieve);
-    collect::write_files(p, &retrieved, &evaluation.files, store_deadline).await?;
-    let detail = match &evaluation.validation {
-        Some(v) if v.passed() => format!(
-            "compliance {}%, {} thresholds met",
-            evaluation.summary.compliance, v.checked
-        ),
-        Some(v) => format!(
-            "compliance {}%, thresholds not met: {}",
-            evaluation.summary.compliance,
-            v.first_message().unwrap_or_default()
-        ),
-        None => format!(
-            "compliance {}%, no threshold file",
-            evaluation.summary.compliance
-        ),
-    };
+    collect::write_files(p, retrieved, &evaluation.files, store_deadline).await?;
+    let detail = process_detail(
+        evaluation.summary.compliance,
+        evaluation.validation.as_ref(),
+    );
     state.phase_done(Phase::Process, pr, true, detail);
     Ok(evaluation)
+}
+
+/// The process line: the compliance and what the thresholds said.
+fn process_detail(
+    compliance: u64,
+    validation: Option<&sidescan_eval::validate::Validation>,
+) -> String {
+    match validation {
+        Some(v) if v.passed() => format!("compliance {compliance}%, {} thresholds met", v.checked),
+        Some(v) => format!(
+            "compliance {compliance}%, thresholds not met: {}",
+            v.first_message().unwrap_or_default()
+        ),
+        None => format!("compliance {compliance}%, no threshold file"),
+    }
 }
 
 fn pending_description(pod: Option<&Pod>, scanner: &str, target: &str) -> String {
@@ -508,5 +603,149 @@ fn pending_description(pod: Option<&Pod>, scanner: &str, target: &str) -> String
         Some(Progress::Pending(why)) => format!("both containers to start ({why})"),
         Some(Progress::Started) => "the scanner to finish".into(),
         Some(other) => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use sidescan_core::termination::TerminationSummary;
+
+    fn end(message: Option<String>) -> ScannerEnd {
+        ScannerEnd {
+            exit_code: 0,
+            reason: Some("Completed".into()),
+            message,
+            pod_reason: None,
+        }
+    }
+
+    fn summary(outcome: &str, counts: &[(&str, u64)]) -> String {
+        serde_json::to_string(&TerminationSummary {
+            outcome: outcome.into(),
+            backend: "builtin".into(),
+            counts: counts.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            timings_ms: [("identify", 200), ("verify", 50), ("scan", 900)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            ..TerminationSummary::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_agent_s_summary_splits_identify_from_scan() {
+        let counts = [
+            ("compliance", 75),
+            ("failed", 1),
+            ("passed", 3),
+            ("skipped", 0),
+        ];
+        let message = summary("stored", &counts);
+        let phases = agent_phases(&end(Some(message.clone())), Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            phases,
+            AgentPhases {
+                identify: Duration::from_millis(250),
+                scan_detail: "builtin backend: 1 failed, 3 passed (stored; scanner exit code 0)"
+                    .into(),
+            }
+        );
+        // The agent's clock never makes identify longer than the wait itself.
+        let short = agent_phases(&end(Some(message)), Duration::from_millis(100)).unwrap();
+        assert_eq!(short.identify, Duration::from_millis(100));
+        let empty = agent_phases(&end(Some(summary("kept-locally", &[]))), Duration::ZERO);
+        assert_eq!(
+            empty.unwrap().scan_detail,
+            "builtin backend: no results (kept-locally; scanner exit code 0)"
+        );
+    }
+
+    #[test]
+    fn a_failed_or_missing_summary_gives_no_agent_phases() {
+        let failed = summary("failed", &[("passed", 3)]);
+        assert_eq!(
+            agent_phases(&end(Some(failed)), Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(agent_phases(&end(None), Duration::from_secs(1)), None);
+        let log_tail = end(Some("panicked at src/main.rs".into()));
+        assert_eq!(agent_phases(&log_tail, Duration::from_secs(1)), None);
+    }
+
+    fn pod(states: [(&str, serde_json::Value); 2]) -> Pod {
+        let statuses: Vec<_> = states
+            .iter()
+            .map(|(name, state)| {
+                json!({"name": name, "image": "x", "imageID": "", "ready": false,
+                       "restartCount": 0, "state": state})
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "metadata": {"name": "scan"},
+            "spec": {"nodeName": "node-1", "containers": [
+                {"name": "app", "image": "web:1"}, {"name": "scanner", "image": "s:1"}]},
+            "status": {"phase": "Running", "containerStatuses": statuses},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn deploy_ends_when_both_containers_start_and_scan_when_the_scanner_ends() {
+        let running = json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}});
+        let done = json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
+        let waiting = json!({"waiting": {"reason": "ContainerCreating"}});
+        let step = |p: Option<&Pod>| {
+            (
+                deploy_step(p, "scan", "scanner", "app").map(|r| r.map(|e| e.is_some())),
+                scan_step(p, "scan", "scanner", "app").map(|r| r.map(|e| e.exit_code)),
+            )
+        };
+        let pending = pod([("app", waiting), ("scanner", running.clone())]);
+        assert!(matches!(step(Some(&pending)), (None, None)));
+        let started = pod([("app", running.clone()), ("scanner", running.clone())]);
+        assert!(matches!(step(Some(&started)), (Some(Ok(false)), None)));
+        let ended = pod([("app", running), ("scanner", done)]);
+        assert!(matches!(step(Some(&ended)), (Some(Ok(true)), Some(Ok(0)))));
+        match step(None) {
+            (Some(Err(a)), Some(Err(b))) => {
+                assert_eq!(a.to_string(), b.to_string());
+                assert!(a.to_string().contains("pod scan was deleted"), "{a}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(node_name(Some(&started)), "node-1");
+        assert_eq!(node_name(None), "?");
+    }
+
+    #[test]
+    fn the_process_line_says_what_the_thresholds_said() {
+        use sidescan_eval::validate::{Validation, Violation};
+        let mut v = Validation {
+            passed: true,
+            compliance: 80,
+            checked: 3,
+            violations: vec![],
+            unknown_keys: vec![],
+        };
+        assert_eq!(
+            process_detail(80, Some(&v)),
+            "compliance 80%, 3 thresholds met"
+        );
+        v.passed = false;
+        v.violations.push(Violation {
+            key: "compliance.min".into(),
+            message: "compliance: 80% < 90%".into(),
+        });
+        assert_eq!(
+            process_detail(80, Some(&v)),
+            "compliance 80%, thresholds not met: compliance: 80% < 90%"
+        );
+        assert_eq!(
+            process_detail(80, None),
+            "compliance 80%, no threshold file"
+        );
     }
 }
