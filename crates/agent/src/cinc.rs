@@ -78,6 +78,20 @@ impl CincError {
 /// may write).
 pub const DEFAULT_REPORT_MAX_BYTES: u64 = 256 << 20;
 
+/// A file of the profile the scanner was given (its own mount or what it unpacked, never the
+/// target's): symbolic links are followed, since a ConfigMap volume's files are links into its
+/// `..data` folder; at most `max` bytes of a regular file, None otherwise.
+fn read_profile_file(path: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// Reads a file the view could have written or replaced, without trusting it: opened with
 /// `O_NOFOLLOW | O_NONBLOCK` (a symlink, to `/dev/zero` or anywhere, is refused; a FIFO does not
 /// block the open), checked to be a regular file with `fstat` (a FIFO, device or directory is
@@ -446,8 +460,7 @@ pub async fn scan(
             tail(&out.stderr)
         ))
     })?;
-    let profile_version = read_untrusted(&profile.join("inspec.yml"), 1 << 20)
-        .ok()
+    let profile_version = read_profile_file(&profile.join("inspec.yml"), 1 << 20)
         .and_then(|bytes| profile_identity(&String::from_utf8_lossy(&bytes)));
     Ok(CincRun {
         report,
@@ -461,6 +474,31 @@ pub async fn scan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_mounted_from_a_config_map_is_read_through_its_links() {
+        // A ConfigMap volume: `inspec.yml -> ..data/inspec.yml`, `..data -> ..2026_12_08...`.
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("..2026_12_08_03_17_08.1");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("inspec.yml"), "name: baseline\nversion: 1.2.3\n").unwrap();
+        std::os::unix::fs::symlink(&data, dir.path().join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/inspec.yml", dir.path().join("inspec.yml")).unwrap();
+        let bytes = read_profile_file(&dir.path().join("inspec.yml"), 1 << 20).unwrap();
+        assert_eq!(
+            profile_identity(&String::from_utf8_lossy(&bytes)),
+            Some(("baseline".to_string(), "1.2.3".to_string()))
+        );
+        // Bounded, and a directory or a missing file is no profile file.
+        assert_eq!(
+            read_profile_file(&dir.path().join("inspec.yml"), 4)
+                .unwrap()
+                .len(),
+            4
+        );
+        assert!(read_profile_file(&data, 1 << 20).is_none());
+        assert!(read_profile_file(&dir.path().join("absent.yml"), 1 << 20).is_none());
+    }
 
     #[test]
     fn failed_and_skipped_controls_are_not_tool_failures() {

@@ -121,7 +121,6 @@ async fn audit_manifests_are_accepted_and_grant_only_what_the_audit_needs() {
                 ("create", "", "pods", Some(ns), None),
                 ("watch", "", "pods", Some(ns), None),
                 ("delete", "", "pods", Some(ns), None),
-                ("create", "", "configmaps", Some(ns), None),
                 ("list", "", "events", Some(ns), None),
             ] {
                 assert!(
@@ -129,8 +128,16 @@ async fn audit_manifests_are_accepted_and_grant_only_what_the_audit_needs() {
                     "{verb} {group}/{resource} in {namespace:?} should be allowed"
                 );
             }
-            // Refused: secrets, exec, changing workloads, other namespaces, every namespace.
+            // Refused: secrets, exec, changing workloads, other namespaces, every namespace; and
+            // what only the cinc backend with a copied profile or the old cleanup needed (this
+            // audit is builtin, cleanup deletes clones by name): ConfigMaps, reading pods and
+            // their logs, deleting collections.
             for (verb, group, resource, namespace, name) in [
+                ("create", "", "configmaps", Some(ns), None),
+                ("delete", "", "configmaps", Some(ns), None),
+                ("get", "", "pods", Some(ns), None),
+                ("get", "", "pods/log", Some(ns), None),
+                ("deletecollection", "", "pods", Some(ns), None),
                 ("get", "", "secrets", Some(ns), None),
                 ("list", "", "secrets", Some(ns), None),
                 ("create", "", "pods/exec", Some(ns), None),

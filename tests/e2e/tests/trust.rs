@@ -153,15 +153,20 @@ async fn a_same_uid_target_reads_no_secret_of_the_scanner_and_cannot_forge_its_r
             let got: Vec<&String> = lines.iter().filter(|l| l.starts_with(what)).collect();
             assert!(got.is_empty(), "the target reached the scanner: {got:?}");
         }
-        // The verdict is the scan's own (the glibc target fails the gate), from this run's
-        // folder, and the pod carried no credential and no token.
-        assert_eq!(ran.code, 1, "{}", ran.stderr);
+        // The verdict is the scan's own, from this run's folder (the evaluation stored there
+        // decided the exit code), and the pod carried no credential and no token.
+        assert!(matches!(ran.code, 0 | 1), "{}", ran.stderr);
         let (store, _) = scan::s3_store();
         let folders = scan::run_folders(store.as_ref(), &format!("scans/{ns}/spy/")).await;
         assert_eq!(folders.len(), 1, "{folders:?}");
         let (folder, files) = folders.iter().next().unwrap();
         assert!(folder.ends_with(&format!("-{run_id}")), "{folder}");
         assert!(files.iter().any(|f| f == "hdf.json"), "{files:?}");
+        let evaluation: serde_json::Value = serde_json::from_slice(
+            &scan::get(store.as_ref(), &format!("{folder}/evaluation.json")).await,
+        )
+        .unwrap();
+        assert_eq!(evaluation["exit_code"], ran.code, "{evaluation}");
         assert!(
             !ran.stderr
                 .contains(&required("AWS_SECRET_ACCESS_KEY", S3_HINT)),
