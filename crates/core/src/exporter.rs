@@ -59,13 +59,7 @@ pub struct ExporterRunner {
 
 impl ExporterRunner {
     pub fn default_resources() -> Resources {
-        Resources {
-            requests: BTreeMap::from([
-                ("cpu".to_string(), "10m".to_string()),
-                ("memory".to_string(), "32Mi".to_string()),
-            ]),
-            limits: BTreeMap::from([("memory".to_string(), "128Mi".to_string())]),
-        }
+        Resources::of([("cpu", "10m"), ("memory", "32Mi")], "128Mi")
     }
 }
 

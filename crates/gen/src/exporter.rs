@@ -7,7 +7,8 @@
 //! fields.
 
 use crate::context::{
-    Credentials, ca_bundle_volume, credentials, env_value, image_pull_secrets, resources,
+    Credentials, api_and_store_env, ca_bundle_env, ca_bundle_volume, credentials, env_value,
+    image_pull_secrets, resources,
 };
 use crate::{GenError, KubeVersion};
 use serde::Serialize;
@@ -87,22 +88,9 @@ pub fn build(spec: &ExporterSpec, kube: KubeVersion) -> ExporterRenderContext {
         args.extend(["--cluster".to_string(), cluster.clone()]);
     }
     let results = &spec.results;
-    let mut env = Vec::new();
-    if let Some(endpoint) = &results.endpoint {
-        env.push(env_value("AWS_ENDPOINT_URL", endpoint));
-    }
-    if let Some(region) = &results.region {
-        env.push(env_value("AWS_REGION", region));
-    }
-    if results.allow_http {
-        env.push(env_value("AWS_ALLOW_HTTP", "true"));
-    }
-    if let Some(ca) = &results.ca_bundle {
-        env.push(env_value(
-            crate::context::CA_BUNDLE_ENV,
-            &format!("{CA_BUNDLE_MOUNT_PATH}/{}", ca.key),
-        ));
-    }
+    // The exporter talks to the store only: no API-server address.
+    let mut env = api_and_store_env(None, &spec.results);
+    env.extend(ca_bundle_env(&spec.results));
     // Credentials come from the Secret or nowhere: no metadata-service probing.
     env.push(env_value("AWS_EC2_METADATA_DISABLED", "true"));
     let mut monitor_labels = object_labels.clone();

@@ -18,6 +18,7 @@ pub mod binding;
 pub mod error;
 pub mod exporter;
 pub mod orchestrator;
+pub mod signals;
 
 pub use error::Error;
 

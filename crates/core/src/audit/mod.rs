@@ -12,7 +12,6 @@ use crate::spec::{
     default_runner_image, default_ttl_after_finished,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 mod id;
 pub mod record;
@@ -287,13 +286,7 @@ pub struct AuditTarget {
 
 impl AuditTarget {
     pub fn hold_resources() -> Resources {
-        Resources {
-            requests: BTreeMap::from([
-                ("cpu".to_string(), "10m".to_string()),
-                ("memory".to_string(), "16Mi".to_string()),
-            ]),
-            limits: BTreeMap::from([("memory".to_string(), "64Mi".to_string())]),
-        }
+        Resources::of([("cpu", "10m"), ("memory", "16Mi")], "64Mi")
     }
 }
 
@@ -501,13 +494,7 @@ fn default_backoff_limit() -> i32 {
 
 impl AuditRunner {
     pub fn default_resources() -> Resources {
-        Resources {
-            requests: BTreeMap::from([
-                ("cpu".to_string(), "100m".to_string()),
-                ("memory".to_string(), "64Mi".to_string()),
-            ]),
-            limits: BTreeMap::from([("memory".to_string(), "256Mi".to_string())]),
-        }
+        Resources::of([("cpu", "100m"), ("memory", "64Mi")], "256Mi")
     }
 }
 

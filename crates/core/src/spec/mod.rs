@@ -322,7 +322,8 @@ pub struct Resources {
 }
 
 impl Resources {
-    fn of(requests: [(&str, &str); 2], memory_limit: &str) -> Resources {
+    /// CPU and memory requests and a memory limit, as the defaults give them.
+    pub fn of(requests: [(&str, &str); 2], memory_limit: &str) -> Resources {
         Resources {
             requests: requests
                 .iter()

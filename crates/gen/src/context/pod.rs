@@ -26,15 +26,19 @@ pub(crate) fn api_and_store_env(
     env
 }
 
+/// Where a store client finds the CA bundle the spec names, mounted at its fixed path.
+pub(crate) fn ca_bundle_env(results: &spec::Results) -> Option<Value> {
+    let ca = results.ca_bundle.as_ref()?;
+    Some(env_value(
+        CA_BUNDLE_ENV,
+        &format!("{CA_BUNDLE_MOUNT_PATH}/{}", ca.key),
+    ))
+}
+
 /// Store and API-server settings both the scanner and the orchestrator need.
 pub(crate) fn client_env(spec: &ScanSpec) -> Vec<Value> {
     let mut env = api_and_store_env(spec.cluster.api_server.as_ref(), &spec.results);
-    if let Some(ca) = &spec.results.ca_bundle {
-        env.push(env_value(
-            CA_BUNDLE_ENV,
-            &format!("{CA_BUNDLE_MOUNT_PATH}/{}", ca.key),
-        ));
-    }
+    env.extend(ca_bundle_env(&spec.results));
     if spec.results.store_url.is_some() {
         // No metadata-service probing: credentials come from the Secret or nowhere.
         env.push(env_value("AWS_EC2_METADATA_DISABLED", "true"));

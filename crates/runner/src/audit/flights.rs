@@ -114,18 +114,6 @@ pub async fn scan_all(audit: &Audit, targets: &[Target], profiles: Option<&Profi
     driver.finish().await
 }
 
-/// SIGTERM (the Job's pod is deleted) or SIGINT.
-async fn shutdown_signal() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-    }
-}
-
 fn refused(e: &watcher::Error) -> bool {
     matches!(e,
         watcher::Error::InitialListFailed(kube::Error::Api(s))
@@ -154,7 +142,7 @@ impl Driver<'_> {
                 .boxed()
         });
         let mut events = futures::stream::select_all(streams);
-        let mut shutdown = std::pin::pin!(shutdown_signal());
+        let mut shutdown = std::pin::pin!(crate::signals::shutdown_signal());
         let now = self.now();
         let mut actions = self.sched.start(now);
         loop {

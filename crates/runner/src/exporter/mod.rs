@@ -363,7 +363,7 @@ pub async fn run(config: ExporterConfig) -> Result<(), Error> {
         config.refresh.as_secs()
     );
     let server = tokio::spawn(serve::serve(listener, rx));
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(crate::signals::shutdown_signal());
     // A refresh that hangs (an unreachable store) ends at the next interval, at least a minute.
     let limit = config.refresh.max(Duration::from_secs(60));
     loop {
@@ -393,18 +393,6 @@ pub async fn run(config: ExporterConfig) -> Result<(), Error> {
     }
     server.abort();
     Ok(())
-}
-
-/// SIGTERM (the pod is deleted) or SIGINT.
-async fn shutdown_signal() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-    }
 }
 
 #[cfg(test)]

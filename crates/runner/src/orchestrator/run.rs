@@ -131,27 +131,10 @@ impl State {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT with the signal's name. Registered before anything else, so a
-/// signal at any point leads to cleanup.
-fn shutdown_signal() -> impl std::future::Future<Output = &'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => std::future::pending().await,
-        }
-    }
-}
-
 /// Runs the whole workflow and reports. Never panics; the report's status is the exit code.
 pub async fn run(config: RunConfig) -> RunReport {
     let started = Instant::now();
-    let signals = shutdown_signal();
+    let signals = crate::signals::shutdown_signal();
     tokio::pin!(signals);
     let mut state = State {
         phase: Phase::Deploy,
