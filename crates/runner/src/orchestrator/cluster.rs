@@ -143,6 +143,12 @@ pub fn api_request(method: &str, path: &str, query: Option<&str>) -> ApiRequest 
             };
         }
     };
+    // A list or watch by `metadata.name` field selector is authorized for that name (the API
+    // server's request info takes it from the selector, so `resourceNames` can allow it).
+    let name = match verb {
+        "list" | "watch" => name.or_else(|| query.and_then(field_selector_name)),
+        _ => name,
+    };
     ApiRequest {
         verb: verb.into(),
         group: group.into(),
@@ -151,6 +157,21 @@ pub fn api_request(method: &str, path: &str, query: Option<&str>) -> ApiRequest 
         namespace,
         name,
     }
+}
+
+/// The name a `fieldSelector` requires exactly (`metadata.name=x` or `metadata.name==x`).
+fn field_selector_name(query: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| key == "fieldSelector")
+        .find_map(|(_, selector)| {
+            selector.split(',').find_map(|term| {
+                let value = term.trim().strip_prefix("metadata.name")?;
+                let value = value
+                    .strip_prefix("==")
+                    .or_else(|| value.strip_prefix('='))?;
+                Some(value.to_string())
+            })
+        })
 }
 
 /// `GET pods`, `WATCH pods`, `GET pods/log`, `POST configmaps`, `GET version`: the verb and the
@@ -189,10 +210,18 @@ fn verb(method: &str, query: Option<&str>) -> String {
     }
 }
 
-/// A client for the current kubeconfig (`in_cluster`: the pod's ServiceAccount), counting every
-/// request it makes.
+/// A client for the current kubeconfig (`in_cluster`: the pod's ServiceAccount, unless
+/// `KUBECONFIG` names a file, as it does when the end-to-end tests run `orchestrate` from the host
+/// with a ServiceAccount's token), counting every request it makes.
 pub async fn client(in_cluster: bool) -> Result<(Client, ApiCounter), Error> {
-    let config = if in_cluster {
+    let explicit = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let config = if in_cluster && explicit {
+        kube::Config::from_kubeconfig(&kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::NoCluster {
+                reason: format!("KUBECONFIG: {e}"),
+            })?
+    } else if in_cluster {
         kube::Config::incluster().map_err(|e| Error::NoCluster {
             reason: format!(
                 "no in-cluster Kubernetes configuration (KUBERNETES_SERVICE_HOST and the \
@@ -525,6 +554,24 @@ mod tests {
                 "/api/v1/pods",
                 Some("limit=500"),
                 "list /pods ns= name=",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/shop/pods",
+                Some("fieldSelector=metadata.name%3Dsidescan-scan-web&limit=500"),
+                "list /pods ns=shop name=sidescan-scan-web",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/shop/pods",
+                Some("fieldSelector=metadata.name%3D%3Dweb%2Cstatus.phase%3DRunning&watch=true"),
+                "watch /pods ns=shop name=web",
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/shop/pods",
+                Some("fieldSelector=metadata.name%21%3Dweb&watch=true"),
+                "watch /pods ns=shop name=",
             ),
             (
                 "GET",
