@@ -192,11 +192,16 @@ impl Audit {
             }
             return Err(e);
         }
-        cleanup?;
+        // A clone left behind fails the audit (exit 3) once its results are written: the
+        // verdicts already read back are not lost to a slow kubelet.
+        let cleanup_failure = cleanup.err();
         for problem in &scanned.problems {
             tracing::info!(problem = %problem, "a delete failed during the audit; the cleanup removed the clone");
         }
         if let Some(signal) = scanned.interrupted {
+            if let Some(c) = cleanup_failure {
+                return Err(c);
+            }
             eprintln!(
                 "interrupted by {signal}: {} target(s) finished; resume with --resume {}",
                 scanned.records.len(),
@@ -219,7 +224,10 @@ impl Audit {
             all,
         );
         record.api_requests = Some(self.requests.total());
-        let record = crate::audit::history::apply(
+        if let Some(c) = &cleanup_failure {
+            record.warnings.push(c.to_string());
+        }
+        let mut record = crate::audit::history::apply(
             &self.store,
             &self.loc,
             record,
@@ -227,6 +235,10 @@ impl Audit {
             self.spec().notify.as_ref(),
         )
         .await;
+        if cleanup_failure.is_some() {
+            // audit.json says what the process exits with: infrastructure.
+            record.exit_code = ExitStatus::Infrastructure.code();
+        }
         let rendered = files::render_audit_files(&record, &all_progress);
         match files::write_audit_files(&self.store, &self.loc, &rendered, AUDIT_WRITES).await {
             Ok(_) => println!(
@@ -249,6 +261,9 @@ impl Audit {
                     "the store is unreachable ({e}); the audit files are in {}",
                     folder.display()
                 );
+                if let Some(c) = cleanup_failure {
+                    return Err(c);
+                }
                 return Ok(ExitStatus::Infrastructure);
             }
         }
@@ -263,7 +278,10 @@ impl Audit {
             self.clock.elapsed().as_secs_f64(),
             self.requests.total()
         );
-        Ok(exit_status(record.exit_code))
+        match cleanup_failure {
+            Some(c) => Err(c),
+            None => Ok(exit_status(record.exit_code)),
+        }
     }
 
     /// An owner reference to the audit Job, for objects in its namespace.
