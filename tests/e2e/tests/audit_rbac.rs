@@ -188,7 +188,10 @@ fn stdout_of(out: &std::process::Output) -> String {
 #[tokio::test]
 #[ignore = "needs the dev cluster, the S3 server and images (scripts/test-all)"]
 async fn the_rendered_rbac_grants_exactly_what_the_audit_calls() {
-    let extra = "targetDeadlineSeconds: 30\nretries: 0\nconcurrency: 2\n";
+    // All four targets at once: a clone is deleted as soon as its scanner ends, so with fewer
+    // slots the clones of the two namespaces need not overlap when the unschedulable one holds a
+    // slot (the order of the targets follows the random namespace names).
+    let extra = "targetDeadlineSeconds: 30\nretries: 0\nconcurrency: 4\n";
     with_setup("audit-rbac", 4, extra, |s| async move {
         workloads::deployment(&s.client, &s.a, "web", 0, &[("app", "target-distroless")]).await;
         workloads::deployment(&s.client, &s.b, "api", 0, &[("app", "target-musl")]).await;
